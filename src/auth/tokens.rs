@@ -1,0 +1,156 @@
+//! Invite and session tokens: HS256 JWTs with the algorithm pinned.
+//!
+//! A token proves only what it says (which workspace, which membership); whether that
+//! membership still exists is the hub's question, asked on every use.
+
+use crate::config::Secret;
+use crate::error::Error;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Attendee,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InviteClaims {
+    pub typ: String,
+    pub wid: String,
+    pub iat: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionClaims {
+    pub typ: String,
+    pub wid: String,
+    pub sub: String,
+    pub role: Role,
+    pub iat: u64,
+    pub exp: u64,
+}
+
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    session_ttl_secs: u64,
+    invite_ttl_secs: u64,
+}
+
+const INVITE: &str = "invite";
+const SESSION: &str = "session";
+
+impl Tokens {
+    pub fn new(secret: &Secret, session_ttl_secs: u64, invite_ttl_secs: u64) -> Tokens {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // We issue and check every token ourselves: there is no clock skew to forgive.
+        validation.leeway = 0;
+        // Invites may carry no `exp`; when present it is always checked.
+        validation.required_spec_claims.clear();
+        Tokens {
+            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
+            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+            validation,
+            session_ttl_secs,
+            invite_ttl_secs,
+        }
+    }
+
+    pub fn invite(&self, wid: &str) -> String {
+        let iat = now_secs();
+        let exp = (self.invite_ttl_secs > 0).then(|| iat + self.invite_ttl_secs);
+        self.sign(&InviteClaims {
+            typ: INVITE.into(),
+            wid: wid.into(),
+            iat,
+            exp,
+        })
+    }
+
+    pub fn session(&self, wid: &str, sub: &str, role: Role) -> (String, SessionClaims) {
+        let iat = now_secs();
+        let claims = SessionClaims {
+            typ: SESSION.into(),
+            wid: wid.into(),
+            sub: sub.into(),
+            role,
+            iat,
+            exp: iat + self.session_ttl_secs,
+        };
+        (self.sign(&claims), claims)
+    }
+
+    pub fn verify_invite(&self, token: &str) -> Result<InviteClaims, Error> {
+        let claims: InviteClaims = self.verify(token)?;
+        if claims.typ != INVITE {
+            return Err(Error::InvalidToken("not an invite token"));
+        }
+        Ok(claims)
+    }
+
+    pub fn verify_session(&self, token: &str) -> Result<SessionClaims, Error> {
+        let claims: SessionClaims = self.verify(token)?;
+        if claims.typ != SESSION {
+            return Err(Error::InvalidToken("not a session token"));
+        }
+        Ok(claims)
+    }
+
+    fn verify<T: DeserializeOwned>(&self, token: &str) -> Result<T, Error> {
+        match decode::<T>(token, &self.decoding, &self.validation) {
+            Ok(data) => Ok(data.claims),
+            Err(e) => Err(match e.kind() {
+                ErrorKind::ExpiredSignature => Error::ExpiredToken,
+                ErrorKind::InvalidAlgorithm => Error::InvalidToken("token algorithm not accepted"),
+                ErrorKind::InvalidSignature => Error::InvalidToken("token signature does not verify"),
+                _ => Error::InvalidToken("malformed token"),
+            }),
+        }
+    }
+
+    fn sign<T: Serialize>(&self, claims: &T) -> String {
+        // HMAC signing of a serialisable struct cannot fail; an empty token would simply
+        // not verify later, which is the safe outcome should it ever happen.
+        encode(&Header::new(Algorithm::HS256), claims, &self.encoding).unwrap_or_default()
+    }
+}
+
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens() -> Tokens {
+        Tokens::new(&Secret::new("0123456789abcdef0123456789abcdef"), 60, 0)
+    }
+
+    #[test]
+    fn a_session_token_is_not_an_invite() {
+        let t = tokens();
+        let (session, _) = t.session("_w", "_a", Role::Owner);
+        assert_eq!(t.verify_invite(&session).unwrap_err().code(), "invalid_token");
+        let invite = t.invite("_w");
+        assert_eq!(t.verify_session(&invite).unwrap_err().code(), "invalid_token");
+        assert_eq!(t.verify_invite(&invite).unwrap().wid, "_w");
+    }
+
+    #[test]
+    fn another_secret_does_not_verify() {
+        let other = Tokens::new(&Secret::new("another-secret-another-secret-xx"), 60, 0);
+        let invite = other.invite("_w");
+        assert_eq!(tokens().verify_invite(&invite).unwrap_err().code(), "invalid_token");
+    }
+}

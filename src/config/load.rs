@@ -1,0 +1,211 @@
+//! Reading the layers: file, `.env`, environment. Flags are applied by `main`.
+
+use super::{Config, Secret};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// The minimum length of `MAGICK_TOKEN` in production: HS256 keys shorter than the
+/// hash output make brute-forcing a captured token cheaper than it should be.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("cannot read {path}: {message}")]
+    DotEnv { path: PathBuf, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: &'static str, message: String },
+    #[error("setting {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+    #[error(
+        "production mode (DEVELOPMENT=false) needs MAGICK_TOKEN set to a random secret of at \
+         least {MIN_SECRET_BYTES} bytes, e.g. `export MAGICK_TOKEN=$(openssl rand -hex 32)`"
+    )]
+    WeakSecret,
+}
+
+/// The environment as Switchboard sees it: `.env` values, overridden by real variables.
+#[derive(Debug, Default, Clone)]
+pub struct Env(HashMap<String, String>);
+
+impl Env {
+    /// `.env` in the working directory (when present), then the process environment.
+    pub fn from_process() -> Result<Env, ConfigError> {
+        let mut vars = HashMap::new();
+        let dotenv = Path::new(".env");
+        if dotenv.exists() {
+            let iter = dotenvy::from_path_iter(dotenv).map_err(|e| dotenv_error(dotenv, e))?;
+            for item in iter {
+                let (k, v) = item.map_err(|e| dotenv_error(dotenv, e))?;
+                vars.insert(k, v);
+            }
+        }
+        vars.extend(std::env::vars());
+        Ok(Env(vars))
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Env {
+        Env(pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect())
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+}
+
+fn dotenv_error(path: &Path, e: dotenvy::Error) -> ConfigError {
+    ConfigError::DotEnv {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// Builds the configuration. `path` is `Some` when the user named a file (which must
+/// then exist); `None` reads `./config.toml` when present, else built-in defaults.
+pub fn load(path: Option<&Path>, env: &Env) -> Result<Config, ConfigError> {
+    let mut config = match path {
+        Some(p) => parse_file(p)?,
+        None if Path::new("config.toml").exists() => parse_file(Path::new("config.toml"))?,
+        None => Config::default(),
+    };
+    apply_env(&mut config, env)?;
+    Ok(config)
+}
+
+fn parse_file(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_str(&text).map_err(|message| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message,
+    })
+}
+
+/// Parses config.toml text; the error names the offending key (toml reports
+/// `unknown field` with its name and position).
+pub fn parse_str(text: &str) -> Result<Config, String> {
+    toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+}
+
+fn apply_env(config: &mut Config, env: &Env) -> Result<(), ConfigError> {
+    if let Some(port) = env.get("PORT") {
+        config.server.port = port.parse().map_err(|_| ConfigError::Env {
+            name: "PORT",
+            message: format!("{port:?} is not a port number (0-65535)"),
+        })?;
+    }
+    if let Some(host) = env.get("HOST") {
+        config.server.host = Some(host.to_string());
+    }
+    if let Some(dev) = env.get("DEVELOPMENT") {
+        config.server.development = parse_bool(dev).ok_or_else(|| ConfigError::Env {
+            name: "DEVELOPMENT",
+            message: format!("{dev:?} is not true or false"),
+        })?;
+    }
+    if let Some(secret) = env.get("MAGICK_TOKEN") {
+        config.secrets.jwt = Some(Secret::new(secret));
+    }
+    if let Some(salt) = env.get("SALT_STRING") {
+        config.secrets.salt = Some(Secret::new(salt));
+    }
+    Ok(())
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+impl Config {
+    /// Checks what the file format cannot, and settles the JWT secret: a random one in
+    /// development (with a warning, returned for the caller to log), a refusal in
+    /// production when it is missing or short.
+    pub fn prepare(&mut self) -> Result<Vec<String>, ConfigError> {
+        self.check_values()?;
+        let mut warnings = Vec::new();
+        let strong = self
+            .secrets
+            .jwt
+            .as_ref()
+            .is_some_and(|s| s.len() >= MIN_SECRET_BYTES);
+        if !strong {
+            if !self.server.development {
+                return Err(ConfigError::WeakSecret);
+            }
+            if self.secrets.jwt.is_none() {
+                self.secrets.jwt = Some(Secret::new(crate::ids::random_secret()));
+                warnings.push(
+                    "MAGICK_TOKEN is not set: using a random secret for this run; tokens will \
+                     not survive a restart"
+                        .to_string(),
+                );
+            } else {
+                warnings.push(format!(
+                    "MAGICK_TOKEN is shorter than {MIN_SECRET_BYTES} bytes; production mode \
+                     would refuse it"
+                ));
+            }
+        }
+        Ok(warnings)
+    }
+
+    fn check_values(&self) -> Result<(), ConfigError> {
+        let w = &self.workspace;
+        let l = &self.limits;
+        let s = &self.server;
+        let checks: [(&'static str, bool, &str); 11] = [
+            ("workspace.id_len", (4..=64).contains(&w.id_len), "must be 4 to 64"),
+            ("workspace.max_capacity", w.max_capacity >= 1, "must be at least 1"),
+            ("workspace.untitled", valid_default_name(&w.untitled), "must be 1 to 64 characters"),
+            (
+                "workspace.anonymous_attendee",
+                valid_default_name(&w.anonymous_attendee),
+                "must be 1 to 64 characters",
+            ),
+            ("limits.max_message_bytes", l.max_message_bytes >= 1024, "must be at least 1024"),
+            ("limits.requests_per_second", l.requests_per_second >= 1, "must be at least 1"),
+            ("limits.request_burst", l.request_burst >= 1, "must be at least 1"),
+            ("limits.creates_per_minute", l.creates_per_minute >= 1, "must be at least 1"),
+            ("limits.pin_failures", l.pin_failures >= 1, "must be at least 1"),
+            (
+                "limits.max_outbound_bytes",
+                l.max_outbound_bytes >= l.max_message_bytes,
+                "must be at least limits.max_message_bytes",
+            ),
+            (
+                "server.ping_timeout_secs",
+                s.ping_interval_secs >= 1 && s.ping_timeout_secs > s.ping_interval_secs,
+                "must be greater than server.ping_interval_secs (itself at least 1)",
+            ),
+        ];
+        for (key, ok, message) in checks {
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: message.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn valid_default_name(name: &str) -> bool {
+    crate::protocol::validate::name(Some(name), "").is_ok()
+}

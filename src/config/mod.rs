@@ -1,0 +1,202 @@
+//! Settings, layered: built-in defaults, then `config.toml`, then `.env`, then the
+//! environment, then command-line flags (applied by `main`). Every key of the file is
+//! known here; an unknown key is an error naming it, so a typo never silently becomes a
+//! default.
+
+mod load;
+mod secret;
+
+pub use load::{load, ConfigError, Env};
+pub use secret::Secret;
+
+use serde::Deserialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+    pub workspace: WorkspaceConfig,
+    pub storage: StorageConfig,
+    pub limits: LimitsConfig,
+    pub ice: IceConfig,
+    /// Never read from config.toml: only from the environment or `.env`.
+    #[serde(skip)]
+    pub secrets: Secrets,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// `None` means 127.0.0.1 in development and 0.0.0.0 in production.
+    pub host: Option<String>,
+    pub port: u16,
+    /// Static files served at `/` (the demo app); `None` serves a short status page.
+    pub public_dir: Option<PathBuf>,
+    pub development: bool,
+    pub ping_interval_secs: u64,
+    /// A client that sends nothing (not even a pong) for this long is dropped.
+    pub ping_timeout_secs: u64,
+    /// How long shutdown waits for sockets to drain after sending them 1001.
+    pub shutdown_grace_secs: u64,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    pub session_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkspaceConfig {
+    pub id_len: usize,
+    pub max_capacity: usize,
+    pub untitled: String,
+    pub anonymous_attendee: String,
+    pub offline_ttl_secs: u64,
+    pub idle_ttl_secs: u64,
+    /// 0 means invites never expire.
+    pub invite_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    pub backend: StorageBackend,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    Memory,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub max_message_bytes: usize,
+    pub creates_per_minute: u32,
+    pub pin_failures: u32,
+    pub pin_window_secs: u64,
+    pub requests_per_second: u32,
+    pub request_burst: u32,
+    pub max_outbound_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IceConfig {
+    pub stun_urls: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    /// `MAGICK_TOKEN`: the HS256 key for every token.
+    pub jwt: Option<Secret>,
+    /// `SALT_STRING`: mixed into every PIN hash as argon2's secret.
+    pub salt: Option<Secret>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: None,
+            port: 9090,
+            public_dir: None,
+            development: true,
+            ping_interval_secs: 15,
+            ping_timeout_secs: 45,
+            shutdown_grace_secs: 5,
+            workers: 0,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            session_ttl_secs: 43_200,
+        }
+    }
+}
+
+impl Default for WorkspaceConfig {
+    fn default() -> Self {
+        WorkspaceConfig {
+            id_len: 10,
+            max_capacity: 5,
+            untitled: "Untitled Workspace".into(),
+            anonymous_attendee: "Anonymous".into(),
+            offline_ttl_secs: 300,
+            idle_ttl_secs: 86_400,
+            invite_ttl_secs: 0,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            backend: StorageBackend::Memory,
+            path: PathBuf::from("data"),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_message_bytes: 65_536,
+            creates_per_minute: 10,
+            pin_failures: 5,
+            pin_window_secs: 600,
+            requests_per_second: 50,
+            request_burst: 100,
+            max_outbound_bytes: 1 << 20,
+        }
+    }
+}
+
+impl Default for IceConfig {
+    fn default() -> Self {
+        IceConfig {
+            stun_urls: vec![
+                "stun:stun.l.google.com:19302".into(),
+                "stun:stun1.l.google.com:19302".into(),
+            ],
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            auth: AuthConfig::default(),
+            workspace: WorkspaceConfig::default(),
+            storage: StorageConfig::default(),
+            limits: LimitsConfig::default(),
+            ice: IceConfig::default(),
+            secrets: Secrets::default(),
+        }
+    }
+}
+
+impl Config {
+    /// The address to bind, after the development/production default for the host.
+    pub fn bind_addr(&self) -> (String, u16) {
+        let host = self.server.host.clone().unwrap_or_else(|| {
+            if self.server.development {
+                "127.0.0.1".into()
+            } else {
+                "0.0.0.0".into()
+            }
+        });
+        (host, self.server.port)
+    }
+}

@@ -1,0 +1,95 @@
+//! The one place where a failure becomes a wire error code.
+//!
+//! Every request that fails ends as an [`Error`]; its [`Error::code`] is the stable
+//! string clients switch on (PROTOCOL.md, "Errors"), and its `Display` is the human
+//! message. Domain errors (tokens, PINs, limits) convert into it with `From`.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum Error {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("unknown event {0:?}")]
+    UnknownEvent(String),
+    #[error("this connection is not attending a workspace")]
+    NotAttending,
+    #[error("this connection already attends a workspace; leave first")]
+    AlreadyAttending,
+    #[error("{0}")]
+    InvalidToken(&'static str),
+    #[error("the token has expired")]
+    ExpiredToken,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("the workspace does not exist")]
+    WorkspaceNotFound,
+    #[error("no attendee {0:?} in this workspace")]
+    UnknownAttendee(String),
+    #[error("attendee {0:?} is offline")]
+    PeerOffline(String),
+    #[error("wrong or missing PIN")]
+    WrongPin,
+    #[error("the workspace is full ({0} attendees)")]
+    WorkspaceFull(usize),
+    #[error("{0}")]
+    RateLimited(&'static str),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug. The correlation id is logged with the cause and named to the client.
+    #[error("internal error, reference {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::BadRequest(_) => "bad_request",
+            Error::UnknownEvent(_) => "unknown_event",
+            Error::NotAttending => "not_attending",
+            Error::AlreadyAttending => "already_attending",
+            Error::InvalidToken(_) => "invalid_token",
+            Error::ExpiredToken => "expired_token",
+            Error::Forbidden(_) => "forbidden",
+            Error::WorkspaceNotFound => "workspace_not_found",
+            Error::UnknownAttendee(_) => "unknown_attendee",
+            Error::PeerOffline(_) => "peer_offline",
+            Error::WrongPin => "wrong_pin",
+            Error::WorkspaceFull(_) => "workspace_full",
+            Error::RateLimited(_) => "rate_limited",
+            Error::TooLarge(_) => "too_large",
+            Error::Unavailable(_) => "unavailable",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    /// The status of the same error over HTTP (`GET /iceservers`).
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::BadRequest(_) | Error::UnknownEvent(_) | Error::AlreadyAttending => 400,
+            Error::NotAttending | Error::InvalidToken(_) | Error::ExpiredToken => 401,
+            Error::Forbidden(_) | Error::WrongPin => 403,
+            Error::WorkspaceNotFound | Error::UnknownAttendee(_) => 404,
+            Error::PeerOffline(_) | Error::WorkspaceFull(_) => 409,
+            Error::TooLarge(_) => 413,
+            Error::RateLimited(_) => 429,
+            Error::Unavailable(_) => 503,
+            Error::Internal(_) => 500,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Error::BadRequest(message.into())
+    }
+
+    /// Logs `cause` under a fresh correlation id and returns the error naming it.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        let reference = crate::ids::correlation_id();
+        tracing::error!(reference = %reference, "internal error: {cause}");
+        Error::Internal(reference)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,36 @@
+//! The HTTP face of the server: routes, static files, and the WebSocket endpoint.
+
+mod frames;
+mod routes;
+mod ws;
+
+use crate::hub::Hub;
+use crate::ice::Ice;
+use actix_web::web;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Shared by every worker thread.
+pub struct AppState {
+    pub hub: Arc<Hub>,
+    pub ice: Arc<Ice>,
+    /// Cancelled when the server starts shutting down: every socket closes with 1001.
+    pub stop: CancellationToken,
+    /// Tracks live connections, so shutdown can wait for them to drain.
+    pub tracker: TaskTracker,
+}
+
+pub fn configure(app: Arc<AppState>) -> impl Fn(&mut web::ServiceConfig) + Clone {
+    move |cfg: &mut web::ServiceConfig| {
+        let public_dir = app.hub.config().server.public_dir.clone();
+        cfg.app_data(web::Data::from(app.clone()))
+            .route("/ws", web::get().to(ws::upgrade))
+            .route("/healthz", web::get().to(routes::healthz))
+            .route("/iceservers", web::get().to(routes::ice_servers))
+            .route("/", web::get().to(routes::index));
+        if let Some(dir) = public_dir.filter(|d| d.is_dir()) {
+            cfg.service(actix_files::Files::new("/", dir));
+        }
+    }
+}

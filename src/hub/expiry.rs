@@ -1,0 +1,63 @@
+//! Lifetimes: offline members leave after `offline_ttl_secs`, and a workspace with nobody
+//! online for `idle_ttl_secs` is deleted. One sweep visits every workspace; it is cheap
+//! (a lock and a scan of at most `max_capacity` members each) and runs once a second.
+
+use super::membership::end;
+use super::{now_ms, Hub};
+use crate::auth::Role;
+use crate::protocol::outbound::push;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Instant;
+
+impl Hub {
+    /// Applies every ttl that has run out by `now` (unix ms). The owner is never timed
+    /// out of their own workspace: it lives on until destroyed or idle.
+    pub fn sweep(&self, now: u64) {
+        let offline_ttl = self.config.workspace.offline_ttl_secs * 1000;
+        let idle_ttl = self.config.workspace.idle_ttl_secs * 1000;
+        let workspaces: Vec<_> = self.registry().values().cloned().collect();
+        for workspace in workspaces {
+            let mut state = workspace.lock();
+            let expired: Vec<String> = state
+                .members
+                .values()
+                .filter(|m| m.role != Role::Owner)
+                .filter(|m| m.offline_since.is_some_and(|t| now.saturating_sub(t) >= offline_ttl))
+                .map(|m| m.id.clone())
+                .collect();
+            for id in expired {
+                state.remove_member(&id, now);
+                let left = push("attendee-left", json!({"attendee_id": id, "reason": "timeout"}));
+                state.broadcast(&left, &id);
+                tracing::info!(workspace = %workspace.id, attendee = %id, "offline attendee timed out");
+            }
+            let idle = state
+                .idle_since
+                .is_some_and(|t| now.saturating_sub(t) >= idle_ttl);
+            if idle {
+                end(&mut state);
+                drop(state);
+                self.registry_mut().remove(&workspace.id);
+                tracing::info!(workspace = %workspace.id, "idle workspace deleted");
+            }
+        }
+        let now = Instant::now();
+        self.creates.prune(now);
+        self.pin_failures.prune(now);
+    }
+
+    /// Sweeps once a second until the hub is dropped by everyone else.
+    pub fn spawn_sweeper(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let hub = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(hub) = hub.upgrade() else { return };
+                hub.sweep(now_ms());
+            }
+        })
+    }
+}

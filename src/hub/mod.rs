@@ -1,0 +1,107 @@
+//! The core: every workspace on this node, who is in it, and routing between members.
+//!
+//! The registry map is only locked to find, add or remove a workspace; everything else
+//! happens under the one workspace's own lock (see `workspace.rs`). Lock order: a
+//! workspace lock is never taken while the registry lock is held.
+
+mod expiry;
+mod membership;
+pub mod outbox;
+mod relay;
+pub mod workspace;
+
+pub use outbox::{Outbox, OutboxReceiver, Outgoing};
+pub use workspace::Workspace;
+
+use crate::auth::limits::{CreateLimiter, PinFailures};
+use crate::auth::{PinHasher, Role, Tokens};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::protocol::RequestId;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub struct Hub {
+    config: Arc<Config>,
+    pub tokens: Tokens,
+    pins: PinHasher,
+    workspaces: RwLock<HashMap<String, Arc<Workspace>>>,
+    creates: CreateLimiter,
+    pin_failures: PinFailures,
+}
+
+/// What ties a connection to one membership, once `create`, `attend` or `re-attend`
+/// succeeded. It is re-checked against the workspace on every use.
+pub struct Binding {
+    pub workspace: Arc<Workspace>,
+    pub attendee: String,
+    pub role: Role,
+    /// When the session token behind this binding expires (unix seconds).
+    pub exp: u64,
+}
+
+/// Who is asking: the socket to answer on, its address, and the request id.
+pub struct Caller<'a> {
+    pub out: &'a Outbox,
+    pub ip: IpAddr,
+    pub re: Option<&'a RequestId>,
+}
+
+impl Hub {
+    /// `config` must have been `prepare`d: the JWT secret is settled.
+    pub fn new(config: Arc<Config>) -> Result<Hub, crate::config::ConfigError> {
+        let secret = config
+            .secrets
+            .jwt
+            .clone()
+            .ok_or(crate::config::ConfigError::WeakSecret)?;
+        let limits = &config.limits;
+        Ok(Hub {
+            tokens: Tokens::new(
+                &secret,
+                config.auth.session_ttl_secs,
+                config.workspace.invite_ttl_secs,
+            ),
+            pins: PinHasher::new(config.secrets.salt.clone()),
+            workspaces: RwLock::new(HashMap::new()),
+            creates: CreateLimiter::new(limits.creates_per_minute),
+            pin_failures: PinFailures::new(
+                limits.pin_failures,
+                Duration::from_secs(limits.pin_window_secs),
+            ),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn workspace_count(&self) -> usize {
+        self.registry().len()
+    }
+
+    fn find(&self, wid: &str) -> Result<Arc<Workspace>> {
+        self.registry()
+            .get(wid)
+            .cloned()
+            .ok_or(Error::WorkspaceNotFound)
+    }
+
+    fn registry(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Workspace>>> {
+        self.workspaces.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn registry_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Workspace>>> {
+        self.workspaces.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

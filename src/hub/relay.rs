@@ -1,0 +1,133 @@
+//! The hot path: relaying signals between members of one workspace.
+//!
+//! A relay touches no storage and no global lock: the frame is encoded before the
+//! workspace lock is taken, and under it only a lookup and a queue push happen. Because
+//! one sender's requests are handled one at a time, pushes to one target keep the order
+//! in which the sender sent them.
+
+use super::membership::bound;
+use super::workspace::{Call, State};
+use super::{Binding, Caller, Hub};
+use crate::auth::Role;
+use crate::error::{Error, Result};
+use crate::protocol::outbound::{push, reply};
+use crate::protocol::request::StateChange;
+use crate::protocol::{Signal, SignalKind};
+use bytestring::ByteString;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+/// What a target receives: `{from, call?, <payload field>?}`.
+#[derive(Serialize)]
+struct Relayed<'a> {
+    from: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    call: Option<&'a str>,
+    #[serde(flatten)]
+    payload: Map<String, Value>,
+}
+
+impl Hub {
+    pub fn signal(&self, binding: &Binding, signal: Signal, caller: &Caller<'_>) -> Result<()> {
+        let mut payload = Map::new();
+        if let Some((field, value)) = signal.payload {
+            payload.insert(field.to_string(), value);
+        }
+        let frame = push(
+            signal.kind.event(),
+            Relayed {
+                from: &binding.attendee,
+                call: signal.call.as_deref(),
+                payload,
+            },
+        );
+        let state = &mut *binding.workspace.lock();
+        bound(state, binding, caller)?;
+        send_to(state, &signal.to, frame)?;
+        if let (SignalKind::Answer, Some(call)) = (signal.kind, signal.call) {
+            join_call(state, call, [&signal.to, &binding.attendee]);
+        }
+        caller.out.send(sent(caller));
+        Ok(())
+    }
+
+    pub fn hangup(
+        &self,
+        binding: &Binding,
+        call: String,
+        to: Option<String>,
+        caller: &Caller<'_>,
+    ) -> Result<()> {
+        let frame = push("hangup", json!({"from": binding.attendee, "call": call}));
+        let state = &mut *binding.workspace.lock();
+        bound(state, binding, caller)?;
+        match &to {
+            Some(to) => send_to(state, to, frame)?,
+            None => state.broadcast(&frame, &binding.attendee),
+        }
+        if state.call.as_ref().is_some_and(|c| c.id == call) {
+            if binding.role == Role::Owner && to.is_none() {
+                state.call = None;
+            } else {
+                state.leave_call(&binding.attendee);
+            }
+        }
+        caller.out.send(sent(caller));
+        Ok(())
+    }
+
+    pub fn state(&self, binding: &Binding, change: StateChange, caller: &Caller<'_>) -> Result<()> {
+        let state = &mut *binding.workspace.lock();
+        bound(state, binding, caller)?;
+        let Some(member) = state.members.get_mut(&binding.attendee) else {
+            return Err(Error::NotAttending);
+        };
+        member.mic = change.mic.or(member.mic);
+        member.cam = change.cam.or(member.cam);
+        let frame = push(
+            "state",
+            json!({"from": binding.attendee, "mic": member.mic, "cam": member.cam}),
+        );
+        state.broadcast(&frame, &binding.attendee);
+        caller.out.send(sent(caller));
+        Ok(())
+    }
+
+    pub fn check_member(&self, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
+        bound(&mut binding.workspace.lock(), binding, caller)
+    }
+}
+
+fn send_to(state: &State, to: &str, frame: ByteString) -> Result<()> {
+    let target = state
+        .members
+        .get(to)
+        .ok_or_else(|| Error::UnknownAttendee(to.to_string()))?;
+    let conn = target
+        .conn
+        .as_ref()
+        .ok_or_else(|| Error::PeerOffline(to.to_string()))?;
+    conn.send(frame);
+    Ok(())
+}
+
+/// An answered ring puts both sides in the workspace's call. A ring for another call
+/// while one is in progress leaves the current call as it is.
+fn join_call(state: &mut State, call: String, who: [&String; 2]) {
+    let current = state.call.get_or_insert_with(|| Call {
+        id: call.clone(),
+        participants: Vec::new(),
+    });
+    if current.id != call {
+        return;
+    }
+    for id in who {
+        if !current.participants.contains(id) {
+            current.participants.push(id.clone());
+        }
+    }
+}
+
+fn sent(caller: &Caller<'_>) -> ByteString {
+    reply(caller.re, "sent", json!({}))
+}

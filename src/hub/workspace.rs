@@ -1,0 +1,167 @@
+//! One workspace: its members, their sockets, and the call in progress.
+//!
+//! All of a workspace's state sits behind one mutex that is never held across an
+//! `.await`. Every change (join, leave, relay bookkeeping) happens under it, which is
+//! what makes capacity checks atomic and keeps pushes to one member in order.
+
+use super::outbox::Outbox;
+use crate::auth::Role;
+use bytestring::ByteString;
+use indexmap::IndexMap;
+use serde::Serialize;
+use std::sync::{Mutex, MutexGuard};
+
+pub struct Workspace {
+    pub id: String,
+    state: Mutex<State>,
+}
+
+pub struct State {
+    pub name: String,
+    pub owner: String,
+    /// argon2id PHC string; `None` for an unprotected workspace.
+    pub pin_hash: Option<String>,
+    pub capacity: usize,
+    /// Unix milliseconds.
+    pub created_at: u64,
+    /// In join order, the owner first. Offline members stay until their ttl.
+    pub members: IndexMap<String, Member>,
+    pub call: Option<Call>,
+    /// False once destroyed or expired: holders of an `Arc` must treat it as gone.
+    pub live: bool,
+    /// Unix ms since when no member has been online; `None` while someone is.
+    pub idle_since: Option<u64>,
+}
+
+pub struct Member {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub joined_at: u64,
+    /// The member's current socket; `None` while offline.
+    pub conn: Option<Outbox>,
+    /// Unix ms since when the member has been offline.
+    pub offline_since: Option<u64>,
+    pub mic: Option<bool>,
+    pub cam: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Call {
+    pub id: String,
+    pub participants: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct WorkspaceView<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub owner: &'a str,
+    pub protected: bool,
+    pub capacity: usize,
+    pub created_at: u64,
+    pub invite: String,
+}
+
+#[derive(Serialize)]
+pub struct AttendeeView<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+    pub online: bool,
+    pub mic: Option<bool>,
+    pub cam: Option<bool>,
+}
+
+impl Workspace {
+    pub fn new(id: String, state: State) -> Workspace {
+        Workspace {
+            id,
+            state: Mutex::new(state),
+        }
+    }
+
+    /// The state lock. A panic while it was held would have been a bug in a few lines
+    /// of bookkeeping; carrying on with the state is better than wedging the room.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl State {
+    pub fn view<'a>(&'a self, id: &'a str, invite: String) -> WorkspaceView<'a> {
+        WorkspaceView {
+            id,
+            name: &self.name,
+            owner: &self.owner,
+            protected: self.pin_hash.is_some(),
+            capacity: self.capacity,
+            created_at: self.created_at,
+            invite,
+        }
+    }
+
+    pub fn attendees(&self) -> Vec<AttendeeView<'_>> {
+        self.members.values().map(Member::view).collect()
+    }
+
+    /// The member bound to socket `conn`, if that socket is still its current one.
+    pub fn bound_member(&mut self, attendee: &str, conn: u64) -> Option<&mut Member> {
+        self.members
+            .get_mut(attendee)
+            .filter(|m| m.conn.as_ref().is_some_and(|c| c.id() == conn))
+    }
+
+    /// Pushes `frame` to every online member but `except`.
+    pub fn broadcast(&self, frame: &ByteString, except: &str) {
+        for member in self.members.values().filter(|m| m.id != except) {
+            if let Some(conn) = &member.conn {
+                conn.send(frame.clone());
+            }
+        }
+    }
+
+    pub fn any_online(&self) -> bool {
+        self.members.values().any(|m| m.conn.is_some())
+    }
+
+    /// Removes a member for good, and from the call; marks the room idle when it was
+    /// the last one online.
+    pub fn remove_member(&mut self, attendee: &str, now_ms: u64) -> Option<Member> {
+        let member = self.members.shift_remove(attendee)?;
+        self.leave_call(attendee);
+        self.note_presence(now_ms);
+        Some(member)
+    }
+
+    pub fn leave_call(&mut self, attendee: &str) {
+        if let Some(call) = &mut self.call {
+            call.participants.retain(|p| p != attendee);
+            if call.participants.is_empty() {
+                self.call = None;
+            }
+        }
+    }
+
+    /// Keeps `idle_since` true to who is online.
+    pub fn note_presence(&mut self, now_ms: u64) {
+        if self.any_online() {
+            self.idle_since = None;
+        } else if self.idle_since.is_none() {
+            self.idle_since = Some(now_ms);
+        }
+    }
+}
+
+impl Member {
+    pub fn view(&self) -> AttendeeView<'_> {
+        AttendeeView {
+            id: &self.id,
+            name: &self.name,
+            role: self.role,
+            online: self.conn.is_some(),
+            mic: self.mic,
+            cam: self.cam,
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Switchboard: a self-hosted WebRTC signaling server.
+//!
+//! Clients create *workspaces* (rooms), share invites, and relay the WebRTC handshake
+//! through the server, which also keeps presence and hands out ICE servers. The native
+//! protocol is described in `docs/protocol.md`; the architecture in `docs/design.md`.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod hub;
+pub mod ice;
+pub mod ids;
+pub mod protocol;
+pub mod server;
+pub mod session;
+pub mod store;
+
+pub use config::Config;
+pub use server::{run, RunError};

@@ -1,0 +1,71 @@
+//! The `switchboard` binary: read settings, start logging, serve until a signal.
+
+use anyhow::Context;
+use clap::Parser;
+use std::path::PathBuf;
+use switchboard::config::{self, Env};
+
+#[derive(Parser)]
+#[command(version, about = "Self-hosted WebRTC signaling server")]
+struct Args {
+    /// Settings file; ./config.toml when present, else built-in defaults.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Overrides server.host.
+    #[arg(long)]
+    host: Option<String>,
+    /// Overrides server.port (0 picks a free port).
+    #[arg(long)]
+    port: Option<u16>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let env = Env::from_process()?;
+    let mut config = config::load(args.config.as_deref(), &env)?;
+    if let Some(host) = args.host {
+        config.server.host = Some(host);
+    }
+    if let Some(port) = args.port {
+        config.server.port = port;
+    }
+    init_tracing(config.server.development);
+
+    let (host, port) = config.bind_addr();
+    let listener = std::net::TcpListener::bind((host.as_str(), port))
+        .with_context(|| format!("cannot listen on {host}:{port}"))?;
+    switchboard::run(config, listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Human-readable logs in development, JSON lines in production.
+fn init_tracing(development: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if development {
+        builder.init();
+    } else {
+        builder.json().init();
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("installing a SIGTERM handler cannot fail on unix");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,140 @@
+//! Decoding one inbound text frame into an envelope: `event`, optional `id`, `data`.
+//!
+//! The decoder never panics and always says what was wrong. It pulls the `id` out first,
+//! so that every later failure can still be answered with `re`.
+
+use crate::error::Error;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub const MAX_ID_CHARS: usize = 64;
+
+/// A request id, echoed back as `re`: an integer or a short string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum RequestId {
+    Int(i64),
+    Uint(u64),
+    Str(String),
+}
+
+#[derive(Debug)]
+pub struct Envelope {
+    pub id: Option<RequestId>,
+    pub event: String,
+    pub data: Map<String, Value>,
+}
+
+/// A frame that could not be decoded, with the id to answer when one was usable.
+#[derive(Debug)]
+pub struct Rejected {
+    pub id: Option<RequestId>,
+    pub error: Error,
+}
+
+pub fn decode(text: &str) -> Result<Envelope, Rejected> {
+    let reject = |id, error| Rejected { id, error };
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| reject(None, Error::bad_request(format!("not JSON: {e}"))))?;
+    let Value::Object(mut fields) = value else {
+        return Err(reject(None, Error::bad_request("a frame must be a JSON object")));
+    };
+    let id = match fields.remove("id") {
+        None | Some(Value::Null) => None,
+        Some(raw) => Some(request_id(raw).map_err(|e| reject(None, e))?),
+    };
+    let event = match fields.remove("event") {
+        Some(Value::String(event)) => event,
+        Some(_) => return Err(reject(id, Error::bad_request("event must be a string"))),
+        None => return Err(reject(id, Error::bad_request("missing field event"))),
+    };
+    let data = match fields.remove("data") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(data)) => data,
+        Some(_) => return Err(reject(id, Error::bad_request("data must be an object"))),
+    };
+    Ok(Envelope { id, event, data })
+}
+
+fn request_id(raw: Value) -> Result<RequestId, Error> {
+    match raw {
+        Value::Number(n) => n
+            .as_i64()
+            .map(RequestId::Int)
+            .or_else(|| n.as_u64().map(RequestId::Uint))
+            .ok_or_else(|| Error::bad_request("id must be an integer or a string")),
+        Value::String(s) if s.chars().count() > MAX_ID_CHARS => Err(Error::TooLarge(format!(
+            "id is at most {MAX_ID_CHARS} characters"
+        ))),
+        Value::String(s) => Ok(RequestId::Str(s)),
+        _ => Err(Error::bad_request("id must be an integer or a string")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn keeps_the_id_of_a_bad_request() {
+        let r = decode(r#"{"id":7,"event":3}"#).unwrap_err();
+        assert_eq!(r.id, Some(RequestId::Int(7)));
+        assert_eq!(r.error.code(), "bad_request");
+    }
+
+    #[test]
+    fn an_unusable_id_is_not_echoed() {
+        let r = decode(r#"{"id":1.5,"event":"attendees"}"#).unwrap_err();
+        assert_eq!(r.id, None);
+        let r = decode(r#"{"id":{"a":1},"event":"attendees"}"#).unwrap_err();
+        assert_eq!(r.id, None);
+    }
+
+    #[test]
+    fn data_may_be_omitted() {
+        let e = decode(r#"{"event":"refresh","id":"a"}"#).unwrap();
+        assert!(e.data.is_empty());
+        assert_eq!(e.id, Some(RequestId::Str("a".into())));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let text = String::from_utf8_lossy(&bytes);
+            // Either an envelope or a rejection with a wire code: never a panic.
+            if let Err(r) = decode(&text) {
+                prop_assert!(matches!(r.error.code(), "bad_request" | "too_large"));
+            }
+        }
+
+        #[test]
+        fn arbitrary_json_objects_never_panic(
+            id in proptest::option::of(prop_oneof![
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                "\\PC{0,80}".prop_map(Value::from),
+                Just(Value::Bool(true)),
+            ]),
+            event in proptest::option::of(prop_oneof![
+                "[a-z-]{0,12}".prop_map(Value::from),
+                any::<i32>().prop_map(Value::from),
+            ]),
+            data in proptest::option::of(prop_oneof![
+                Just(Value::Object(Map::new())),
+                Just(Value::Array(vec![])),
+                "\\PC{0,8}".prop_map(Value::from),
+            ]),
+        ) {
+            let mut m = Map::new();
+            if let Some(id) = id { m.insert("id".into(), id); }
+            if let Some(e) = event { m.insert("event".into(), e); }
+            if let Some(d) = data { m.insert("data".into(), d); }
+            let text = Value::Object(m).to_string();
+            match decode(&text) {
+                Ok(env) => prop_assert!(!text.is_empty() && env.data.len() <= 1),
+                Err(r) => prop_assert!(matches!(r.error.code(), "bad_request" | "too_large")),
+            }
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The native wire protocol (docs/protocol.md): decoding inbound frames into typed
+//! requests, and encoding replies, pushes and alerts.
+
+pub mod envelope;
+pub mod outbound;
+pub mod request;
+pub mod validate;
+
+pub use envelope::{decode, Envelope, Rejected, RequestId};
+pub use request::{Request, Signal, SignalKind};

@@ -1,0 +1,215 @@
+//! Typed requests: an envelope's `event` and `data`, checked field by field.
+//!
+//! Unknown fields are ignored (newer clients may send more); a known field of the wrong
+//! type, or a missing required one, is `bad_request`.
+
+use super::envelope::Envelope;
+use super::validate;
+use crate::error::{Error, Result};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+#[derive(Debug)]
+pub enum Request {
+    Create(Create),
+    Attend(Attend),
+    ReAttend { token: String },
+    Refresh,
+    Attendees,
+    Leave,
+    Kick { attendee_id: String },
+    Destroy,
+    Signal(Signal),
+    Hangup { call: String, to: Option<String> },
+    State(StateChange),
+    IceServers,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Create {
+    pub name: Option<String>,
+    pub pin: Option<String>,
+    pub attendee_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Attend {
+    pub invite: String,
+    pub pin: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StateChange {
+    pub mic: Option<bool>,
+    pub cam: Option<bool>,
+}
+
+/// The point-to-point signals, relayed untouched to one member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalKind {
+    Ring,
+    Answer,
+    Busy,
+    IceCandidate,
+    Negotiation,
+}
+
+impl SignalKind {
+    pub fn event(self) -> &'static str {
+        match self {
+            SignalKind::Ring => "ring",
+            SignalKind::Answer => "answer",
+            SignalKind::Busy => "busy",
+            SignalKind::IceCandidate => "icecandidate",
+            SignalKind::Negotiation => "negotiation",
+        }
+    }
+
+    /// The opaque field each kind carries, if any.
+    fn payload_field(self) -> Option<&'static str> {
+        match self {
+            SignalKind::Ring | SignalKind::Answer => Some("sdp"),
+            SignalKind::IceCandidate => Some("candidate"),
+            SignalKind::Negotiation => Some("description"),
+            SignalKind::Busy => None,
+        }
+    }
+
+    fn has_call(self) -> bool {
+        matches!(
+            self,
+            SignalKind::Ring | SignalKind::Answer | SignalKind::Busy
+        )
+    }
+}
+
+#[derive(Debug)]
+pub struct Signal {
+    pub kind: SignalKind,
+    pub to: String,
+    pub call: Option<String>,
+    /// The field name and value passed through untouched (`sdp`, `candidate`, ...).
+    pub payload: Option<(&'static str, Value)>,
+}
+
+impl Request {
+    pub fn parse(envelope: Envelope) -> Result<Request> {
+        let Envelope { event, data, .. } = envelope;
+        Ok(match event.as_str() {
+            "create" => Request::Create(fields(data)?),
+            "attend" => Request::Attend(fields(data)?),
+            "re-attend" => Request::ReAttend {
+                token: string_field(&data, "token")?,
+            },
+            "refresh" => Request::Refresh,
+            "attendees" => Request::Attendees,
+            "leave" => Request::Leave,
+            "kick" => Request::Kick {
+                attendee_id: string_field(&data, "attendee_id")?,
+            },
+            "destroy" => Request::Destroy,
+            "ring" => signal(SignalKind::Ring, data)?,
+            "answer" => signal(SignalKind::Answer, data)?,
+            "busy" => signal(SignalKind::Busy, data)?,
+            "icecandidate" => signal(SignalKind::IceCandidate, data)?,
+            "negotiation" => signal(SignalKind::Negotiation, data)?,
+            "hangup" => {
+                let call = string_field(&data, "call")?;
+                validate::call_id(&call)?;
+                Request::Hangup {
+                    call,
+                    to: optional_string(&data, "to")?,
+                }
+            }
+            "state" => Request::State(fields(data)?),
+            "iceservers" => Request::IceServers,
+            _ => return Err(Error::UnknownEvent(truncate(&event))),
+        })
+    }
+}
+
+fn signal(kind: SignalKind, mut data: Map<String, Value>) -> Result<Request> {
+    let to = string_field(&data, "to")?;
+    let call = if kind.has_call() {
+        let call = string_field(&data, "call")?;
+        validate::call_id(&call)?;
+        Some(call)
+    } else {
+        None
+    };
+    let payload = match kind.payload_field() {
+        Some(field) => match data.remove(field) {
+            Some(value) => Some((field, value)),
+            None => return Err(Error::bad_request(format!("missing field {field}"))),
+        },
+        None => None,
+    };
+    Ok(Request::Signal(Signal {
+        kind,
+        to,
+        call,
+        payload,
+    }))
+}
+
+fn fields<T: DeserializeOwned>(data: Map<String, Value>) -> Result<T> {
+    serde_json::from_value(Value::Object(data)).map_err(|e| Error::bad_request(e.to_string()))
+}
+
+fn string_field(data: &Map<String, Value>, field: &str) -> Result<String> {
+    optional_string(data, field)?.ok_or_else(|| Error::bad_request(format!("missing field {field}")))
+}
+
+fn optional_string(data: &Map<String, Value>, field: &str) -> Result<Option<String>> {
+    match data.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Error::bad_request(format!("{field} must be a string"))),
+    }
+}
+
+/// Echoing a stranger's 60 KiB event name back in an alert helps nobody.
+fn truncate(event: &str) -> String {
+    event.chars().take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::envelope::decode;
+
+    fn parse(text: &str) -> Result<Request> {
+        Request::parse(decode(text).unwrap())
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let r = parse(r#"{"event":"create","data":{"name":"x","future":1}}"#).unwrap();
+        assert!(matches!(r, Request::Create(c) if c.name.as_deref() == Some("x")));
+    }
+
+    #[test]
+    fn wrong_types_are_bad_requests() {
+        let e = parse(r#"{"event":"create","data":{"name":5}}"#).unwrap_err();
+        assert_eq!(e.code(), "bad_request");
+        let e = parse(r#"{"event":"state","data":{"mic":"yes"}}"#).unwrap_err();
+        assert_eq!(e.code(), "bad_request");
+        let e = parse(r#"{"event":"ring","data":{"to":"_a","call":"c"}}"#).unwrap_err();
+        assert_eq!(e.code(), "bad_request");
+    }
+
+    #[test]
+    fn unknown_events_are_named() {
+        let e = parse(r#"{"event":"fly"}"#).unwrap_err();
+        assert_eq!(e, Error::UnknownEvent("fly".into()));
+    }
+
+    #[test]
+    fn signals_carry_their_payload_untouched() {
+        let r = parse(r#"{"event":"icecandidate","data":{"to":"_a","candidate":{"c":[1,2]}}}"#);
+        let Ok(Request::Signal(s)) = r else { panic!("not a signal") };
+        assert_eq!(s.payload.unwrap().1, serde_json::json!({"c":[1,2]}));
+    }
+}

@@ -1,0 +1,132 @@
+//! Field rules shared by every event: names, PINs, call ids.
+//!
+//! Lengths are counted in characters (what a person sees), not bytes. A string over its
+//! limit is `too_large`; a string that breaks a rule of shape is `bad_request`.
+
+use crate::error::{Error, Result};
+
+pub const MAX_NAME_CHARS: usize = 64;
+pub const MIN_PIN_CHARS: usize = 4;
+pub const MAX_PIN_CHARS: usize = 64;
+pub const MAX_CALL_CHARS: usize = 64;
+
+/// A display name: trimmed, 1 to 64 characters, no control characters; absent or
+/// blank gives `default`. Never interpreted as markup, so no other character is banned.
+pub fn name(value: Option<&str>, default: &str) -> Result<String> {
+    let trimmed = value.map(str::trim).unwrap_or("");
+    if trimmed.is_empty() {
+        return Ok(default.to_string());
+    }
+    if trimmed.chars().count() > MAX_NAME_CHARS {
+        return Err(Error::TooLarge(format!(
+            "names are at most {MAX_NAME_CHARS} characters"
+        )));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(Error::bad_request("names may not contain control characters"));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// A new workspace's PIN: absent or empty means unprotected; otherwise 4 to 64
+/// characters without control characters. Not trimmed: what the owner typed is the PIN.
+pub fn new_pin(value: Option<&str>) -> Result<Option<String>> {
+    let Some(pin) = value.filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let chars = pin.chars().count();
+    if chars > MAX_PIN_CHARS {
+        return Err(Error::TooLarge(format!(
+            "a PIN is at most {MAX_PIN_CHARS} characters"
+        )));
+    }
+    if chars < MIN_PIN_CHARS {
+        return Err(Error::bad_request(format!(
+            "a PIN is at least {MIN_PIN_CHARS} characters"
+        )));
+    }
+    if pin.chars().any(char::is_control) {
+        return Err(Error::bad_request("a PIN may not contain control characters"));
+    }
+    Ok(Some(pin.to_string()))
+}
+
+/// A PIN offered to `attend`: only its length is bounded, so that hashing a stranger's
+/// input stays cheap; anything else simply fails to match.
+pub fn offered_pin(value: Option<&str>) -> Result<Option<&str>> {
+    match value.filter(|p| !p.is_empty()) {
+        Some(pin) if pin.chars().count() > MAX_PIN_CHARS => Err(Error::TooLarge(format!(
+            "a PIN is at most {MAX_PIN_CHARS} characters"
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// A client-chosen call id: 1 to 64 characters.
+pub fn call_id(value: &str) -> Result<()> {
+    match value.chars().count() {
+        0 => Err(Error::bad_request("call must not be empty")),
+        n if n > MAX_CALL_CHARS => Err(Error::TooLarge(format!(
+            "call is at most {MAX_CALL_CHARS} characters"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn blank_names_take_the_default() {
+        assert_eq!(name(None, "Anonymous").unwrap(), "Anonymous");
+        assert_eq!(name(Some("   "), "Anonymous").unwrap(), "Anonymous");
+        assert_eq!(name(Some("  Ada "), "x").unwrap(), "Ada");
+    }
+
+    #[test]
+    fn markup_is_kept_as_text() {
+        assert_eq!(name(Some("<b>Ada</b>"), "x").unwrap(), "<b>Ada</b>");
+    }
+
+    #[test]
+    fn pins_have_bounds() {
+        assert_eq!(new_pin(None).unwrap(), None);
+        assert_eq!(new_pin(Some("")).unwrap(), None);
+        assert_eq!(new_pin(Some("12345")).unwrap().as_deref(), Some("12345"));
+        assert_eq!(new_pin(Some("123")).unwrap_err().code(), "bad_request");
+        assert_eq!(new_pin(Some(&"9".repeat(65))).unwrap_err().code(), "too_large");
+        assert_eq!(new_pin(Some("12\n45")).unwrap_err().code(), "bad_request");
+    }
+
+    proptest! {
+        #[test]
+        fn accepted_names_obey_every_rule(s in "\\PC{0,80}|[\\x00-\\x20a-z]{0,70}") {
+            match name(Some(&s), "Default") {
+                Ok(n) => {
+                    prop_assert!(!n.is_empty());
+                    prop_assert!(n.chars().count() <= MAX_NAME_CHARS);
+                    prop_assert!(!n.chars().any(char::is_control));
+                    prop_assert_eq!(n.trim(), n.as_str());
+                    prop_assert!(n == "Default" || n == s.trim());
+                }
+                Err(e) => prop_assert!(matches!(e.code(), "too_large" | "bad_request")),
+            }
+        }
+
+        #[test]
+        fn accepted_pins_obey_every_rule(s in "\\PC{0,80}|[\\x00-\\x1f0-9]{0,8}") {
+            match new_pin(Some(&s)) {
+                Ok(None) => prop_assert!(s.is_empty()),
+                Ok(Some(p)) => {
+                    prop_assert_eq!(&p, &s);
+                    let n = p.chars().count();
+                    prop_assert!((MIN_PIN_CHARS..=MAX_PIN_CHARS).contains(&n));
+                    prop_assert!(!p.chars().any(char::is_control));
+                }
+                Err(e) => prop_assert!(matches!(e.code(), "too_large" | "bad_request")),
+            }
+        }
+    }
+}

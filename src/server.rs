@@ -1,0 +1,79 @@
+//! `run`: the whole server on a listener, until `shutdown` resolves. `main` and the
+//! tests both start Switchboard through here.
+
+use crate::config::{Config, ConfigError};
+use crate::http::{self, AppState};
+use crate::hub::Hub;
+use crate::ice::Ice;
+use actix_web::{App, HttpServer};
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves Switchboard on `listener`. When `shutdown` resolves, every socket is sent
+/// close 1001, and the server stops once they have drained or
+/// `server.shutdown_grace_secs` has passed.
+pub async fn run(
+    mut config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    for warning in config.prepare()? {
+        tracing::warn!("{warning}");
+    }
+    let config = Arc::new(config);
+    let hub = Arc::new(Hub::new(config.clone())?);
+    let sweeper = hub.spawn_sweeper();
+    let app = Arc::new(AppState {
+        hub,
+        ice: Arc::new(Ice::new(&config.ice)),
+        stop: CancellationToken::new(),
+        tracker: TaskTracker::new(),
+    });
+
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let routes = http::configure(app.clone());
+    let mut server = HttpServer::new(move || App::new().configure(routes.clone()))
+        .disable_signals()
+        .shutdown_timeout(config.server.shutdown_grace_secs);
+    if config.server.workers > 0 {
+        server = server.workers(config.server.workers);
+    }
+    let addr = listener.local_addr()?;
+    let server = server.listen(listener)?.run();
+    tracing::info!(
+        %addr,
+        development = config.server.development,
+        "Switchboard listening on http://{addr}"
+    );
+
+    let handle = server.handle();
+    let drain = app.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing every socket with 1001");
+        drain.stop.cancel();
+        drain.tracker.close();
+        if tokio::time::timeout(grace, drain.tracker.wait()).await.is_err() {
+            tracing::warn!("sockets still open after {grace:?}; stopping anyway");
+        }
+        handle.stop(false).await;
+    });
+
+    server.await?;
+    sweeper.abort();
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! One connection's protocol session: its rate limit, its binding to a membership, and
+//! the dispatch of each decoded request to the hub.
+//!
+//! The session handles one request at a time, so a client's requests are answered, and
+//! its signals relayed, in the order it sent them.
+
+use crate::auth::limits::{RequestLimiter, Verdict};
+use crate::error::{Error, Result};
+use crate::hub::outbox::CLOSE_POLICY;
+use crate::hub::{Binding, Caller, Hub, Outbox};
+use crate::ice::Ice;
+use crate::protocol::outbound::{alert, reply};
+use crate::protocol::{decode, Request, RequestId};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct Session {
+    hub: Arc<Hub>,
+    ice: Arc<Ice>,
+    out: Outbox,
+    ip: IpAddr,
+    limiter: RequestLimiter,
+    binding: Option<Binding>,
+}
+
+impl Session {
+    pub fn new(hub: Arc<Hub>, ice: Arc<Ice>, out: Outbox, ip: IpAddr) -> Session {
+        let limiter = RequestLimiter::new(&hub.config().limits, Instant::now());
+        Session {
+            hub,
+            ice,
+            out,
+            ip,
+            limiter,
+            binding: None,
+        }
+    }
+
+    /// Handles one text frame: exactly one reply or alert, or a 1008 close for a client
+    /// that keeps flooding.
+    pub async fn on_text(&mut self, text: &str) {
+        let verdict = self.limiter.check(Instant::now());
+        if verdict == Verdict::Close {
+            tracing::warn!(conn = self.out.id(), ip = %self.ip, "closing a flooding connection");
+            self.out.close(CLOSE_POLICY, "request rate far over the limit");
+            return;
+        }
+        let envelope = match decode(text) {
+            Ok(envelope) => envelope,
+            Err(rejected) => return self.alert(rejected.id.as_ref(), &rejected.error),
+        };
+        let re = envelope.id.clone();
+        if verdict == Verdict::Limited {
+            return self.alert(re.as_ref(), &Error::RateLimited("too many requests; slow down"));
+        }
+        let outcome = match Request::parse(envelope) {
+            Ok(request) => self.dispatch(request, re.as_ref()).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            if e == Error::NotAttending {
+                // The membership went away under us (destroyed, replaced): unbind.
+                self.binding = None;
+            }
+            self.alert(re.as_ref(), &e);
+        }
+    }
+
+    /// Binary frames are not part of the protocol; they still count against the rate.
+    pub fn on_binary(&mut self) {
+        if self.limiter.check(Instant::now()) == Verdict::Close {
+            self.out.close(CLOSE_POLICY, "request rate far over the limit");
+            return;
+        }
+        self.alert(None, &Error::bad_request("binary frames are not supported"));
+    }
+
+    pub fn alert(&self, re: Option<&RequestId>, error: &Error) {
+        self.out.send(alert(re, error));
+    }
+
+    /// The socket is gone: the member, if any, goes offline.
+    pub fn end(self) {
+        if let Some(binding) = &self.binding {
+            self.hub.disconnect(binding, self.out.id());
+        }
+    }
+
+    async fn dispatch(&mut self, request: Request, re: Option<&RequestId>) -> Result<()> {
+        let caller = Caller {
+            out: &self.out,
+            ip: self.ip,
+            re,
+        };
+        let hub = &self.hub;
+        match request {
+            Request::Create(req) => {
+                ensure_unbound(hub, &mut self.binding, &caller)?;
+                self.binding = Some(hub.create(req, &caller).await?);
+            }
+            Request::Attend(req) => {
+                ensure_unbound(hub, &mut self.binding, &caller)?;
+                self.binding = Some(hub.attend(req, &caller).await?);
+            }
+            Request::ReAttend { token } => {
+                ensure_unbound(hub, &mut self.binding, &caller)?;
+                self.binding = Some(hub.re_attend(&token, &caller)?);
+            }
+            Request::Refresh => hub.refresh(bound(&mut self.binding)?, &caller)?,
+            Request::Attendees => hub.attendees(bound(&mut self.binding)?, &caller)?,
+            Request::Leave => {
+                hub.leave(bound(&mut self.binding)?, &caller)?;
+                self.binding = None;
+            }
+            Request::Kick { attendee_id } => {
+                hub.kick(bound(&mut self.binding)?, &attendee_id, &caller)?
+            }
+            Request::Destroy => {
+                hub.destroy(bound(&mut self.binding)?, &caller)?;
+                self.binding = None;
+            }
+            Request::Signal(signal) => hub.signal(bound(&mut self.binding)?, signal, &caller)?,
+            Request::Hangup { call, to } => {
+                hub.hangup(bound(&mut self.binding)?, call, to, &caller)?
+            }
+            Request::State(change) => hub.state(bound(&mut self.binding)?, change, &caller)?,
+            Request::IceServers => {
+                let binding = bound(&mut self.binding)?;
+                hub.check_member(binding, &caller)?;
+                let servers = self.ice.servers(&binding.attendee).await?;
+                caller.out.send(reply(re, "iceservers", servers));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn bound(binding: &mut Option<Binding>) -> Result<&mut Binding> {
+    binding.as_mut().ok_or(Error::NotAttending)
+}
+
+/// `create`/`attend`/`re-attend` need a free connection. A binding whose membership has
+/// gone away (destroyed workspace) no longer counts.
+fn ensure_unbound(hub: &Hub, binding: &mut Option<Binding>, caller: &Caller<'_>) -> Result<()> {
+    let Some(current) = binding else {
+        return Ok(());
+    };
+    match hub.check_member(current, caller) {
+        Err(Error::NotAttending) => {
+            *binding = None;
+            Ok(())
+        }
+        _ => Err(Error::AlreadyAttending),
+    }
+}
