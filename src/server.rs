@@ -5,6 +5,7 @@ use crate::config::{Config, ConfigError};
 use crate::http::{self, AppState};
 use crate::hub::Hub;
 use crate::ice::Ice;
+use actix_web::dev::Server;
 use actix_web::{App, HttpServer};
 use std::future::Future;
 use std::net::TcpListener;
@@ -44,15 +45,8 @@ pub async fn run(
     });
 
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let routes = http::configure(app.clone());
-    let mut server = HttpServer::new(move || App::new().configure(routes.clone()))
-        .disable_signals()
-        .shutdown_timeout(config.server.shutdown_grace_secs);
-    if config.server.workers > 0 {
-        server = server.workers(config.server.workers);
-    }
     let addr = listener.local_addr()?;
-    let server = server.listen(listener)?.run();
+    let server = http_server(app.clone(), &config, listener)?;
     tracing::info!(
         %addr,
         development = config.server.development,
@@ -66,7 +60,10 @@ pub async fn run(
         tracing::info!("shutting down: closing every socket with 1001");
         drain.stop.cancel();
         drain.tracker.close();
-        if tokio::time::timeout(grace, drain.tracker.wait()).await.is_err() {
+        if tokio::time::timeout(grace, drain.tracker.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("sockets still open after {grace:?}; stopping anyway");
         }
         handle.stop(false).await;
@@ -76,4 +73,21 @@ pub async fn run(
     sweeper.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Builds the actix server. Kept out of `run` because actix's builder is not `Send`,
+/// while the running `Server` is: `run`'s future stays spawnable on any runtime.
+fn http_server(
+    app: Arc<AppState>,
+    config: &Config,
+    listener: TcpListener,
+) -> std::io::Result<Server> {
+    let routes = http::configure(app);
+    let mut server = HttpServer::new(move || App::new().configure(routes.clone()))
+        .disable_signals()
+        .shutdown_timeout(config.server.shutdown_grace_secs);
+    if config.server.workers > 0 {
+        server = server.workers(config.server.workers);
+    }
+    Ok(server.listen(listener)?.run())
 }

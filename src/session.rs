@@ -43,7 +43,8 @@ impl Session {
         let verdict = self.limiter.check(Instant::now());
         if verdict == Verdict::Close {
             tracing::warn!(conn = self.out.id(), ip = %self.ip, "closing a flooding connection");
-            self.out.close(CLOSE_POLICY, "request rate far over the limit");
+            self.out
+                .close(CLOSE_POLICY, "request rate far over the limit");
             return;
         }
         let envelope = match decode(text) {
@@ -52,7 +53,10 @@ impl Session {
         };
         let re = envelope.id.clone();
         if verdict == Verdict::Limited {
-            return self.alert(re.as_ref(), &Error::RateLimited("too many requests; slow down"));
+            return self.alert(
+                re.as_ref(),
+                &Error::RateLimited("too many requests; slow down"),
+            );
         }
         let outcome = match Request::parse(envelope) {
             Ok(request) => self.dispatch(request, re.as_ref()).await,
@@ -70,7 +74,8 @@ impl Session {
     /// Binary frames are not part of the protocol; they still count against the rate.
     pub fn on_binary(&mut self) {
         if self.limiter.check(Instant::now()) == Verdict::Close {
-            self.out.close(CLOSE_POLICY, "request rate far over the limit");
+            self.out
+                .close(CLOSE_POLICY, "request rate far over the limit");
             return;
         }
         self.alert(None, &Error::bad_request("binary frames are not supported"));

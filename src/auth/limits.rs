@@ -185,7 +185,16 @@ mod tests {
         let t0 = Instant::now();
         let mut l = RequestLimiter::new(&limits, t0);
         let verdicts: Vec<_> = (0..25).map(|_| l.check(t0)).collect();
-        assert_eq!(verdicts[..5], [Verdict::Allow, Verdict::Allow, Verdict::Allow, Verdict::Allow, Verdict::Allow]);
+        assert_eq!(
+            verdicts[..5],
+            [
+                Verdict::Allow,
+                Verdict::Allow,
+                Verdict::Allow,
+                Verdict::Allow,
+                Verdict::Allow
+            ]
+        );
         assert_eq!(verdicts[5], Verdict::Limited);
         assert_eq!(verdicts[20], Verdict::Close);
         // A second later the sustained rate is available again.

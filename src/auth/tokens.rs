@@ -109,7 +109,9 @@ impl Tokens {
             Err(e) => Err(match e.kind() {
                 ErrorKind::ExpiredSignature => Error::ExpiredToken,
                 ErrorKind::InvalidAlgorithm => Error::InvalidToken("token algorithm not accepted"),
-                ErrorKind::InvalidSignature => Error::InvalidToken("token signature does not verify"),
+                ErrorKind::InvalidSignature => {
+                    Error::InvalidToken("token signature does not verify")
+                }
                 _ => Error::InvalidToken("malformed token"),
             }),
         }
@@ -141,9 +143,15 @@ mod tests {
     fn a_session_token_is_not_an_invite() {
         let t = tokens();
         let (session, _) = t.session("_w", "_a", Role::Owner);
-        assert_eq!(t.verify_invite(&session).unwrap_err().code(), "invalid_token");
+        assert_eq!(
+            t.verify_invite(&session).unwrap_err().code(),
+            "invalid_token"
+        );
         let invite = t.invite("_w");
-        assert_eq!(t.verify_session(&invite).unwrap_err().code(), "invalid_token");
+        assert_eq!(
+            t.verify_session(&invite).unwrap_err().code(),
+            "invalid_token"
+        );
         assert_eq!(t.verify_invite(&invite).unwrap().wid, "_w");
     }
 
@@ -151,6 +159,9 @@ mod tests {
     fn another_secret_does_not_verify() {
         let other = Tokens::new(&Secret::new("another-secret-another-secret-xx"), 60, 0);
         let invite = other.invite("_w");
-        assert_eq!(tokens().verify_invite(&invite).unwrap_err().code(), "invalid_token");
+        assert_eq!(
+            tokens().verify_invite(&invite).unwrap_err().code(),
+            "invalid_token"
+        );
     }
 }

@@ -59,7 +59,10 @@ impl Env {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -170,19 +173,51 @@ impl Config {
         let l = &self.limits;
         let s = &self.server;
         let checks: [(&'static str, bool, &str); 11] = [
-            ("workspace.id_len", (4..=64).contains(&w.id_len), "must be 4 to 64"),
-            ("workspace.max_capacity", w.max_capacity >= 1, "must be at least 1"),
-            ("workspace.untitled", valid_default_name(&w.untitled), "must be 1 to 64 characters"),
+            (
+                "workspace.id_len",
+                (4..=64).contains(&w.id_len),
+                "must be 4 to 64",
+            ),
+            (
+                "workspace.max_capacity",
+                w.max_capacity >= 1,
+                "must be at least 1",
+            ),
+            (
+                "workspace.untitled",
+                valid_default_name(&w.untitled),
+                "must be 1 to 64 characters",
+            ),
             (
                 "workspace.anonymous_attendee",
                 valid_default_name(&w.anonymous_attendee),
                 "must be 1 to 64 characters",
             ),
-            ("limits.max_message_bytes", l.max_message_bytes >= 1024, "must be at least 1024"),
-            ("limits.requests_per_second", l.requests_per_second >= 1, "must be at least 1"),
-            ("limits.request_burst", l.request_burst >= 1, "must be at least 1"),
-            ("limits.creates_per_minute", l.creates_per_minute >= 1, "must be at least 1"),
-            ("limits.pin_failures", l.pin_failures >= 1, "must be at least 1"),
+            (
+                "limits.max_message_bytes",
+                l.max_message_bytes >= 1024,
+                "must be at least 1024",
+            ),
+            (
+                "limits.requests_per_second",
+                l.requests_per_second >= 1,
+                "must be at least 1",
+            ),
+            (
+                "limits.request_burst",
+                l.request_burst >= 1,
+                "must be at least 1",
+            ),
+            (
+                "limits.creates_per_minute",
+                l.creates_per_minute >= 1,
+                "must be at least 1",
+            ),
+            (
+                "limits.pin_failures",
+                l.pin_failures >= 1,
+                "must be at least 1",
+            ),
             (
                 "limits.max_outbound_bytes",
                 l.max_outbound_bytes >= l.max_message_bytes,
@@ -208,4 +243,80 @@ impl Config {
 
 fn valid_default_name(name: &str) -> bool {
     crate::protocol::validate::name(Some(name), "").is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_config_file_is_valid_and_complete() {
+        let text = include_str!("../../config.toml");
+        let shipped = parse_str(text).unwrap();
+        let defaults = Config::default();
+        assert_eq!(shipped.server.port, defaults.server.port);
+        assert_eq!(
+            shipped.limits.max_outbound_bytes,
+            defaults.limits.max_outbound_bytes
+        );
+        assert_eq!(shipped.ice.stun_urls, defaults.ice.stun_urls);
+        assert_eq!(shipped.workspace.untitled, defaults.workspace.untitled);
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let err = parse_str("[limits]\nmax_mesage_bytes = 5\n").unwrap_err();
+        assert!(err.contains("max_mesage_bytes"), "{err}");
+        let err = parse_str("[serverr]\nport = 1\n").unwrap_err();
+        assert!(err.contains("serverr"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let env = Env::from_pairs([("PORT", "7000"), ("DEVELOPMENT", "false")]);
+        let mut config = Config::default();
+        apply_env(&mut config, &env).unwrap();
+        assert_eq!(config.server.port, 7000);
+        assert!(!config.server.development);
+        assert_eq!(config.bind_addr().0, "0.0.0.0");
+        let bad = Env::from_pairs([("PORT", "seventy")]);
+        assert!(apply_env(&mut Config::default(), &bad).is_err());
+    }
+
+    #[test]
+    fn a_named_file_must_exist() {
+        let err = load(
+            Some(Path::new("/nonexistent/switchboard.toml")),
+            &Env::default(),
+        );
+        assert!(err
+            .unwrap_err()
+            .to_string()
+            .contains("/nonexistent/switchboard.toml"));
+    }
+
+    #[test]
+    fn production_refuses_a_weak_secret() {
+        let mut config = Config::default();
+        config.server.development = false;
+        assert!(matches!(config.prepare(), Err(ConfigError::WeakSecret)));
+        config.secrets.jwt = Some(Secret::new("short"));
+        assert!(matches!(config.prepare(), Err(ConfigError::WeakSecret)));
+        config.secrets.jwt = Some(Secret::new("x".repeat(MIN_SECRET_BYTES)));
+        assert!(config.prepare().unwrap().is_empty());
+    }
+
+    #[test]
+    fn development_makes_up_a_secret_and_says_so() {
+        let mut config = Config::default();
+        let warnings = config.prepare().unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert!(config.secrets.jwt.unwrap().len() >= MIN_SECRET_BYTES);
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = Secret::new("hunter2-hunter2");
+        assert!(!format!("{secret:?}").contains("hunter2"));
+    }
 }

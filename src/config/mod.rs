@@ -12,7 +12,7 @@ pub use secret::Secret;
 use serde::Deserialize;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
@@ -169,20 +169,6 @@ impl Default for IceConfig {
                 "stun:stun.l.google.com:19302".into(),
                 "stun:stun1.l.google.com:19302".into(),
             ],
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            auth: AuthConfig::default(),
-            workspace: WorkspaceConfig::default(),
-            storage: StorageConfig::default(),
-            limits: LimitsConfig::default(),
-            ice: IceConfig::default(),
-            secrets: Secrets::default(),
         }
     }
 }

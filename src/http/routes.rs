@@ -45,7 +45,9 @@ pub async fn ice_servers(req: HttpRequest, app: web::Data<AppState>) -> HttpResp
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let result = match token {
-        None => Err(Error::InvalidToken("send Authorization: Bearer <session token>")),
+        None => Err(Error::InvalidToken(
+            "send Authorization: Bearer <session token>",
+        )),
         Some(token) => match app.hub.verify_member(token) {
             Ok(claims) => app.ice.servers(&claims.sub).await,
             Err(e) => Err(e),

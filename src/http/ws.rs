@@ -35,7 +35,10 @@ pub async fn upgrade(
     // The codec rejects an oversized frame from its header, before reading the payload.
     let stream = stream.max_frame_size(limit);
     let app = app.into_inner();
-    actix_web::rt::spawn(app.tracker.track_future(connection(app.clone(), socket, stream, ip)));
+    actix_web::rt::spawn(
+        app.tracker
+            .track_future(connection(app.clone(), socket, stream, ip)),
+    );
     Ok(response)
 }
 
@@ -52,7 +55,8 @@ async fn connection(
     let writer = actix_web::rt::spawn(write_loop(socket, rx, out.clone()));
     let mut session = Session::new(app.hub.clone(), app.ice.clone(), out.clone(), ip);
     let mut assembler = Assembler::new(config.limits.max_message_bytes);
-    let mut heartbeat = tokio::time::interval(Duration::from_secs(config.server.ping_interval_secs));
+    let mut heartbeat =
+        tokio::time::interval(Duration::from_secs(config.server.ping_interval_secs));
     let timeout = Duration::from_secs(config.server.ping_timeout_secs);
     let mut last_heard = Instant::now();
 

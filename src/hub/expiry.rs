@@ -23,12 +23,18 @@ impl Hub {
                 .members
                 .values()
                 .filter(|m| m.role != Role::Owner)
-                .filter(|m| m.offline_since.is_some_and(|t| now.saturating_sub(t) >= offline_ttl))
+                .filter(|m| {
+                    m.offline_since
+                        .is_some_and(|t| now.saturating_sub(t) >= offline_ttl)
+                })
                 .map(|m| m.id.clone())
                 .collect();
             for id in expired {
                 state.remove_member(&id, now);
-                let left = push("attendee-left", json!({"attendee_id": id, "reason": "timeout"}));
+                let left = push(
+                    "attendee-left",
+                    json!({"attendee_id": id, "reason": "timeout"}),
+                );
                 state.broadcast(&left, &id);
                 tracing::info!(workspace = %workspace.id, attendee = %id, "offline attendee timed out");
             }

@@ -25,7 +25,9 @@ impl Hub {
         let attendee_name = validate::name(req.attendee_name.as_deref(), &ws.anonymous_attendee)?;
         let pin = validate::new_pin(req.pin.as_deref())?;
         if !self.creates.try_create(caller.ip, Instant::now()) {
-            return Err(Error::RateLimited("too many workspaces created; try again later"));
+            return Err(Error::RateLimited(
+                "too many workspaces created; try again later",
+            ));
         }
         let pin_hash = match pin {
             Some(pin) => Some(self.pins.hash(pin).await?),
@@ -64,7 +66,10 @@ impl Hub {
 
     pub async fn attend(&self, req: Attend, caller: &Caller<'_>) -> Result<Binding> {
         let invite = self.tokens.verify_invite(&req.invite)?;
-        let name = validate::name(req.name.as_deref(), &self.config.workspace.anonymous_attendee)?;
+        let name = validate::name(
+            req.name.as_deref(),
+            &self.config.workspace.anonymous_attendee,
+        )?;
         let offered = validate::offered_pin(req.pin.as_deref())?;
         let workspace = self.find(&invite.wid)?;
         let pin_hash = workspace.lock().pin_hash.clone();
@@ -93,7 +98,10 @@ impl Hub {
         caller
             .out
             .send(self.joined_reply("attended", &workspace.id, &state, &id, token, caller));
-        let joined = push("attendee-joined", json!({"attendee": state.members[&id].view()}));
+        let joined = push(
+            "attendee-joined",
+            json!({"attendee": state.members[&id].view()}),
+        );
         state.broadcast(&joined, &id);
         drop(state);
         tracing::info!(workspace = %workspace.id, attendee = %id, "attendee joined");
@@ -136,7 +144,10 @@ impl Hub {
         let previous = member.conn.replace(caller.out.clone());
         member.offline_since = None;
         if let Some(old) = &previous {
-            old.close(super::outbox::CLOSE_REPLACED, "replaced by a newer connection");
+            old.close(
+                super::outbox::CLOSE_REPLACED,
+                "replaced by a newer connection",
+            );
         }
         state.idle_since = None;
         let (token, new_claims) = self.tokens.session(&workspace.id, &claims.sub, role);
@@ -281,7 +292,11 @@ impl Hub {
 /// Checks that the caller's socket still holds the binding's membership: not left,
 /// kicked, replaced or destroyed since. The session token's expiry is checked too.
 pub(super) fn bound(state: &mut State, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
-    if !state.live || state.bound_member(&binding.attendee, caller.out.id()).is_none() {
+    if !state.live
+        || state
+            .bound_member(&binding.attendee, caller.out.id())
+            .is_none()
+    {
         return Err(Error::NotAttending);
     }
     if binding.exp <= now_secs() {

@@ -9,7 +9,8 @@
 use bytestring::ByteString;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 pub const CLOSE_NORMAL: u16 = 1000;
 pub const CLOSE_GOING_AWAY: u16 = 1001;
@@ -40,8 +41,8 @@ struct Shared {
     limit: usize,
     /// Set once a close is queued; later pushes are dropped.
     closing: AtomicBool,
-    /// Wakes the connection's reader when the socket must stop.
-    closed: Notify,
+    /// Cancelled once the close frame is queued: wakes the reader and the writer.
+    closed: CancellationToken,
 }
 
 pub struct OutboxReceiver {
@@ -59,7 +60,7 @@ impl Outbox {
             queued: AtomicUsize::new(0),
             limit,
             closing: AtomicBool::new(false),
-            closed: Notify::new(),
+            closed: CancellationToken::new(),
         });
         (
             Outbox {
@@ -81,8 +82,15 @@ impl Outbox {
         let len = text.len();
         let before = self.shared.queued.fetch_add(len, Ordering::AcqRel);
         if before + len > self.shared.limit {
-            tracing::warn!(conn = self.id(), queued = before + len, "slow consumer closed");
-            self.close(CLOSE_POLICY, "outbound queue full: the client is not reading");
+            tracing::warn!(
+                conn = self.id(),
+                queued = before + len,
+                "slow consumer closed"
+            );
+            self.close(
+                CLOSE_POLICY,
+                "outbound queue full: the client is not reading",
+            );
             return;
         }
         // A send error means the connection is gone; its cleanup is under way.
@@ -108,7 +116,7 @@ impl Outbox {
             return;
         }
         let _ = self.tx.send(Outgoing::Close(code, reason));
-        self.shared.closed.notify_one();
+        self.shared.closed.cancel();
     }
 
     pub fn is_closing(&self) -> bool {
@@ -117,9 +125,7 @@ impl Outbox {
 
     /// Resolves once a close has been queued (by anyone).
     pub async fn closed(&self) {
-        if !self.is_closing() {
-            self.shared.closed.notified().await;
-        }
+        self.shared.closed.cancelled().await
     }
 }
 
@@ -151,7 +157,10 @@ mod tests {
         out.send("123456".into());
         out.send("dropped".into());
         assert!(matches!(rx.recv().await, Some(Outgoing::Text(t)) if &*t == "123456"));
-        assert!(matches!(rx.recv().await, Some(Outgoing::Close(CLOSE_POLICY, _))));
+        assert!(matches!(
+            rx.recv().await,
+            Some(Outgoing::Close(CLOSE_POLICY, _))
+        ));
         out.closed().await;
     }
 
@@ -161,7 +170,10 @@ mod tests {
         out.close(CLOSE_KICKED, "kicked");
         out.close(CLOSE_REPLACED, "replaced");
         out.send("late".into());
-        assert!(matches!(rx.recv().await, Some(Outgoing::Close(CLOSE_KICKED, _))));
+        assert!(matches!(
+            rx.recv().await,
+            Some(Outgoing::Close(CLOSE_KICKED, _))
+        ));
         drop(out);
         assert!(rx.recv().await.is_none());
     }

@@ -37,7 +37,10 @@ pub fn decode(text: &str) -> Result<Envelope, Rejected> {
     let value: Value = serde_json::from_str(text)
         .map_err(|e| reject(None, Error::bad_request(format!("not JSON: {e}"))))?;
     let Value::Object(mut fields) = value else {
-        return Err(reject(None, Error::bad_request("a frame must be a JSON object")));
+        return Err(reject(
+            None,
+            Error::bad_request("a frame must be a JSON object"),
+        ));
     };
     let id = match fields.remove("id") {
         None | Some(Value::Null) => None,

@@ -56,7 +56,10 @@ mod tests {
         let r = reply(Some(&RequestId::Int(7)), "sent", json!({}));
         assert_eq!(&*r, r#"{"event":"sent","re":7,"data":{}}"#);
         let p = push("attendee-offline", json!({"attendee_id": "_a"}));
-        assert_eq!(&*p, r#"{"event":"attendee-offline","data":{"attendee_id":"_a"}}"#);
+        assert_eq!(
+            &*p,
+            r#"{"event":"attendee-offline","data":{"attendee_id":"_a"}}"#
+        );
     }
 
     #[test]

@@ -159,7 +159,8 @@ fn fields<T: DeserializeOwned>(data: Map<String, Value>) -> Result<T> {
 }
 
 fn string_field(data: &Map<String, Value>, field: &str) -> Result<String> {
-    optional_string(data, field)?.ok_or_else(|| Error::bad_request(format!("missing field {field}")))
+    optional_string(data, field)?
+        .ok_or_else(|| Error::bad_request(format!("missing field {field}")))
 }
 
 fn optional_string(data: &Map<String, Value>, field: &str) -> Result<Option<String>> {
@@ -209,7 +210,9 @@ mod tests {
     #[test]
     fn signals_carry_their_payload_untouched() {
         let r = parse(r#"{"event":"icecandidate","data":{"to":"_a","candidate":{"c":[1,2]}}}"#);
-        let Ok(Request::Signal(s)) = r else { panic!("not a signal") };
+        let Ok(Request::Signal(s)) = r else {
+            panic!("not a signal")
+        };
         assert_eq!(s.payload.unwrap().1, serde_json::json!({"c":[1,2]}));
     }
 }

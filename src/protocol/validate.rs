@@ -23,7 +23,9 @@ pub fn name(value: Option<&str>, default: &str) -> Result<String> {
         )));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(Error::bad_request("names may not contain control characters"));
+        return Err(Error::bad_request(
+            "names may not contain control characters",
+        ));
     }
     Ok(trimmed.to_string())
 }
@@ -46,7 +48,9 @@ pub fn new_pin(value: Option<&str>) -> Result<Option<String>> {
         )));
     }
     if pin.chars().any(char::is_control) {
-        return Err(Error::bad_request("a PIN may not contain control characters"));
+        return Err(Error::bad_request(
+            "a PIN may not contain control characters",
+        ));
     }
     Ok(Some(pin.to_string()))
 }
@@ -96,7 +100,10 @@ mod tests {
         assert_eq!(new_pin(Some("")).unwrap(), None);
         assert_eq!(new_pin(Some("12345")).unwrap().as_deref(), Some("12345"));
         assert_eq!(new_pin(Some("123")).unwrap_err().code(), "bad_request");
-        assert_eq!(new_pin(Some(&"9".repeat(65))).unwrap_err().code(), "too_large");
+        assert_eq!(
+            new_pin(Some(&"9".repeat(65))).unwrap_err().code(),
+            "too_large"
+        );
         assert_eq!(new_pin(Some("12\n45")).unwrap_err().code(), "bad_request");
     }
 

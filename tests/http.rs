@@ -1,0 +1,98 @@
+//! The plain HTTP routes: health, the page at `/`, and `GET /iceservers`.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+async fn get(app: &TestApp, path: &str, bearer: Option<&str>) -> reqwest::Response {
+    let mut request = reqwest::Client::new().get(format!("{}{path}", app.http_url));
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    within(&format!("GET {path}"), request.send())
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+async fn assert_unauthorized(response: reqwest::Response, what: &str) {
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{what}");
+    let body: Value = response.json().await.expect("a JSON error body");
+    assert!(body["code"].is_string(), "{what}: {body}");
+    assert!(body["message"].is_string(), "{what}: {body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_is_ok() {
+    let app = spawn_app().await;
+    let response = get(&app, "/healthz", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_root_serves_a_page() {
+    let app = spawn_app().await;
+    let response = get(&app, "/", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.text().await.expect("a body");
+    assert!(!body.trim().is_empty(), "the page has content");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_root_serves_the_public_dir_when_configured() {
+    let dir = tempfile::tempdir().expect("temporary public dir");
+    let page = "<!doctype html><title>demo</title><p>switchboard demo page</p>";
+    std::fs::write(dir.path().join("index.html"), page).expect("write index.html");
+    let public = dir.path().to_path_buf();
+    let app = spawn_app_with(move |c| c.server.public_dir = Some(public)).await;
+    let response = get(&app, "/", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response
+        .text()
+        .await
+        .expect("a body")
+        .contains("switchboard demo page"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iceservers_over_http_matches_the_websocket_reply() {
+    let urls = vec!["stun:stun.example.net:3478".to_string()];
+    let configured = urls.clone();
+    let app = spawn_app_with(move |c| c.ice.stun_urls = configured).await;
+    let mut owner = app.create_workspace(None).await;
+    let response = get(&app, "/iceservers", Some(&owner.token)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("a JSON body");
+    assert_eq!(body["ice_servers"], json!([{ "urls": urls }]), "{body}");
+    assert!(body["ttl"].is_u64(), "{body}");
+
+    let over_ws = owner.client.ok("iceservers", json!({}), "iceservers").await;
+    assert_eq!(body, over_ws);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iceservers_over_http_needs_a_live_session_token() {
+    let app = spawn_app().await;
+    let owner = app.create_workspace(None).await;
+    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
+
+    assert_unauthorized(get(&app, "/iceservers", None).await, "no token").await;
+    let garbage = get(&app, "/iceservers", Some("garbage")).await;
+    assert_unauthorized(garbage, "garbage").await;
+    let invite = get(&app, "/iceservers", Some(&owner.invite())).await;
+    assert_unauthorized(invite, "an invite").await;
+    let basic = reqwest::Client::new()
+        .get(format!("{}/iceservers", app.http_url))
+        .basic_auth("user", Some(owner.token.as_str()))
+        .send();
+    let basic = within("GET /iceservers", basic).await.expect("response");
+    assert_unauthorized(basic, "basic auth").await;
+
+    // Ada's token works until she leaves.
+    let response = get(&app, "/iceservers", Some(&ada.token)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    ada.client.ok("leave", json!({}), "left").await;
+    let gone = get(&app, "/iceservers", Some(&ada.token)).await;
+    assert_unauthorized(gone, "a token whose membership is gone").await;
+}

@@ -1,0 +1,126 @@
+//! The owner's powers: `kick` one member, `destroy` the whole workspace.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kick_closes_the_target_with_4003_and_tells_the_others() {
+    let app = spawn_app().await;
+    let mut owner = app.create_workspace(None).await;
+    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
+    let mut bob = app.attend(&owner.invite(), None, "Bob").await;
+    let ada_id = ada.id();
+
+    let reply = owner
+        .client
+        .ok("kick", json!({ "attendee_id": ada_id }), "kicked")
+        .await;
+    assert_eq!(reply, json!({ "attendee_id": ada_id }));
+    assert_eq!(
+        ada.client.expect_push("kicked").await,
+        json!({ "attendee_id": ada_id })
+    );
+    ada.client.expect_close(4003).await;
+    let left = bob.client.recv_event("attendee-left").await;
+    assert_eq!(left, json!({"attendee_id": ada_id, "reason": "kicked"}));
+
+    let listed = owner.client.ok("attendees", json!({}), "attendees").await;
+    assert_eq!(ids_of(&listed["attendees"]), vec![owner.id(), bob.id()]);
+    // The kicked session is worthless now.
+    let (_client, frame) = app.try_re_attend(&ada.token).await;
+    assert_eq!(alert_code(&frame), "invalid_token");
+    // Relaying to Ada is refused as to a non-member.
+    let data = json!({"to": ada_id, "candidate": {}});
+    assert_eq!(
+        bob.client.alert("icecandidate", data).await,
+        "unknown_attendee"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_member_can_be_kicked() {
+    let app = spawn_app().await;
+    let mut owner = app.create_workspace(None).await;
+    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
+    owner.client.recv_event("attendee-joined").await;
+    let (ada_id, token) = (ada.id(), ada.token.clone());
+    ada.client.close().await;
+    owner.client.recv_event("attendee-offline").await;
+    let kick = json!({ "attendee_id": ada_id });
+    owner.client.ok("kick", kick, "kicked").await;
+    let (_client, frame) = app.try_re_attend(&token).await;
+    assert_eq!(alert_code(&frame), "invalid_token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kick_refuses_the_owner_and_strangers() {
+    let app = spawn_app().await;
+    let mut owner = app.create_workspace(None).await;
+    let other = app.create_workspace(None).await;
+    let ada = app.attend(&owner.invite(), None, "Ada").await;
+    let myself = json!({ "attendee_id": owner.id() });
+    assert_eq!(owner.client.alert("kick", myself).await, "forbidden");
+    let stranger = json!({ "attendee_id": other.id() });
+    assert_eq!(
+        owner.client.alert("kick", stranger).await,
+        "unknown_attendee"
+    );
+    let nobody = json!({"attendee_id": "_nobody0000"});
+    assert_eq!(owner.client.alert("kick", nobody).await, "unknown_attendee");
+    assert_eq!(owner.client.alert("kick", json!({})).await, "bad_request");
+    let listed = owner.client.ok("attendees", json!({}), "attendees").await;
+    assert_eq!(ids_of(&listed["attendees"]), vec![owner.id(), ada.id()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destroy_tells_everyone_and_unbinds_their_sockets() {
+    let app = spawn_app().await;
+    let mut owner = app.create_workspace(None).await;
+    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
+    let mut bob = app.attend(&owner.invite(), None, "Bob").await;
+    let wid = owner.workspace_id();
+    let invite = owner.invite();
+    let bob_token = bob.token.clone();
+    bob.client.close().await;
+
+    let reply = owner.client.ok("destroy", json!({}), "destroyed").await;
+    assert_eq!(reply, json!({ "workspace_id": wid }));
+    let pushed = ada.client.expect_push("destroyed").await;
+    assert_eq!(pushed, json!({ "workspace_id": wid }));
+
+    // Both sockets stay open but are no longer members of anything.
+    assert_eq!(
+        ada.client.alert("attendees", json!({})).await,
+        "not_attending"
+    );
+    assert_eq!(
+        owner.client.alert("attendees", json!({})).await,
+        "not_attending"
+    );
+    let ring = json!({"to": owner.id(), "call": "c", "sdp": "o"});
+    assert_eq!(ada.client.alert("ring", ring).await, "not_attending");
+
+    // The workspace is gone for every way in.
+    let code = ada
+        .client
+        .alert("attend", json!({ "invite": invite }))
+        .await;
+    assert_eq!(code, "workspace_not_found");
+    for token in [&bob_token, &ada.token, &owner.token] {
+        let (_client, frame) = app.try_re_attend(token).await;
+        assert_eq!(alert_code(&frame), "workspace_not_found");
+    }
+
+    // The same sockets can start over.
+    let created = ada
+        .client
+        .ok("create", json!({"name": "Next"}), "created")
+        .await;
+    let next_invite = str_of(&created["workspace"]["invite"]);
+    owner
+        .client
+        .ok("attend", json!({ "invite": next_invite }), "attended")
+        .await;
+}

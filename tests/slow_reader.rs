@@ -1,0 +1,115 @@
+//! A consumer that stops reading is disconnected with 1008 once its outbound queue
+//! passes `max_outbound_bytes`; nobody else slows down because of it.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+const PAYLOAD: usize = 64 * 1024;
+const MAX_OUTBOUND: usize = 256 * 1024;
+
+async fn spawn() -> TestApp {
+    spawn_app_with(|c| {
+        c.limits.max_message_bytes = 2 * PAYLOAD;
+        c.limits.max_outbound_bytes = MAX_OUTBOUND;
+        c.limits.requests_per_second = 100_000;
+        c.limits.request_burst = 100_000;
+    })
+    .await
+}
+
+fn candidate(to: &str, seq: usize, blob: &str) -> Value {
+    json!({"to": to, "candidate": {"seq": seq, "blob": blob}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reader_that_stops_reading_is_closed_with_1008_and_goes_offline() {
+    let app = spawn().await;
+    let mut owner = app.create_workspace(None).await;
+    let slow = app.attend(&owner.invite(), None, "Slow").await;
+    let mut carol = app.attend(&owner.invite(), None, "Carol").await;
+    let slow_id = slow.id();
+    let carol_id = carol.id();
+    // From here on, nobody reads Slow's socket until the end.
+    let mut slow = slow.client;
+    let blob = "b".repeat(PAYLOAD);
+
+    // Loopback buffers hold several MB: keep pushing until the server gives up on
+    // Slow, which the sender sees as `peer_offline` (at most ~190 MB).
+    let mut dropped_after = None;
+    for seq in 0..3000 {
+        let frame = owner
+            .client
+            .request("icecandidate", candidate(&slow_id, seq, &blob))
+            .await;
+        if frame["event"] == "alert" {
+            assert_eq!(alert_code(&frame), "peer_offline", "{frame}");
+            dropped_after = Some(seq);
+            break;
+        }
+        assert_eq!(frame["event"], "sent", "{frame}");
+        // Meanwhile, Carol is served promptly.
+        if seq % 25 == 0 {
+            let small = json!({"to": carol_id, "candidate": {"seq": seq}});
+            owner.client.ok("icecandidate", small, "sent").await;
+            let got = carol.client.expect_push("icecandidate").await;
+            assert_eq!(got["candidate"]["seq"], seq);
+        }
+    }
+    let dropped_after = dropped_after.expect("the server never dropped a reader that never reads");
+    assert!(
+        dropped_after * PAYLOAD > MAX_OUTBOUND,
+        "dropped only after more than its queue limit was sent ({dropped_after} frames)"
+    );
+
+    let offline = carol.client.expect_push("attendee-offline").await;
+    assert_eq!(offline["attendee_id"], json!(slow_id));
+    let listed = carol.client.ok("attendees", json!({}), "attendees").await;
+    assert_eq!(find(&listed["attendees"], &slow_id)["online"], false);
+
+    // Reading at last, Slow finds what was delivered, then the 1008.
+    let code = within_for(
+        std::time::Duration::from_secs(30),
+        "the slow reader's close",
+        slow.closed_with(),
+    )
+    .await;
+    assert_eq!(code, Some(1008), "closed for policy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reader_that_keeps_up_is_never_dropped() {
+    let app = spawn().await;
+    let mut owner = app.create_workspace(None).await;
+    let mut reader = app.attend(&owner.invite(), None, "Reader").await;
+    let reader_id = reader.id();
+    owner.client.recv_event("attendee-joined").await;
+    let blob = "b".repeat(PAYLOAD);
+
+    // 25 MB in all, a hundred times the queue limit, but never more than two
+    // frames waiting for the reader.
+    let mut seq = 0;
+    for _ in 0..200 {
+        for _ in 0..2 {
+            let data = candidate(&reader_id, seq, &blob);
+            owner.client.ok("icecandidate", data, "sent").await;
+            seq += 1;
+        }
+        for expected in seq - 2..seq {
+            let got = reader.client.recv_event("icecandidate").await;
+            assert_eq!(got["candidate"]["seq"], expected);
+            assert_eq!(
+                got["candidate"]["blob"].as_str().map(str::len),
+                Some(PAYLOAD)
+            );
+        }
+    }
+    let listed = owner.client.ok("attendees", json!({}), "attendees").await;
+    assert_eq!(find(&listed["attendees"], &reader_id)["online"], true);
+    assert!(
+        owner.client.buffered().is_empty(),
+        "no presence change: {:?}",
+        owner.client.buffered()
+    );
+}
