@@ -2,7 +2,9 @@
 
 use anyhow::Context;
 use clap::Parser;
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use switchboard::config::{self, Env};
 
 #[derive(Parser)]
@@ -19,9 +21,25 @@ struct Args {
     port: Option<u16>,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let args = Args::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&anyhow::Error::from(e).context("cannot start the runtime")),
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+/// An operator wants the reason, not a backtrace.
+fn fail(error: &anyhow::Error) -> ExitCode {
+    eprintln!("switchboard: {error:#}");
+    ExitCode::FAILURE
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
     let env = Env::from_process()?;
     let mut config = config::load(args.config.as_deref(), &env)?;
     if let Some(host) = args.host {
@@ -43,7 +61,9 @@ async fn main() -> anyhow::Result<()> {
 fn init_tracing(development: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
     if development {
         builder.init();
     } else {

@@ -19,9 +19,12 @@ async fn run_can_be_spawned_and_stopped_on_a_tokio_runtime() {
         let _ = stopped.await;
     }));
 
-    let health = within("GET /healthz", reqwest::get(format!("http://{addr}/healthz")))
-        .await
-        .expect("healthz answers");
+    let health = within(
+        "GET /healthz",
+        reqwest::get(format!("http://{addr}/healthz")),
+    )
+    .await
+    .expect("healthz answers");
     assert_eq!(health.status(), 200);
 
     stop.send(()).expect("server still running");

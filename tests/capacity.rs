@@ -40,8 +40,7 @@ async fn twenty_concurrent_attends_on_capacity_five_admit_exactly_four() {
     assert_eq!(admitted.len(), 4, "the owner plus four fill five places");
     assert_eq!(full, 16);
 
-    let listed = owner.client.ok("attendees", json!({}), "attendees").await;
-    let mut members = ids_of(&listed["attendees"]);
+    let mut members = ids_of(&owner.list_attendees().await);
     assert_eq!(members.len(), 5);
     assert_eq!(members.remove(0), owner.id(), "the owner is listed first");
     members.sort();
@@ -61,11 +60,8 @@ async fn the_owner_counts_towards_capacity() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_members_keep_their_place() {
     let app = spawn_app_with(|c| c.workspace.max_capacity = 2).await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    owner.client.recv_event("attendee-joined").await;
-    ada.client.close().await;
-    owner.client.recv_event("attendee-offline").await;
+    let (mut owner, [mut ada]) = app.acquainted_workspace(["Ada"]).await;
+    ada.go_offline_seen_by(&mut owner).await;
 
     let (_client, frame) = app.try_attend(&owner.invite(), None, "Bob").await;
     assert_eq!(alert_code(&frame), "workspace_full");
@@ -77,8 +73,7 @@ async fn offline_members_keep_their_place() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_place_freed_by_leave_can_be_taken() {
     let app = spawn_app_with(|c| c.workspace.max_capacity = 2).await;
-    let owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
+    let (owner, [mut ada]) = app.workspace_with(["Ada"]).await;
     ada.client.ok("leave", json!({}), "left").await;
     app.attend(&owner.invite(), None, "Bob").await;
 }

@@ -150,9 +150,7 @@ async fn a_frame_at_the_limit_is_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_frame_gets_too_large_then_close_1009() {
     let app = spawn_app_with(|c| c.limits.max_message_bytes = 4096).await;
-    let mut owner = app.create_workspace(None).await;
-    let ada = app.attend(&owner.invite(), None, "Ada").await;
-    owner.client.recv_event("attendee-joined").await;
+    let (mut owner, [ada]) = app.acquainted_workspace(["Ada"]).await;
     let ada_id = ada.id();
     let mut ada = ada.client;
 
@@ -180,8 +178,7 @@ async fn the_default_limit_is_64_kib() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_error_changes_nothing() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let ada = app.attend(&owner.invite(), None, "Ada").await;
+    let (mut owner, [ada]) = app.workspace_with(["Ada"]).await;
     let before = owner.client.ok("attendees", json!({}), "attendees").await;
     let kick = json!({"attendee_id": "_nobody0000"});
     assert_eq!(owner.client.alert("kick", kick).await, "unknown_attendee");

@@ -29,24 +29,22 @@ async fn a_client_that_answers_pings_stays_connected() {
             _ => {}
         }
     }
-    let listed = owner.client.ok("attendees", json!({}), "attendees").await;
-    assert_eq!(find(&listed["attendees"], &owner.id())["online"], true);
+    let listed = owner.list_attendees().await;
+    assert_eq!(find(&listed, &owner.id())["online"], true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_answers_nothing_is_dropped_and_goes_offline() {
     let app = spawn().await;
-    let mut owner = app.create_workspace(None).await;
-    let ada = app.attend(&owner.invite(), None, "Ada").await;
-    owner.client.recv_event("attendee-joined").await;
+    let (mut owner, [ada]) = app.acquainted_workspace(["Ada"]).await;
     let ada_id = ada.id();
     // Never read again, so never a pong.
     let _silent = ada.client.into_inner();
 
     let offline = owner.client.recv_event("attendee-offline").await;
     assert_eq!(offline, json!({ "attendee_id": ada_id }));
-    let listed = owner.client.ok("attendees", json!({}), "attendees").await;
-    assert_eq!(find(&listed["attendees"], &ada_id)["online"], false);
+    let listed = owner.list_attendees().await;
+    assert_eq!(find(&listed, &ada_id)["online"], false);
     // Dropped, not removed: the session still brings Ada back.
     let (_back, frame) = app.try_re_attend(&ada.token).await;
     assert_eq!(frame["event"], "re-attended", "{frame}");

@@ -72,9 +72,7 @@ async fn a_connection_far_past_the_rate_is_closed_with_1008() {
         c.limits.request_burst = 10;
     })
     .await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    owner.client.recv_event("attendee-joined").await;
+    let (owner, [mut ada]) = app.acquainted_workspace(["Ada"]).await;
     // Far past four times the rate; the server may close while we are still sending.
     let frame = json!({"event": "attendees", "id": 1}).to_string();
     let mut socket = owner.client;

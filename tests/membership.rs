@@ -45,8 +45,7 @@ async fn member_only_events_need_a_membership() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_returns_a_working_session_token_for_the_same_membership() {
     let app = spawn_app().await;
-    let owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
+    let (_owner, [mut ada]) = app.workspace_with(["Ada"]).await;
     let refreshed = ada.client.ok("refresh", json!({}), "refreshed").await;
     let token = str_of(&refreshed["token"]);
     let fresh = claims(&token);
@@ -80,17 +79,14 @@ async fn sessions_last_the_configured_ttl() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leave_removes_the_member_and_tells_the_others() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    owner.client.recv_event("attendee-joined").await;
+    let (mut owner, [mut ada]) = app.acquainted_workspace(["Ada"]).await;
 
     let left = ada.client.ok("leave", json!({}), "left").await;
     assert_eq!(left, json!({}));
     let push = owner.client.recv_event("attendee-left").await;
     assert_eq!(push["attendee_id"], ada.attendee["id"]);
     assert_eq!(push["reason"], "left");
-    let listed = owner.client.ok("attendees", json!({}), "attendees").await;
-    assert_eq!(ids_of(&listed["attendees"]), vec![owner.id()]);
+    assert_eq!(ids_of(&owner.list_attendees().await), vec![owner.id()]);
 
     // The socket is unbound: member events are refused, and it may attend again.
     assert_eq!(
@@ -114,11 +110,9 @@ async fn leave_removes_the_member_and_tells_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_is_refused_after_its_member_left() {
     let app = spawn_app().await;
-    let owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
+    let (_owner, [mut ada]) = app.workspace_with(["Ada"]).await;
     ada.client.ok("leave", json!({}), "left").await;
-    let (_client, frame) = app.try_re_attend(&ada.token).await;
-    assert_eq!(alert_code(&frame), "invalid_token");
+    assert_eq!(app.re_attend_alert(&ada.token).await, "invalid_token");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,38 +121,28 @@ async fn the_owner_cannot_leave() {
     let mut owner = app.create_workspace(None).await;
     assert_eq!(owner.client.alert("leave", json!({})).await, "forbidden");
     // Still the owner of a live workspace.
-    let listed = owner.client.ok("attendees", json!({}), "attendees").await;
-    assert_eq!(ids_of(&listed["attendees"]), vec![owner.id()]);
+    assert_eq!(ids_of(&owner.list_attendees().await), vec![owner.id()]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn owner_only_events_are_forbidden_to_attendees() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    let bob = app.attend(&owner.invite(), None, "Bob").await;
+    let (mut owner, [mut ada, bob]) = app.workspace_with(["Ada", "Bob"]).await;
     let kick = json!({ "attendee_id": bob.id() });
     assert_eq!(ada.client.alert("kick", kick).await, "forbidden");
     assert_eq!(ada.client.alert("destroy", json!({})).await, "forbidden");
     // Nothing changed.
-    let listed = owner.client.ok("attendees", json!({}), "attendees").await;
-    assert_eq!(
-        ids_of(&listed["attendees"]),
-        vec![owner.id(), ada.id(), bob.id()]
-    );
+    let listed = owner.list_attendees().await;
+    assert_eq!(ids_of(&listed), vec![owner.id(), ada.id(), bob.id()]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attendees_shows_who_is_online() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    owner.client.recv_event("attendee-joined").await;
-    ada.client.close().await;
-    owner.client.recv_event("attendee-offline").await;
+    let (mut owner, [mut ada]) = app.acquainted_workspace(["Ada"]).await;
+    ada.go_offline_seen_by(&mut owner).await;
 
-    let listed = owner.client.ok("attendees", json!({}), "attendees").await;
-    let attendees = &listed["attendees"];
+    let attendees = &owner.list_attendees().await;
     assert_eq!(ids_of(attendees), vec![owner.id(), ada.id()]);
     assert_eq!(find(attendees, &owner.id())["online"], true);
     assert_eq!(find(attendees, &ada.id())["online"], false);

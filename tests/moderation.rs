@@ -8,9 +8,7 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kick_closes_the_target_with_4003_and_tells_the_others() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    let mut bob = app.attend(&owner.invite(), None, "Bob").await;
+    let (mut owner, [mut ada, mut bob]) = app.workspace_with(["Ada", "Bob"]).await;
     let ada_id = ada.id();
 
     let reply = owner
@@ -26,11 +24,10 @@ async fn kick_closes_the_target_with_4003_and_tells_the_others() {
     let left = bob.client.recv_event("attendee-left").await;
     assert_eq!(left, json!({"attendee_id": ada_id, "reason": "kicked"}));
 
-    let listed = owner.client.ok("attendees", json!({}), "attendees").await;
-    assert_eq!(ids_of(&listed["attendees"]), vec![owner.id(), bob.id()]);
+    let listed = owner.list_attendees().await;
+    assert_eq!(ids_of(&listed), vec![owner.id(), bob.id()]);
     // The kicked session is worthless now.
-    let (_client, frame) = app.try_re_attend(&ada.token).await;
-    assert_eq!(alert_code(&frame), "invalid_token");
+    assert_eq!(app.re_attend_alert(&ada.token).await, "invalid_token");
     // Relaying to Ada is refused as to a non-member.
     let data = json!({"to": ada_id, "candidate": {}});
     assert_eq!(
@@ -42,16 +39,11 @@ async fn kick_closes_the_target_with_4003_and_tells_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offline_member_can_be_kicked() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    owner.client.recv_event("attendee-joined").await;
-    let (ada_id, token) = (ada.id(), ada.token.clone());
-    ada.client.close().await;
-    owner.client.recv_event("attendee-offline").await;
-    let kick = json!({ "attendee_id": ada_id });
+    let (mut owner, [mut ada]) = app.acquainted_workspace(["Ada"]).await;
+    ada.go_offline_seen_by(&mut owner).await;
+    let kick = json!({ "attendee_id": ada.id() });
     owner.client.ok("kick", kick, "kicked").await;
-    let (_client, frame) = app.try_re_attend(&token).await;
-    assert_eq!(alert_code(&frame), "invalid_token");
+    assert_eq!(app.re_attend_alert(&ada.token).await, "invalid_token");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,16 +62,14 @@ async fn kick_refuses_the_owner_and_strangers() {
     let nobody = json!({"attendee_id": "_nobody0000"});
     assert_eq!(owner.client.alert("kick", nobody).await, "unknown_attendee");
     assert_eq!(owner.client.alert("kick", json!({})).await, "bad_request");
-    let listed = owner.client.ok("attendees", json!({}), "attendees").await;
-    assert_eq!(ids_of(&listed["attendees"]), vec![owner.id(), ada.id()]);
+    let listed = owner.list_attendees().await;
+    assert_eq!(ids_of(&listed), vec![owner.id(), ada.id()]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn destroy_tells_everyone_and_unbinds_their_sockets() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    let mut bob = app.attend(&owner.invite(), None, "Bob").await;
+    let (mut owner, [mut ada, mut bob]) = app.workspace_with(["Ada", "Bob"]).await;
     let wid = owner.workspace_id();
     let invite = owner.invite();
     let bob_token = bob.token.clone();
@@ -109,8 +99,7 @@ async fn destroy_tells_everyone_and_unbinds_their_sockets() {
         .await;
     assert_eq!(code, "workspace_not_found");
     for token in [&bob_token, &ada.token, &owner.token] {
-        let (_client, frame) = app.try_re_attend(token).await;
-        assert_eq!(alert_code(&frame), "workspace_not_found");
+        assert_eq!(app.re_attend_alert(token).await, "workspace_not_found");
     }
 
     // The same sockets can start over.

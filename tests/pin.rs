@@ -8,13 +8,19 @@ use serde_json::json;
 
 const PIN: &str = "4711-pin";
 
+/// A workspace protected by [`PIN`], its invite, and a stranger's connection to
+/// attend (or guess) with.
+async fn protected_workspace(app: &TestApp) -> (Member, String, Client) {
+    let owner = app.create_workspace(Some(PIN)).await;
+    let invite = owner.invite();
+    (owner, invite, app.client().await)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_protected_workspace_wants_the_right_pin() {
     let app = spawn_app().await;
-    let owner = app.create_workspace(Some(PIN)).await;
+    let (owner, invite, mut client) = protected_workspace(&app).await;
     assert_eq!(owner.workspace["protected"], true);
-    let invite = owner.invite();
-    let mut client = app.client().await;
 
     let missing = json!({ "invite": invite });
     assert_eq!(client.alert("attend", missing).await, "wrong_pin");
@@ -45,9 +51,7 @@ async fn an_unprotected_workspace_ignores_a_pin() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_wrong_pins_lock_out_even_the_right_one() {
     let app = spawn_app().await;
-    let owner = app.create_workspace(Some(PIN)).await;
-    let invite = owner.invite();
-    let mut client = app.client().await;
+    let (_owner, invite, mut client) = protected_workspace(&app).await;
     for guess in 0..5 {
         let data = json!({ "invite": invite, "pin": format!("guess-{guess}") });
         assert_eq!(
@@ -70,9 +74,7 @@ async fn too_many_wrong_pins_lock_out_even_the_right_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_pins_do_not_count_towards_the_lockout() {
     let app = spawn_app().await;
-    let owner = app.create_workspace(Some(PIN)).await;
-    let invite = owner.invite();
-    let mut client = app.client().await;
+    let (_owner, invite, mut client) = protected_workspace(&app).await;
     for _ in 0..8 {
         let missing = json!({ "invite": invite });
         assert_eq!(client.alert("attend", missing).await, "wrong_pin");
@@ -88,9 +90,7 @@ async fn missing_pins_do_not_count_towards_the_lockout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lockout_follows_the_configured_limit() {
     let app = spawn_app_with(|c| c.limits.pin_failures = 2).await;
-    let owner = app.create_workspace(Some(PIN)).await;
-    let invite = owner.invite();
-    let mut client = app.client().await;
+    let (_owner, invite, mut client) = protected_workspace(&app).await;
     let wrong = json!({ "invite": invite, "pin": "nope-nope" });
     assert_eq!(client.alert("attend", wrong.clone()).await, "wrong_pin");
     assert_eq!(client.alert("attend", wrong.clone()).await, "wrong_pin");
@@ -106,9 +106,7 @@ async fn the_lockout_ends_with_its_window() {
         c.limits.pin_window_secs = 1;
     })
     .await;
-    let owner = app.create_workspace(Some(PIN)).await;
-    let invite = owner.invite();
-    let mut client = app.client().await;
+    let (_owner, invite, mut client) = protected_workspace(&app).await;
     let wrong = json!({ "invite": invite, "pin": "nope-nope" });
     assert_eq!(client.alert("attend", wrong).await, "wrong_pin");
     let right = json!({ "invite": invite, "pin": PIN });

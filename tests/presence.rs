@@ -9,16 +9,12 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_the_socket_makes_the_member_offline_and_re_attend_brings_them_back() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    owner.client.recv_event("attendee-joined").await;
-    let (ada_id, ada_token) = (ada.id(), ada.token.clone());
-    ada.client.close().await;
-
-    let offline = owner.client.recv_event("attendee-offline").await;
+    let (mut owner, [mut ada]) = app.acquainted_workspace(["Ada"]).await;
+    let ada_id = ada.id();
+    let offline = ada.go_offline_seen_by(&mut owner).await;
     assert_eq!(offline, json!({ "attendee_id": ada_id }));
 
-    let (mut client, frame) = app.try_re_attend(&ada_token).await;
+    let (mut client, frame) = app.try_re_attend(&ada.token).await;
     assert_eq!(frame["event"], "re-attended", "{frame}");
     let data = &frame["data"];
     assert_eq!(data["attendee"]["id"], json!(ada_id));
@@ -44,8 +40,7 @@ async fn closing_the_socket_makes_the_member_offline_and_re_attend_brings_them_b
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_can_come_back_too() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
+    let (mut owner, [mut ada]) = app.workspace_with(["Ada"]).await;
     let (owner_id, token) = (owner.id(), owner.token.clone());
     owner.client.close().await;
     let offline = ada.client.recv_event("attendee-offline").await;
@@ -63,9 +58,7 @@ async fn the_owner_can_come_back_too() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newer_socket_replaces_the_older_one_with_4001() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    owner.client.recv_event("attendee-joined").await;
+    let (mut owner, [mut ada]) = app.acquainted_workspace(["Ada"]).await;
 
     let (mut newer, frame) = app.try_re_attend(&ada.token).await;
     assert_eq!(frame["event"], "re-attended", "{frame}");
@@ -79,8 +72,8 @@ async fn a_newer_socket_replaces_the_older_one_with_4001() {
         next["event"], "state",
         "no presence change for a replaced socket: {next}"
     );
-    let listed = owner.client.ok("attendees", json!({}), "attendees").await;
-    assert_eq!(find(&listed["attendees"], &ada.id())["online"], true);
+    let listed = owner.list_attendees().await;
+    assert_eq!(find(&listed, &ada.id())["online"], true);
 
     // Pushes now go to the newer socket.
     let ring = json!({"to": ada.id(), "call": "c", "sdp": "o"});
@@ -91,31 +84,21 @@ async fn a_newer_socket_replaces_the_older_one_with_4001() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_members_expire_as_attendee_left_timeout() {
     let app = spawn_app_with(|c| c.workspace.offline_ttl_secs = 1).await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    owner.client.recv_event("attendee-joined").await;
-    let (ada_id, token) = (ada.id(), ada.token.clone());
-    ada.client.close().await;
-    owner.client.recv_event("attendee-offline").await;
+    let (mut owner, [mut ada]) = app.acquainted_workspace(["Ada"]).await;
+    ada.go_offline_seen_by(&mut owner).await;
 
     let left = owner.client.recv_event("attendee-left").await;
-    assert_eq!(left, json!({"attendee_id": ada_id, "reason": "timeout"}));
-    let listed = owner.client.ok("attendees", json!({}), "attendees").await;
-    assert_eq!(ids_of(&listed["attendees"]), vec![owner.id()]);
-    let (_client, frame) = app.try_re_attend(&token).await;
-    assert_eq!(alert_code(&frame), "invalid_token");
+    assert_eq!(left, json!({"attendee_id": ada.id(), "reason": "timeout"}));
+    assert_eq!(ids_of(&owner.list_attendees().await), vec![owner.id()]);
+    assert_eq!(app.re_attend_alert(&ada.token).await, "invalid_token");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coming_back_in_time_cancels_the_expiry() {
     let app = spawn_app_with(|c| c.workspace.offline_ttl_secs = 2).await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    owner.client.recv_event("attendee-joined").await;
-    let (ada_id, token) = (ada.id(), ada.token.clone());
-    ada.client.close().await;
-    owner.client.recv_event("attendee-offline").await;
-    let (mut back, frame) = app.try_re_attend(&token).await;
+    let (mut owner, [mut ada]) = app.acquainted_workspace(["Ada"]).await;
+    ada.go_offline_seen_by(&mut owner).await;
+    let (mut back, frame) = app.try_re_attend(&ada.token).await;
     assert_eq!(frame["event"], "re-attended", "{frame}");
     owner.client.recv_event("attendee-online").await;
 
@@ -127,22 +110,19 @@ async fn coming_back_in_time_cancels_the_expiry() {
         next["event"], "state",
         "no expiry after coming back: {next}"
     );
-    let listed = owner.client.ok("attendees", json!({}), "attendees").await;
-    assert_eq!(ids_of(&listed["attendees"]), vec![owner.id(), ada_id]);
+    let listed = owner.list_attendees().await;
+    assert_eq!(ids_of(&listed), vec![owner.id(), ada.id()]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn re_attend_refuses_a_destroyed_workspace() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    let token = ada.token.clone();
+    let (mut owner, [mut ada]) = app.workspace_with(["Ada"]).await;
     ada.client.close().await;
     owner.client.ok("destroy", json!({}), "destroyed").await;
-    let (_client, frame) = app.try_re_attend(&token).await;
-    assert_eq!(alert_code(&frame), "workspace_not_found");
-    let (_client, frame) = app.try_re_attend(&owner.token).await;
-    assert_eq!(alert_code(&frame), "workspace_not_found");
+    for token in [&ada.token, &owner.token] {
+        assert_eq!(app.re_attend_alert(token).await, "workspace_not_found");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,6 +151,5 @@ async fn an_idle_workspace_is_deleted() {
     })
     .await;
     assert_eq!(code, "workspace_not_found");
-    let (_client, frame) = app.try_re_attend(&token).await;
-    assert_eq!(alert_code(&frame), "workspace_not_found");
+    assert_eq!(app.re_attend_alert(&token).await, "workspace_not_found");
 }

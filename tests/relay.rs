@@ -27,12 +27,27 @@ fn sorted(mut ids: Vec<String>) -> Vec<String> {
     ids
 }
 
+/// `sender` sends a media-state marker, which must be the next push `listener` hears:
+/// nothing sent before it reached `listener`.
+async fn expect_marker_next(sender: &mut Member, listener: &mut Member, state: Value) {
+    sender.client.ok("state", state, "sent").await;
+    let marker = listener.client.recv_event("state").await;
+    assert_eq!(marker["from"], sender.attendee["id"]);
+}
+
+/// The owner rings `guest` in `call`, who hears the ring and answers it.
+async fn ring_and_answer(owner: &mut Member, guest: &mut Member, call: &str) {
+    let ring = json!({"to": guest.id(), "call": call, "sdp": "o"});
+    owner.client.ok("ring", ring, "sent").await;
+    guest.client.expect_push("ring").await;
+    let answer = json!({"to": owner.id(), "call": call, "sdp": "a"});
+    guest.client.ok("answer", answer, "sent").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ring_and_answer_reach_the_target_untouched() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    owner.client.recv_event("attendee-joined").await;
+    let (mut owner, [mut ada]) = app.acquainted_workspace(["Ada"]).await;
 
     // `from` is whatever the server knows, never what the sender claims.
     let ring = json!({"to": ada.id(), "call": "call-1", "sdp": offer(), "from": "_forged0000"});
@@ -56,8 +71,7 @@ async fn ring_and_answer_reach_the_target_untouched() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answered_ring_puts_both_in_the_call_and_owner_hangup_ends_it() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
+    let (mut owner, [mut ada]) = app.workspace_with(["Ada"]).await;
     let ring = json!({"to": ada.id(), "call": "c1", "sdp": "o"});
     owner.client.ok("ring", ring, "sent").await;
     ada.client.recv_event("ring").await;
@@ -85,15 +99,9 @@ async fn an_answered_ring_puts_both_in_the_call_and_owner_hangup_ends_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_attendee_hangup_removes_only_them_from_the_call() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    let mut bob = app.attend(&owner.invite(), None, "Bob").await;
+    let (mut owner, [mut ada, mut bob]) = app.workspace_with(["Ada", "Bob"]).await;
     for guest in [&mut ada, &mut bob] {
-        let ring = json!({"to": guest.id(), "call": "c", "sdp": "o"});
-        owner.client.ok("ring", ring, "sent").await;
-        guest.client.expect_push("ring").await;
-        let answer = json!({"to": owner.id(), "call": "c", "sdp": "a"});
-        guest.client.ok("answer", answer, "sent").await;
+        ring_and_answer(&mut owner, guest, "c").await;
         owner.client.expect_push("answer").await;
     }
     let carol = app.attend(&owner.invite(), None, "Carol").await;
@@ -112,8 +120,7 @@ async fn an_attendee_hangup_removes_only_them_from_the_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unanswered_ring_starts_no_call() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
+    let (mut owner, [mut ada]) = app.workspace_with(["Ada"]).await;
     let ring = json!({"to": ada.id(), "call": "c", "sdp": "o"});
     owner.client.ok("ring", ring, "sent").await;
     ada.client.recv_event("ring").await;
@@ -124,12 +131,7 @@ async fn an_unanswered_ring_starts_no_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_goes_to_the_target_only() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    let mut bob = app.attend(&owner.invite(), None, "Bob").await;
-    owner.client.expect_push("attendee-joined").await;
-    owner.client.expect_push("attendee-joined").await;
-    ada.client.expect_push("attendee-joined").await;
+    let (mut owner, [mut ada, mut bob]) = app.acquainted_workspace(["Ada", "Bob"]).await;
 
     let busy = json!({"to": owner.id(), "call": "c"});
     ada.client.ok("busy", busy, "sent").await;
@@ -137,57 +139,38 @@ async fn busy_goes_to_the_target_only() {
     assert_eq!(got, json!({"from": ada.id(), "call": "c"}));
 
     // Bob got nothing from it: the next thing he hears is this marker.
-    ada.client.ok("state", json!({"mic": true}), "sent").await;
-    let marker = bob.client.recv_event("state").await;
-    assert_eq!(marker["from"], ada.attendee["id"]);
+    expect_marker_next(&mut ada, &mut bob, json!({"mic": true})).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hangup_without_to_reaches_every_other_online_member() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    let mut bob = app.attend(&owner.invite(), None, "Bob").await;
-    owner.client.expect_push("attendee-joined").await;
-    owner.client.expect_push("attendee-joined").await;
-    ada.client.expect_push("attendee-joined").await;
+    let (mut owner, [mut ada, mut bob]) = app.acquainted_workspace(["Ada", "Bob"]).await;
 
     bob.client.ok("hangup", json!({"call": "c"}), "sent").await;
     let expected = json!({"from": bob.id(), "call": "c"});
     assert_eq!(owner.client.recv_event("hangup").await, expected);
     assert_eq!(ada.client.recv_event("hangup").await, expected);
     // Not echoed to the sender: its next push is someone else's marker.
-    ada.client.ok("state", json!({"cam": false}), "sent").await;
-    assert_eq!(
-        bob.client.recv_event("state").await["from"],
-        ada.attendee["id"]
-    );
+    expect_marker_next(&mut ada, &mut bob, json!({"cam": false})).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hangup_with_to_reaches_only_the_target() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    let mut bob = app.attend(&owner.invite(), None, "Bob").await;
-    ada.client.expect_push("attendee-joined").await;
+    let (mut owner, [mut ada, mut bob]) = app.acquainted_workspace(["Ada", "Bob"]).await;
 
     let hangup = json!({"call": "c", "to": ada.id()});
     owner.client.ok("hangup", hangup, "sent").await;
     let got = ada.client.recv_event("hangup").await;
     assert_eq!(got, json!({"from": owner.id(), "call": "c"}));
-    ada.client.ok("state", json!({"mic": false}), "sent").await;
-    assert_eq!(
-        bob.client.recv_event("state").await["from"],
-        ada.attendee["id"]
-    );
+    expect_marker_next(&mut ada, &mut bob, json!({"mic": false})).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn call_ids_must_be_1_to_64_characters() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
+    let (mut owner, [mut ada]) = app.workspace_with(["Ada"]).await;
     let to = ada.id();
     let cases = [
         (
@@ -238,15 +221,9 @@ async fn call_ids_must_be_1_to_64_characters() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_who_leave_or_are_kicked_drop_out_of_the_call() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    let mut bob = app.attend(&owner.invite(), None, "Bob").await;
+    let (mut owner, [mut ada, mut bob]) = app.workspace_with(["Ada", "Bob"]).await;
     for guest in [&mut ada, &mut bob] {
-        let ring = json!({"to": guest.id(), "call": "c", "sdp": "o"});
-        owner.client.ok("ring", ring, "sent").await;
-        guest.client.expect_push("ring").await;
-        let answer = json!({"to": owner.id(), "call": "c", "sdp": "a"});
-        guest.client.ok("answer", answer, "sent").await;
+        ring_and_answer(&mut owner, guest, "c").await;
     }
     ada.client.ok("leave", json!({}), "left").await;
     let carol = app.attend(&owner.invite(), None, "Carol").await;

@@ -6,11 +6,19 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
+/// Asserts that less than `limit` has passed since `started`.
+fn assert_returned_within(started: Instant, limit: Duration) {
+    assert!(
+        started.elapsed() < limit,
+        "run returned within {limit:?} (took {:?})",
+        started.elapsed()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_socket_gets_1001_and_run_returns() {
     let mut app = spawn_app_with(|c| c.server.shutdown_grace_secs = 2).await;
-    let owner = app.create_workspace(None).await;
-    let ada = app.attend(&owner.invite(), None, "Ada").await;
+    let (owner, [ada]) = app.workspace_with(["Ada"]).await;
     let unbound = app.client().await;
     let mut clients = vec![owner.client, ada.client, unbound];
 
@@ -19,14 +27,8 @@ async fn every_socket_gets_1001_and_run_returns() {
     for client in &mut clients {
         client.expect_close(1001).await;
     }
-    let handle = app.handle.take().expect("run's join handle");
-    let result = within("run to return", handle).await.expect("run task");
-    assert!(result.is_ok(), "run returned {result:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(2 + 3),
-        "run returned within the grace period (took {:?})",
-        started.elapsed()
-    );
+    app.expect_run_ok().await;
+    assert_returned_within(started, Duration::from_secs(2 + 3));
 
     // Nobody is listening any more.
     let refused = tokio::net::TcpStream::connect(app.addr).await;
@@ -43,14 +45,8 @@ async fn run_returns_within_the_grace_even_if_a_client_never_reads() {
 
     let started = Instant::now();
     app.trigger_shutdown();
-    let handle = app.handle.take().expect("run's join handle");
-    let result = within("run to return", handle).await.expect("run task");
-    assert!(result.is_ok(), "run returned {result:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(1 + 3),
-        "run returned within the grace period (took {:?})",
-        started.elapsed()
-    );
+    app.expect_run_ok().await;
+    assert_returned_within(started, Duration::from_secs(1 + 3));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,12 +56,7 @@ async fn a_quiet_server_stops_promptly() {
     app.create_workspace(None).await;
     let started = Instant::now();
     app.trigger_shutdown();
-    let handle = app.handle.take().expect("run's join handle");
-    let result = within("run to return", handle).await.expect("run task");
-    assert!(result.is_ok(), "run returned {result:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(app.config.server.shutdown_grace_secs + 2),
-        "took {:?}",
-        started.elapsed()
-    );
+    app.expect_run_ok().await;
+    let grace = app.config.server.shutdown_grace_secs;
+    assert_returned_within(started, Duration::from_secs(grace + 2));
 }

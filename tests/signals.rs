@@ -9,9 +9,7 @@ use serde_json::{json, Value};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn icecandidate_and_negotiation_pass_through_untouched() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    owner.client.recv_event("attendee-joined").await;
+    let (mut owner, [mut ada]) = app.acquainted_workspace(["Ada"]).await;
 
     let candidate = json!({"candidate": "candidate:1 1 udp 2122260223 10.0.0.1 5000 typ host",
                            "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": null});
@@ -32,11 +30,9 @@ async fn icecandidate_and_negotiation_pass_through_untouched() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_errors_name_the_problem() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
+    let (mut owner, [mut ada]) = app.acquainted_workspace(["Ada"]).await;
     // A member of another workspace is not a member of this one.
     let other = app.create_workspace(None).await;
-    owner.client.recv_event("attendee-joined").await;
 
     for to in ["_nobody0000".to_string(), other.id()] {
         let data = json!({"to": to, "candidate": {}});
@@ -48,8 +44,7 @@ async fn relay_errors_name_the_problem() {
         assert_eq!(owner.client.alert("ring", data).await, "unknown_attendee");
     }
     let ada_id = ada.id();
-    ada.client.close().await;
-    owner.client.recv_event("attendee-offline").await;
+    ada.go_offline_seen_by(&mut owner).await;
     let data = json!({"to": ada_id, "candidate": {}});
     assert_eq!(
         owner.client.alert("icecandidate", data).await,
@@ -78,12 +73,7 @@ async fn relay_errors_name_the_problem() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_is_pushed_with_current_values_and_listed() {
     let app = spawn_app().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut ada = app.attend(&owner.invite(), None, "Ada").await;
-    let mut bob = app.attend(&owner.invite(), None, "Bob").await;
-    owner.client.expect_push("attendee-joined").await;
-    owner.client.expect_push("attendee-joined").await;
-    ada.client.expect_push("attendee-joined").await;
+    let (mut owner, [mut ada, mut bob]) = app.acquainted_workspace(["Ada", "Bob"]).await;
 
     ada.client.ok("state", json!({"mic": true}), "sent").await;
     let expected = json!({"from": ada.id(), "mic": true, "cam": null});
@@ -96,13 +86,13 @@ async fn state_is_pushed_with_current_values_and_listed() {
     assert_eq!(owner.client.recv_event("state").await, expected);
     assert_eq!(bob.client.recv_event("state").await, expected);
 
-    let listed = bob.client.ok("attendees", json!({}), "attendees").await;
-    let listed_ada = find(&listed["attendees"], &ada.id());
+    let listed = bob.list_attendees().await;
+    let listed_ada = find(&listed, &ada.id());
     assert_eq!(
         (&listed_ada["mic"], &listed_ada["cam"]),
         (&json!(true), &json!(false))
     );
-    let listed_owner = find(&listed["attendees"], &owner.id());
+    let listed_owner = find(&listed, &owner.id());
     assert!(listed_owner["mic"].is_null() && listed_owner["cam"].is_null());
     // Later joiners see it too.
     let carol = app.attend(&owner.invite(), None, "Carol").await;
@@ -134,9 +124,7 @@ async fn a_thousand_candidates_arrive_in_the_order_sent() {
         c.limits.request_burst = 100_000;
     })
     .await;
-    let mut owner = app.create_workspace(None).await;
-    let ada = app.attend(&owner.invite(), None, "Ada").await;
-    owner.client.recv_event("attendee-joined").await;
+    let (mut owner, [ada]) = app.acquainted_workspace(["Ada"]).await;
     let (to, from) = (ada.id(), owner.id());
     let mut receiver = ada.client;
 

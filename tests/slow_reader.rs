@@ -26,9 +26,7 @@ fn candidate(to: &str, seq: usize, blob: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reader_that_stops_reading_is_closed_with_1008_and_goes_offline() {
     let app = spawn().await;
-    let mut owner = app.create_workspace(None).await;
-    let slow = app.attend(&owner.invite(), None, "Slow").await;
-    let mut carol = app.attend(&owner.invite(), None, "Carol").await;
+    let (mut owner, [slow, mut carol]) = app.workspace_with(["Slow", "Carol"]).await;
     let slow_id = slow.id();
     let carol_id = carol.id();
     // From here on, nobody reads Slow's socket until the end.
@@ -65,8 +63,8 @@ async fn a_reader_that_stops_reading_is_closed_with_1008_and_goes_offline() {
 
     let offline = carol.client.expect_push("attendee-offline").await;
     assert_eq!(offline["attendee_id"], json!(slow_id));
-    let listed = carol.client.ok("attendees", json!({}), "attendees").await;
-    assert_eq!(find(&listed["attendees"], &slow_id)["online"], false);
+    let listed = carol.list_attendees().await;
+    assert_eq!(find(&listed, &slow_id)["online"], false);
 
     // Reading at last, Slow finds what was delivered, then the 1008.
     let code = within_for(
@@ -81,10 +79,8 @@ async fn a_reader_that_stops_reading_is_closed_with_1008_and_goes_offline() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reader_that_keeps_up_is_never_dropped() {
     let app = spawn().await;
-    let mut owner = app.create_workspace(None).await;
-    let mut reader = app.attend(&owner.invite(), None, "Reader").await;
+    let (mut owner, [mut reader]) = app.acquainted_workspace(["Reader"]).await;
     let reader_id = reader.id();
-    owner.client.recv_event("attendee-joined").await;
     let blob = "b".repeat(PAYLOAD);
 
     // 25 MB in all, a hundred times the queue limit, but never more than two
@@ -105,8 +101,8 @@ async fn a_reader_that_keeps_up_is_never_dropped() {
             );
         }
     }
-    let listed = owner.client.ok("attendees", json!({}), "attendees").await;
-    assert_eq!(find(&listed["attendees"], &reader_id)["online"], true);
+    let listed = owner.list_attendees().await;
+    assert_eq!(find(&listed, &reader_id)["online"], true);
     assert!(
         owner.client.buffered().is_empty(),
         "no presence change: {:?}",

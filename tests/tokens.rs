@@ -38,23 +38,18 @@ fn session_claims(member: &Member, iat: u64, exp: u64) -> Value {
     })
 }
 
-/// Re-attending with `token` on a new socket; the reply frame.
-async fn re_attend(app: &TestApp, token: &str) -> Value {
-    app.try_re_attend(token).await.1
+/// A session token for `member`, signed as the server would sign it.
+fn session_token(member: &Member, iat: u64, exp: u64) -> String {
+    sign(Algorithm::HS256, SECRET, &session_claims(member, iat, exp))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_forged_with_the_right_secret_and_hs256_is_accepted() {
     // The control for every refusal below: the forging itself is sound.
     let app = spawn_app().await;
-    let owner = app.create_workspace(None).await;
-    let ada = app.attend(&owner.invite(), None, "Ada").await;
-    let token = sign(
-        Algorithm::HS256,
-        SECRET,
-        &session_claims(&ada, now(), now() + 600),
-    );
-    let frame = re_attend(&app, &token).await;
+    let (_owner, [ada]) = app.workspace_with(["Ada"]).await;
+    let token = session_token(&ada, now(), now() + 600);
+    let (_client, frame) = app.try_re_attend(&token).await;
     assert_eq!(frame["event"], "re-attended", "{frame}");
     assert_eq!(frame["data"]["attendee"]["id"], ada.attendee["id"]);
 }
@@ -62,8 +57,7 @@ async fn a_token_forged_with_the_right_secret_and_hs256_is_accepted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_session_tokens_are_invalid() {
     let app = spawn_app().await;
-    let owner = app.create_workspace(None).await;
-    let ada = app.attend(&owner.invite(), None, "Ada").await;
+    let (owner, [ada]) = app.workspace_with(["Ada"]).await;
     let claims = session_claims(&ada, now(), now() + 600);
     let payload = ada.token.split('.').nth(1).expect("a JWT has a payload");
 
@@ -98,16 +92,15 @@ async fn forged_session_tokens_are_invalid() {
         ("an invite", owner.invite()),
     ];
     for (what, token) in cases {
-        let frame = re_attend(&app, &token).await;
-        assert_eq!(alert_code(&frame), "invalid_token", "{what}");
+        let code = app.re_attend_alert(&token).await;
+        assert_eq!(code, "invalid_token", "{what}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_payload_does_not_verify() {
     let app = spawn_app().await;
-    let owner = app.create_workspace(None).await;
-    let ada = app.attend(&owner.invite(), None, "Ada").await;
+    let (owner, [ada]) = app.workspace_with(["Ada"]).await;
     // Ada's signature over a payload that makes her the owner.
     let parts: Vec<&str> = ada.token.split('.').collect();
     let forged = sign(
@@ -118,22 +111,15 @@ async fn a_tampered_payload_does_not_verify() {
     );
     let forged_payload = forged.split('.').nth(1).expect("payload");
     let token = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
-    let frame = re_attend(&app, &token).await;
-    assert_eq!(alert_code(&frame), "invalid_token");
+    assert_eq!(app.re_attend_alert(&token).await, "invalid_token");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_session_token_is_expired_token() {
     let app = spawn_app().await;
-    let owner = app.create_workspace(None).await;
-    let ada = app.attend(&owner.invite(), None, "Ada").await;
-    let token = sign(
-        Algorithm::HS256,
-        SECRET,
-        &session_claims(&ada, now() - 7200, now() - 3600),
-    );
-    let frame = re_attend(&app, &token).await;
-    assert_eq!(alert_code(&frame), "expired_token");
+    let (_owner, [ada]) = app.workspace_with(["Ada"]).await;
+    let token = session_token(&ada, now() - 7200, now() - 3600);
+    assert_eq!(app.re_attend_alert(&token).await, "expired_token");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

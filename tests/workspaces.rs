@@ -166,13 +166,10 @@ async fn attend_lists_everyone_in_join_order_and_tells_the_others() {
         ids_of(&bob.reply["attendees"]),
         vec![owner.id(), ada.id(), bob.id()]
     );
-    let listed = bob.client.ok("attendees", json!({}), "attendees").await;
-    assert_eq!(
-        ids_of(&listed["attendees"]),
-        vec![owner.id(), ada.id(), bob.id()]
-    );
-    assert_eq!(find(&listed["attendees"], &ada.id())["name"], "Ada");
-    assert_eq!(find(&listed["attendees"], &owner.id())["role"], "owner");
+    let listed = bob.list_attendees().await;
+    assert_eq!(ids_of(&listed), vec![owner.id(), ada.id(), bob.id()]);
+    assert_eq!(find(&listed, &ada.id())["name"], "Ada");
+    assert_eq!(find(&listed, &owner.id())["role"], "owner");
 
     let session = claims(&bob.token);
     assert_eq!(session["role"], "attendee");
@@ -242,8 +239,8 @@ async fn a_bound_connection_cannot_create_or_attend_again() {
         .await;
     assert_eq!(code, "already_attending");
     // Still exactly two members.
-    let listed = owner.client.ok("attendees", json!({}), "attendees").await;
-    assert_eq!(ids_of(&listed["attendees"]), vec![owner.id(), ada.id()]);
+    let listed = owner.list_attendees().await;
+    assert_eq!(ids_of(&listed), vec![owner.id(), ada.id()]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

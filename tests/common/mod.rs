@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 mod client;
+mod setup;
 
 pub use client::Client;
 use serde_json::{json, Value};
