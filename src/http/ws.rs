@@ -61,6 +61,11 @@ async fn connection(
     let mut last_heard = Instant::now();
 
     let reason = loop {
+        // Whoever closed the socket (kick, replacement, overflow, flood), stop reading
+        // before handling one more frame.
+        if out.is_closing() {
+            break "closed by server";
+        }
         tokio::select! {
             frame = stream.recv() => {
                 let frame = match frame {
@@ -110,7 +115,7 @@ async fn connection(
                 out.close(CLOSE_GOING_AWAY, "server shutting down");
                 break "server shutting down";
             }
-            _ = out.closed() => break "closed by server",
+            _ = out.closed() => {}
         }
     };
     session.end();

@@ -109,7 +109,10 @@ impl Hub {
     }
 
     /// The PIN check of `attend`: lockout first (so a locked-out guesser learns
-    /// nothing), then the hash comparison off the async threads.
+    /// nothing), then the hash comparison off the async threads. Guesses already being
+    /// hashed when the limit is reached still count, so parallel sockets can overshoot
+    /// it by the few in flight; counting attempts before hashing would instead lock out
+    /// a room of people behind one NAT who all join at once with the right PIN.
     async fn check_pin(
         &self,
         wid: &str,
