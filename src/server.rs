@@ -19,6 +19,10 @@ use tokio_util::task::TaskTracker;
 pub enum RunError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Start(#[from] crate::hub::StartError),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -35,7 +39,8 @@ pub async fn run(
         tracing::warn!("{warning}");
     }
     let config = Arc::new(config);
-    let hub = Arc::new(Hub::new(config.clone())?);
+    let store = crate::store::open(&config.storage)?;
+    let hub = Arc::new(Hub::new(config.clone(), store)?);
     let sweeper = hub.spawn_sweeper();
     let app = Arc::new(AppState {
         hub,
@@ -71,6 +76,7 @@ pub async fn run(
 
     server.await?;
     sweeper.abort();
+    app.hub.close_store();
     tracing::info!("stopped");
     Ok(())
 }

@@ -115,14 +115,15 @@ impl Session {
             Request::Refresh => hub.refresh(bound(&mut self.binding)?, &caller)?,
             Request::Attendees => hub.attendees(bound(&mut self.binding)?, &caller)?,
             Request::Leave => {
-                hub.leave(bound(&mut self.binding)?, &caller)?;
+                hub.leave(bound(&mut self.binding)?, &caller).await?;
                 self.binding = None;
             }
             Request::Kick { attendee_id } => {
-                hub.kick(bound(&mut self.binding)?, &attendee_id, &caller)?
+                hub.kick(bound(&mut self.binding)?, &attendee_id, &caller)
+                    .await?
             }
             Request::Destroy => {
-                hub.destroy(bound(&mut self.binding)?, &caller)?;
+                hub.destroy(bound(&mut self.binding)?, &caller).await?;
                 self.binding = None;
             }
             Request::Signal(signal) => hub.signal(bound(&mut self.binding)?, signal, &caller)?,

@@ -73,7 +73,10 @@ pub struct StorageConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StorageBackend {
+    /// Workspaces live as long as the process.
     Memory,
+    /// The embedded default: survives restarts, one server per path.
+    Sled,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -142,7 +145,7 @@ impl Default for WorkspaceConfig {
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
-            backend: StorageBackend::Memory,
+            backend: StorageBackend::Sled,
             path: PathBuf::from("data"),
         }
     }

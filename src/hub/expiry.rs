@@ -6,6 +6,7 @@ use super::membership::end;
 use super::{now_ms, Hub};
 use crate::auth::Role;
 use crate::protocol::outbound::push;
+use crate::store::Change;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
@@ -30,6 +31,12 @@ impl Hub {
                 .map(|m| m.id.clone())
                 .collect();
             for id in expired {
+                if self
+                    .write(&[Change::DropMember(workspace.id.clone(), id.clone())])
+                    .is_err()
+                {
+                    continue;
+                }
                 state.remove_member(&id, now);
                 let left = push(
                     "attendee-left",
@@ -41,13 +48,18 @@ impl Hub {
             let idle = state
                 .idle_since
                 .is_some_and(|t| now.saturating_sub(t) >= idle_ttl);
-            if idle {
+            if idle
+                && self
+                    .write(&[Change::DropWorkspace(workspace.id.clone())])
+                    .is_ok()
+            {
                 end(&mut state);
                 drop(state);
                 self.registry_mut().remove(&workspace.id);
                 tracing::info!(workspace = %workspace.id, "idle workspace deleted");
             }
         }
+        self.write_presence(&[Change::AliveAt(now)]);
         let now = Instant::now();
         self.creates.prune(now);
         self.pin_failures.prune(now);

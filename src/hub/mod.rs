@@ -5,8 +5,10 @@
 //! workspace lock is never taken while the registry lock is held.
 
 mod expiry;
+mod join;
 mod membership;
 pub mod outbox;
+mod persist;
 mod relay;
 pub mod workspace;
 
@@ -15,13 +17,15 @@ pub use workspace::Workspace;
 
 use crate::auth::limits::{CreateLimiter, PinFailures};
 use crate::auth::{PinHasher, Role, Tokens};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::error::{Error, Result};
 use crate::protocol::RequestId;
+use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use thiserror::Error;
 
 pub struct Hub {
     config: Arc<Config>,
@@ -30,6 +34,16 @@ pub struct Hub {
     workspaces: RwLock<HashMap<String, Arc<Workspace>>>,
     creates: CreateLimiter,
     pin_failures: PinFailures,
+    /// Where every acknowledged change is written before it is acknowledged.
+    store: Arc<dyn Store>,
+}
+
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// What ties a connection to one membership, once `create`, `attend` or `re-attend`
@@ -50,13 +64,17 @@ pub struct Caller<'a> {
 }
 
 impl Hub {
-    /// `config` must have been `prepare`d: the JWT secret is settled.
-    pub fn new(config: Arc<Config>) -> Result<Hub, crate::config::ConfigError> {
+    /// A hub holding what `store` holds, with every ttl that ran out while the server
+    /// was down already applied. `config` must have been `prepare`d (the JWT secret is
+    /// settled).
+    pub fn new(config: Arc<Config>, store: Arc<dyn Store>) -> Result<Hub, StartError> {
         let secret = config
             .secrets
             .jwt
             .clone()
             .ok_or(crate::config::ConfigError::WeakSecret)?;
+        let now = now_ms();
+        let workspaces = persist::restore(store.load()?, now);
         let limits = &config.limits;
         Ok(Hub {
             tokens: Tokens::new(
@@ -65,13 +83,18 @@ impl Hub {
                 config.workspace.invite_ttl_secs,
             ),
             pins: PinHasher::new(config.secrets.salt.clone()),
-            workspaces: RwLock::new(HashMap::new()),
+            workspaces: RwLock::new(workspaces),
             creates: CreateLimiter::new(limits.creates_per_minute),
             pin_failures: PinFailures::new(
                 limits.pin_failures,
                 Duration::from_secs(limits.pin_window_secs),
             ),
             config,
+            store,
+        })
+        .inspect(|hub| {
+            tracing::info!(workspaces = hub.workspace_count(), "storage loaded");
+            hub.sweep(now);
         })
     }
 

@@ -1,2 +1,123 @@
-//! Storage backends. Workspaces live in the hub's memory (`storage.backend = "memory"`);
-//! durable backends come with their own module here and keep the relay path untouched.
+//! Storage: what must survive a restart, behind one trait.
+//!
+//! The hub keeps the live state in memory and writes every change through to a
+//! [`Store`] before acknowledging it. Stored: workspaces and memberships (a membership's
+//! existence is what keeps its session tokens valid, and ids are never reused, so
+//! removing it revokes them). Not stored: sockets, relayed signals, mic/cam state and
+//! the current call; the relay path never touches the store.
+
+mod layout;
+mod memory;
+mod migrate;
+mod sled;
+
+pub use self::sled::SledStore;
+pub use memory::MemoryStore;
+
+use crate::auth::Role;
+use crate::config::{StorageBackend, StorageConfig};
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceRecord {
+    pub id: String,
+    pub name: String,
+    pub owner: String,
+    pub pin_hash: Option<String>,
+    /// Unix ms.
+    pub created_at: u64,
+    pub capacity: usize,
+    /// Unix ms since when nobody has been online; `None` while someone is.
+    pub idle_since: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRecord {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    /// Unix ms.
+    pub joined_at: u64,
+    /// Unix ms since when the member has been offline; `None` while online.
+    pub offline_since: Option<u64>,
+}
+
+/// One change; a slice of them is applied atomically.
+#[derive(Debug, Clone)]
+pub enum Change {
+    PutWorkspace(WorkspaceRecord),
+    /// The workspace and all its memberships.
+    DropWorkspace(String),
+    PutMember(String, MemberRecord),
+    DropMember(String, String),
+    /// The server was alive at this unix ms: after a crash, members who were online
+    /// count as offline from here.
+    AliveAt(u64),
+}
+
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub workspaces: Vec<(WorkspaceRecord, Vec<MemberRecord>)>,
+    pub alive_at: Option<u64>,
+}
+
+pub trait Store: Send + Sync {
+    /// Everything stored, to rebuild the hub at start.
+    fn load(&self) -> Result<Snapshot, StoreError>;
+    /// Applies `changes` atomically. They are durable once a later [`Store::sync`]
+    /// resolves.
+    fn apply(&self, changes: &[Change]) -> Result<(), StoreError>;
+    /// Resolves when everything applied so far is on disk.
+    fn sync(&self) -> BoxFuture<'static, Result<(), StoreError>>;
+    /// Flushes and lets go of the files (and their lock), so that another server may
+    /// open them; later calls fail. Dropping the store does the same.
+    fn close(&self) {}
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error(
+        "storage at {path} is locked by another running Switchboard; stop it first, or \
+         give this one its own storage.path"
+    )]
+    Locked { path: PathBuf },
+    #[error(
+        "storage at {path} is corrupt ({detail}); it was left untouched. Restore it from a \
+         backup, or move it aside to start with an empty store"
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "storage at {path} was written by a newer Switchboard (layout {found}; this binary \
+         knows layouts up to {known}); it was left untouched. Run the newer version, or \
+         point storage.path elsewhere"
+    )]
+    Newer {
+        path: PathBuf,
+        found: u32,
+        known: u32,
+    },
+    #[error(
+        "{path} is not empty and is not a Switchboard store (no {marker}); point \
+         storage.path at an empty or new directory"
+    )]
+    Foreign { path: PathBuf, marker: &'static str },
+    #[error("storage at {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("storage failed: {0}")]
+    Backend(String),
+}
+
+/// Opens the configured backend: its layout checked and migrated, ready for `load`.
+pub fn open(config: &StorageConfig) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match config.backend {
+        StorageBackend::Memory => Arc::new(MemoryStore::default()),
+        StorageBackend::Sled => Arc::new(SledStore::open(&config.path)?),
+    })
+}

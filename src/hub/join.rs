@@ -1,0 +1,260 @@
+//! Joining: `create`, `attend` and `re-attend`.
+//!
+//! A join is acknowledged only once durable. `attend` reserves the seat under the
+//! workspace lock (so concurrent attends never exceed capacity), commits, and only then
+//! makes the newcomer reachable and announces it: nobody can push to a member before
+//! its own `attended` reply is on its way.
+
+use super::workspace::{Member, State, Workspace};
+use super::{now_ms, Binding, Caller, Hub};
+use crate::auth::Role;
+use crate::error::{Error, Result};
+use crate::ids::new_id;
+use crate::protocol::outbound::{push, reply};
+use crate::protocol::request::{Attend, Create};
+use crate::protocol::validate;
+use crate::store::Change;
+use bytestring::ByteString;
+use indexmap::IndexMap;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Instant;
+
+impl Hub {
+    pub async fn create(&self, req: Create, caller: &Caller<'_>) -> Result<Binding> {
+        let ws = &self.config.workspace;
+        let name = validate::name(req.name.as_deref(), &ws.untitled)?;
+        let attendee_name = validate::name(req.attendee_name.as_deref(), &ws.anonymous_attendee)?;
+        let pin = validate::new_pin(req.pin.as_deref())?;
+        if !self.creates.try_create(caller.ip, Instant::now()) {
+            return Err(Error::RateLimited(
+                "too many workspaces created; try again later",
+            ));
+        }
+        let pin_hash = match pin {
+            Some(pin) => Some(self.pins.hash(pin).await?),
+            None => None,
+        };
+        let now = now_ms();
+        let wid = new_id(ws.id_len);
+        let owner = new_member(new_id(ws.id_len), attendee_name, Role::Owner, now);
+        let owner_id = owner.id.clone();
+        let state = State {
+            name,
+            owner: owner_id.clone(),
+            pin_hash,
+            capacity: ws.max_capacity,
+            created_at: now,
+            members: IndexMap::new(),
+            call: None,
+            live: true,
+            idle_since: None,
+        };
+        self.write(&[
+            Change::PutWorkspace(state.record(&wid)),
+            Change::PutMember(wid.clone(), owner.record()),
+        ])?;
+        self.commit().await?;
+
+        let workspace = Arc::new(Workspace::new(wid.clone(), state));
+        let mut state = workspace.lock();
+        state
+            .members
+            .insert(owner_id.clone(), online(owner, caller));
+        self.registry_mut().insert(wid.clone(), workspace.clone());
+        let (token, claims) = self.tokens.session(&wid, &owner_id, Role::Owner);
+        let data = json!({
+            "workspace": state.view(&wid, self.tokens.invite(&wid)),
+            "attendee": state.members[&owner_id].view(),
+            "token": token,
+        });
+        caller.out.send(reply(caller.re, "created", data));
+        drop(state);
+        tracing::info!(workspace = %wid, owner = %owner_id, "workspace created");
+        Ok(bind(workspace, owner_id, Role::Owner, claims.exp))
+    }
+
+    pub async fn attend(&self, req: Attend, caller: &Caller<'_>) -> Result<Binding> {
+        let invite = self.tokens.verify_invite(&req.invite)?;
+        let name = validate::name(
+            req.name.as_deref(),
+            &self.config.workspace.anonymous_attendee,
+        )?;
+        let offered = validate::offered_pin(req.pin.as_deref())?;
+        let workspace = self.find(&invite.wid)?;
+        let pin_hash = workspace.lock().pin_hash.clone();
+        if let Some(hash) = pin_hash {
+            self.check_pin(&workspace.id, offered, hash, caller).await?;
+        }
+        let id = self.reserve_seat(&workspace, name)?;
+        if let Err(e) = self.commit().await {
+            self.release_seat(&workspace, &id);
+            return Err(e);
+        }
+
+        let mut state = workspace.lock();
+        if !state.live {
+            return Err(Error::WorkspaceNotFound);
+        }
+        let Some(member) = state.members.get_mut(&id) else {
+            return Err(Error::Forbidden("removed by the owner while joining"));
+        };
+        member.conn = Some(caller.out.clone());
+        state.idle_since = None;
+        let (token, claims) = self.tokens.session(&workspace.id, &id, Role::Attendee);
+        let attended = self.joined_reply("attended", &workspace.id, &state, &id, token, caller);
+        caller.out.send(attended);
+        let joined = push(
+            "attendee-joined",
+            json!({"attendee": state.members[&id].view()}),
+        );
+        state.broadcast(&joined, &id);
+        drop(state);
+        tracing::info!(workspace = %workspace.id, attendee = %id, "attendee joined");
+        Ok(bind(workspace, id, Role::Attendee, claims.exp))
+    }
+
+    /// Takes a seat for a newcomer, written to the store but not yet reachable.
+    fn reserve_seat(&self, workspace: &Workspace, name: String) -> Result<String> {
+        let mut state = workspace.lock();
+        if !state.live {
+            return Err(Error::WorkspaceNotFound);
+        }
+        if state.members.len() >= state.capacity {
+            return Err(Error::WorkspaceFull(state.capacity));
+        }
+        let member = new_member(
+            new_id(self.config.workspace.id_len),
+            name,
+            Role::Attendee,
+            now_ms(),
+        );
+        self.write(&[Change::PutMember(workspace.id.clone(), member.record())])?;
+        let id = member.id.clone();
+        state.members.insert(id.clone(), member);
+        Ok(id)
+    }
+
+    fn release_seat(&self, workspace: &Workspace, id: &str) {
+        let mut state = workspace.lock();
+        if state.members.shift_remove(id).is_some() {
+            self.write_presence(&[Change::DropMember(workspace.id.clone(), id.to_string())]);
+        }
+    }
+
+    /// The PIN check of `attend`: lockout first (so a locked-out guesser learns
+    /// nothing), then the hash comparison off the async threads. Guesses already being
+    /// hashed when the limit is reached still count, so parallel sockets can overshoot
+    /// it by the few in flight; counting attempts before hashing would instead lock out
+    /// a room of people behind one NAT who all join at once with the right PIN.
+    async fn check_pin(
+        &self,
+        wid: &str,
+        offered: Option<&str>,
+        hash: String,
+        caller: &Caller<'_>,
+    ) -> Result<()> {
+        if self.pin_failures.is_locked(wid, caller.ip, Instant::now()) {
+            return Err(Error::RateLimited("too many wrong PINs; try again later"));
+        }
+        let pin = offered.ok_or(Error::WrongPin)?;
+        if self.pins.verify(pin.to_string(), hash).await? {
+            return Ok(());
+        }
+        self.pin_failures.record(wid, caller.ip, Instant::now());
+        tracing::info!(workspace = %wid, ip = %caller.ip, "wrong PIN");
+        Err(Error::WrongPin)
+    }
+
+    pub fn re_attend(&self, token: &str, caller: &Caller<'_>) -> Result<Binding> {
+        let claims = self.tokens.verify_session(token)?;
+        let workspace = self.find(&claims.wid)?;
+        let mut state = workspace.lock();
+        if !state.live {
+            return Err(Error::WorkspaceNotFound);
+        }
+        let member = state
+            .members
+            .get_mut(&claims.sub)
+            .ok_or(Error::InvalidToken("this membership no longer exists"))?;
+        let role = member.role;
+        let previous = member.conn.replace(caller.out.clone());
+        member.offline_since = None;
+        let record = member.record();
+        if let Some(old) = &previous {
+            old.close(
+                super::outbox::CLOSE_REPLACED,
+                "replaced by a newer connection",
+            );
+        }
+        state.idle_since = None;
+        self.write_presence(&[
+            Change::PutMember(workspace.id.clone(), record),
+            Change::PutWorkspace(state.record(&workspace.id)),
+        ]);
+        let (token, new_claims) = self.tokens.session(&workspace.id, &claims.sub, role);
+        let re_attended = self.joined_reply(
+            "re-attended",
+            &workspace.id,
+            &state,
+            &claims.sub,
+            token,
+            caller,
+        );
+        caller.out.send(re_attended);
+        if previous.is_none() {
+            let online = push("attendee-online", json!({"attendee_id": claims.sub}));
+            state.broadcast(&online, &claims.sub);
+        }
+        drop(state);
+        tracing::info!(workspace = %workspace.id, attendee = %claims.sub, "attendee re-attended");
+        Ok(bind(workspace, claims.sub, role, new_claims.exp))
+    }
+
+    fn joined_reply(
+        &self,
+        event: &str,
+        wid: &str,
+        state: &State,
+        attendee: &str,
+        token: String,
+        caller: &Caller<'_>,
+    ) -> ByteString {
+        let data = json!({
+            "workspace": state.view(wid, self.tokens.invite(wid)),
+            "attendee": state.members[attendee].view(),
+            "token": token,
+            "attendees": state.attendees(),
+            "call": state.call,
+        });
+        reply(caller.re, event, data)
+    }
+}
+
+/// A member not yet reachable: no socket, and not counted as offline either.
+fn new_member(id: String, name: String, role: Role, now: u64) -> Member {
+    Member {
+        id,
+        name,
+        role,
+        joined_at: now,
+        conn: None,
+        offline_since: None,
+        mic: None,
+        cam: None,
+    }
+}
+
+fn online(mut member: Member, caller: &Caller<'_>) -> Member {
+    member.conn = Some(caller.out.clone());
+    member
+}
+
+fn bind(workspace: Arc<Workspace>, attendee: String, role: Role, exp: u64) -> Binding {
+    Binding {
+        workspace,
+        attendee,
+        role,
+        exp,
+    }
+}

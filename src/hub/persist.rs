@@ -1,0 +1,117 @@
+//! Writing the hub's changes through to the store, and rebuilding the hub from it.
+//!
+//! Order of every acknowledged change: `write` to the store (under the workspace lock,
+//! before memory changes, so a failed write changes nothing), apply in memory, release
+//! the lock, `commit` (await durability), and only then reply. Presence changes are
+//! written but not awaited: they reach the disk within the store's flush interval.
+
+use super::workspace::{Member, State, Workspace};
+use super::Hub;
+use crate::error::{Error, Result};
+use crate::store::{Change, MemberRecord, Snapshot, WorkspaceRecord};
+use indexmap::IndexMap;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+impl Hub {
+    pub(super) fn write(&self, changes: &[Change]) -> Result<()> {
+        self.store.apply(changes).map_err(|e| {
+            tracing::error!("storage write failed: {e}");
+            Error::Unavailable("storage is unavailable; try again".into())
+        })
+    }
+
+    /// Awaits durability of everything written so far.
+    pub(super) async fn commit(&self) -> Result<()> {
+        self.store.sync().await.map_err(|e| {
+            tracing::error!("storage flush failed: {e}");
+            Error::Unavailable("storage is unavailable; try again".into())
+        })
+    }
+
+    /// Lets go of the store's files: the server has stopped.
+    pub fn close_store(&self) {
+        self.write_presence(&[Change::AliveAt(super::now_ms())]);
+        self.store.close();
+    }
+
+    /// A presence change: worth keeping, not worth failing or waiting for.
+    pub(super) fn write_presence(&self, changes: &[Change]) {
+        if let Err(e) = self.store.apply(changes) {
+            tracing::warn!("storage write of presence failed: {e}");
+        }
+    }
+}
+
+impl State {
+    pub fn record(&self, id: &str) -> WorkspaceRecord {
+        WorkspaceRecord {
+            id: id.to_string(),
+            name: self.name.clone(),
+            owner: self.owner.clone(),
+            pin_hash: self.pin_hash.clone(),
+            created_at: self.created_at,
+            capacity: self.capacity,
+            idle_since: self.idle_since,
+        }
+    }
+}
+
+impl Member {
+    pub fn record(&self) -> MemberRecord {
+        MemberRecord {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            role: self.role,
+            joined_at: self.joined_at,
+            offline_since: self.offline_since,
+        }
+    }
+}
+
+/// The workspaces of a snapshot, everyone offline. Who was online when the server
+/// stopped counts as offline (and their room as idle) from when it was last alive.
+pub(super) fn restore(snapshot: Snapshot, now: u64) -> HashMap<String, Arc<Workspace>> {
+    let stopped_at = snapshot.alive_at.unwrap_or(now);
+    snapshot
+        .workspaces
+        .into_iter()
+        .map(|(ws, members)| {
+            let members: IndexMap<String, Member> = sorted(members)
+                .into_iter()
+                .map(|m| (m.id.clone(), restore_member(m, stopped_at)))
+                .collect();
+            let state = State {
+                name: ws.name,
+                owner: ws.owner,
+                pin_hash: ws.pin_hash,
+                capacity: ws.capacity,
+                created_at: ws.created_at,
+                members,
+                call: None,
+                live: true,
+                idle_since: Some(ws.idle_since.unwrap_or(stopped_at)),
+            };
+            (ws.id.clone(), Arc::new(Workspace::new(ws.id, state)))
+        })
+        .collect()
+}
+
+/// Join order, the owner first, as the protocol lists attendees.
+fn sorted(mut members: Vec<MemberRecord>) -> Vec<MemberRecord> {
+    members.sort_by_key(|m| (m.role != crate::auth::Role::Owner, m.joined_at));
+    members
+}
+
+fn restore_member(m: MemberRecord, stopped_at: u64) -> Member {
+    Member {
+        offline_since: Some(m.offline_since.unwrap_or(stopped_at)),
+        id: m.id,
+        name: m.name,
+        role: m.role,
+        joined_at: m.joined_at,
+        conn: None,
+        mic: None,
+        cam: None,
+    }
+}

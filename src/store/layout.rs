@@ -1,0 +1,163 @@
+//! Guarding a store directory before sled touches it.
+//!
+//! sled, given a damaged data file, silently starts over and overwrites it. So nothing
+//! is opened with sled until the directory has been shown to be ours, unlocked, of a
+//! layout this binary knows, and readable: the last check opens a scratch copy, never
+//! the original. A refused store is left exactly as it was.
+
+use super::{migrate, StoreError};
+use fs2::FileExt;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+
+pub const MARKER: &str = "switchboard-store.toml";
+const LOCK: &str = "switchboard.lock";
+pub const LAYOUT_KEY: &[u8] = b"meta/layout";
+
+/// A checked directory, locked for this process until dropped.
+pub struct Guarded {
+    /// The layout the marker records; 0 for a store being created.
+    pub layout: u32,
+    _lock: File,
+}
+
+pub fn guard(path: &Path) -> Result<Guarded, StoreError> {
+    let io = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    fs::create_dir_all(path).map_err(io)?;
+    let fresh = is_fresh(path).map_err(io)?;
+    let layout = if fresh { 0 } else { read_marker(path)? };
+    if layout > migrate::CURRENT {
+        return Err(StoreError::Newer {
+            path: path.to_path_buf(),
+            found: layout,
+            known: migrate::CURRENT,
+        });
+    }
+    let lock = lock(path)?;
+    if fresh {
+        write_marker(path, 0).map_err(io)?;
+    } else if layout > 0 {
+        preflight(path, layout)?;
+    }
+    Ok(Guarded {
+        layout,
+        _lock: lock,
+    })
+}
+
+/// Empty, or holding only a lock file left by a start that died before its first write.
+fn is_fresh(path: &Path) -> std::io::Result<bool> {
+    for entry in fs::read_dir(path)? {
+        if entry?.file_name() != LOCK {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn read_marker(path: &Path) -> Result<u32, StoreError> {
+    let file = path.join(MARKER);
+    let text = match fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(StoreError::Foreign {
+                path: path.to_path_buf(),
+                marker: MARKER,
+            })
+        }
+        Err(source) => return Err(StoreError::Io { path: file, source }),
+    };
+    text.lines()
+        .find_map(|line| line.trim().strip_prefix("layout")?.trim().strip_prefix('='))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| corrupt(path, format!("{MARKER} has no valid `layout = N` line")))
+}
+
+/// Writes the marker atomically: a crash leaves the old one or the new one.
+pub fn write_marker(path: &Path, layout: u32) -> std::io::Result<()> {
+    let tmp = path.join(format!("{MARKER}.tmp"));
+    let mut file = File::create(&tmp)?;
+    writeln!(
+        file,
+        "# Switchboard store. Do not edit: the layout is checked at every start.\nlayout = {layout}"
+    )?;
+    file.sync_all()?;
+    fs::rename(&tmp, path.join(MARKER))?;
+    File::open(path)?.sync_all()
+}
+
+fn lock(path: &Path) -> Result<File, StoreError> {
+    let file = path.join(LOCK);
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&file)
+        .map_err(|source| StoreError::Io {
+            path: file.clone(),
+            source,
+        })?;
+    lock.try_lock_exclusive().map_err(|_| StoreError::Locked {
+        path: path.to_path_buf(),
+    })?;
+    Ok(lock)
+}
+
+/// Opens a scratch copy and checks that the data matches the marker and decodes.
+fn preflight(path: &Path, layout: u32) -> Result<(), StoreError> {
+    let scratch = std::env::temp_dir().join(format!(
+        "switchboard-preflight-{}-{}",
+        std::process::id(),
+        crate::ids::correlation_id()
+    ));
+    let result = copy_dir(path, &scratch)
+        .map_err(|e| corrupt(path, format!("cannot copy for checking: {e}")))
+        .and_then(|()| check_copy(path, &scratch, layout));
+    let _ = fs::remove_dir_all(&scratch);
+    result
+}
+
+fn check_copy(path: &Path, scratch: &Path, layout: u32) -> Result<(), StoreError> {
+    let db = super::sled::open_db(scratch).map_err(|e| corrupt(path, e.to_string()))?;
+    let stored = migrate::stored_layout(&db)
+        .map_err(|e| corrupt(path, e.to_string()))?
+        .ok_or_else(|| corrupt(path, "the data holds no layout version".into()))?;
+    if stored < layout || stored > migrate::CURRENT {
+        return Err(corrupt(
+            path,
+            format!("the data is at layout {stored}, the marker says {layout}"),
+        ));
+    }
+    if stored == migrate::CURRENT {
+        super::sled::decode_all(&db).map_err(|detail| corrupt(path, detail))?;
+    }
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        if entry.file_name() == LOCK {
+            continue;
+        }
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+fn corrupt(path: &Path, detail: String) -> StoreError {
+    StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail,
+    }
+}

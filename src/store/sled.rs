@@ -1,0 +1,158 @@
+//! The embedded default store: sled, one directory, one process at a time.
+//!
+//! Records are JSON under prefixed keys (layout in `migrations/v0001_initial.rs`). Every
+//! slice of changes is one atomic batch; `sync` is sled's flush (an fsync), which the hub
+//! awaits before acknowledging a change.
+
+use super::layout::{self, Guarded};
+use super::{migrate, Change, MemberRecord, Snapshot, Store, StoreError, WorkspaceRecord};
+use futures_util::future::BoxFuture;
+use std::path::Path;
+use std::sync::RwLock;
+
+const ALIVE_KEY: &[u8] = b"meta/alive_at";
+/// sled's page cache; the store holds metadata only, so a small cache holds all of it.
+const CACHE_BYTES: u64 = 64 << 20;
+/// Changes not explicitly synced (presence) reach the disk within this interval.
+const FLUSH_EVERY_MS: u64 = 200;
+
+pub struct SledStore {
+    path: std::path::PathBuf,
+    /// `None` once closed. The lock is uncontended but for `close` itself.
+    open: RwLock<Option<Open>>,
+}
+
+struct Open {
+    db: ::sled::Db,
+    _guard: Guarded,
+}
+
+impl SledStore {
+    pub fn open(path: &Path) -> Result<SledStore, StoreError> {
+        let guard = layout::guard(path)?;
+        let db = open_db(path).map_err(|e| match e {
+            ::sled::Error::Io(source) => StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => StoreError::Corrupt {
+                path: path.to_path_buf(),
+                detail: other.to_string(),
+            },
+        })?;
+        migrate::run(&db, guard.layout, |layout| {
+            layout::write_marker(path, layout)
+        })
+        .map_err(|detail| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail,
+        })?;
+        Ok(SledStore {
+            path: path.to_path_buf(),
+            open: RwLock::new(Some(Open { db, _guard: guard })),
+        })
+    }
+
+    fn db(&self) -> Result<::sled::Db, StoreError> {
+        let open = self.open.read().unwrap_or_else(|p| p.into_inner());
+        open.as_ref()
+            .map(|o| o.db.clone())
+            .ok_or_else(|| StoreError::Backend("the store is closed".into()))
+    }
+}
+
+pub(super) fn open_db(path: &Path) -> ::sled::Result<::sled::Db> {
+    ::sled::Config::new()
+        .path(path)
+        .cache_capacity(CACHE_BYTES)
+        .flush_every_ms(Some(FLUSH_EVERY_MS))
+        .open()
+}
+
+/// Every record of the current layout, decoded; the error names the first bad key.
+pub(super) fn decode_all(db: &::sled::Db) -> Result<Snapshot, String> {
+    let mut snapshot = Snapshot::default();
+    for item in db.scan_prefix(b"w/") {
+        let (key, value) = item.map_err(|e| e.to_string())?;
+        let ws: WorkspaceRecord = decode(&key, &value)?;
+        let mut members = Vec::new();
+        for item in db.scan_prefix(member_prefix(&ws.id)) {
+            let (key, value) = item.map_err(|e| e.to_string())?;
+            members.push(decode::<MemberRecord>(&key, &value)?);
+        }
+        snapshot.workspaces.push((ws, members));
+    }
+    snapshot.alive_at = db
+        .get(ALIVE_KEY)
+        .map_err(|e| e.to_string())?
+        .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes));
+    Ok(snapshot)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(key: &[u8], value: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(value).map_err(|e| {
+        format!(
+            "record {} does not decode: {e}",
+            String::from_utf8_lossy(key)
+        )
+    })
+}
+
+fn member_prefix(wid: &str) -> Vec<u8> {
+    format!("m/{wid}/").into_bytes()
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+fn backend(e: ::sled::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl Store for SledStore {
+    fn load(&self) -> Result<Snapshot, StoreError> {
+        decode_all(&self.db()?).map_err(|detail| StoreError::Corrupt {
+            path: self.path.clone(),
+            detail,
+        })
+    }
+
+    fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
+        let db = self.db()?;
+        let mut batch = ::sled::Batch::default();
+        for change in changes {
+            match change {
+                Change::PutWorkspace(ws) => {
+                    batch.insert(format!("w/{}", ws.id).as_bytes(), json(ws)?)
+                }
+                Change::DropWorkspace(wid) => {
+                    for key in db.scan_prefix(member_prefix(wid)).keys() {
+                        batch.remove(key.map_err(backend)?);
+                    }
+                    batch.remove(format!("w/{wid}").as_bytes());
+                }
+                Change::PutMember(wid, m) => {
+                    batch.insert(format!("m/{wid}/{}", m.id).as_bytes(), json(m)?)
+                }
+                Change::DropMember(wid, aid) => batch.remove(format!("m/{wid}/{aid}").as_bytes()),
+                Change::AliveAt(t) => batch.insert(ALIVE_KEY, &t.to_be_bytes()),
+            }
+        }
+        db.apply_batch(batch).map_err(backend)
+    }
+
+    fn sync(&self) -> BoxFuture<'static, Result<(), StoreError>> {
+        let db = self.db();
+        Box::pin(async move { db?.flush_async().await.map(drop).map_err(backend) })
+    }
+
+    fn close(&self) {
+        let open = self.open.write().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(open) = open {
+            if let Err(e) = open.db.flush() {
+                tracing::error!(path = %self.path.display(), "storage flush at close failed: {e}");
+            }
+        }
+    }
+}
