@@ -11,6 +11,7 @@ pub mod http;
 pub mod hub;
 pub mod ice;
 pub mod ids;
+pub mod import;
 pub mod protocol;
 pub mod server;
 pub mod session;

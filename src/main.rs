@@ -1,7 +1,7 @@
 //! The `switchboard` binary: read settings, start logging, serve until a signal.
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,8 +11,10 @@ use switchboard::config::{self, Env};
 #[command(version, about = "Self-hosted WebRTC signaling server")]
 struct Args {
     /// Settings file; ./config.toml when present, else built-in defaults.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Overrides server.host.
     #[arg(long)]
     host: Option<String>,
@@ -48,6 +50,14 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     if let Some(port) = args.port {
         config.server.port = port;
     }
+    if let Some(Command::ImportJson { file, pin }) = args.command {
+        init_tracing(true);
+        let report = switchboard::import::import_json(&config, &file, pin.as_deref()).await?;
+        for line in report.lines {
+            println!("{line}");
+        }
+        return Ok(());
+    }
     init_tracing(config.server.development);
 
     let (host, port) = config.bind_addr();
@@ -55,6 +65,18 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {host}:{port}"))?;
     switchboard::run(config, listener, shutdown_signal()).await?;
     Ok(())
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Imports the storage file of a Node.js webRTCWorkspaces server into the store.
+    ImportJson {
+        /// Its `json_storage_file`.
+        file: PathBuf,
+        /// Protects every imported workspace with this PIN.
+        #[arg(long)]
+        pin: Option<String>,
+    },
 }
 
 /// Human-readable logs in development, JSON lines in production.

@@ -261,6 +261,8 @@ mod tests {
         );
         assert_eq!(shipped.ice.stun_urls, defaults.ice.stun_urls);
         assert_eq!(shipped.workspace.untitled, defaults.workspace.untitled);
+        assert_eq!(shipped.storage.backend, defaults.storage.backend);
+        assert_eq!(shipped.storage.path, defaults.storage.path);
     }
 
     #[test]
