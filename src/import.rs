@@ -85,7 +85,11 @@ pub async fn import_json(
         .into_iter()
         .map(|(ws, _)| ws.id)
         .collect();
-    let tokens = Tokens::new(secret, config.auth.session_ttl_secs, config.workspace.invite_ttl_secs);
+    let tokens = Tokens::new(
+        secret,
+        config.auth.session_ttl_secs,
+        config.workspace.invite_ttl_secs,
+    );
     let mut lines = vec![match pin_hash {
         Some(_) => "Imported workspaces are protected with the PIN given by --pin.".to_string(),
         None => "Imported workspaces are unprotected: their PINs were bcrypt hashes that \
@@ -94,12 +98,19 @@ pub async fn import_json(
     }];
     for node in workspaces {
         if existing.contains(&node.id) {
-            lines.push(format!("workspace {}: already in the store, left as it is", node.id));
+            lines.push(format!(
+                "workspace {}: already in the store, left as it is",
+                node.id
+            ));
             continue;
         }
         let (ws, members) = convert(node, config, pin_hash.clone());
         let mut changes = vec![Change::PutWorkspace(ws.clone())];
-        changes.extend(members.iter().map(|m| Change::PutMember(ws.id.clone(), m.clone())));
+        changes.extend(
+            members
+                .iter()
+                .map(|m| Change::PutMember(ws.id.clone(), m.clone())),
+        );
         store.apply(&changes)?;
         lines.push(format!(
             "workspace {} {:?}: {} members, invite: {}",
@@ -143,7 +154,9 @@ fn read(file: &Path) -> Result<Vec<NodeWorkspace>, ImportError> {
 fn valid_id(id: &str) -> bool {
     id.starts_with('_')
         && (2..=64).contains(&id.len())
-        && id[1..].chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && id[1..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 fn convert(
@@ -152,12 +165,20 @@ fn convert(
     pin_hash: Option<String>,
 ) -> (WorkspaceRecord, Vec<MemberRecord>) {
     let defaults = &config.workspace;
-    let created_at = node.created.as_ref().and_then(millis).unwrap_or_else(crate::hub::now_ms);
+    let created_at = node
+        .created
+        .as_ref()
+        .and_then(millis)
+        .unwrap_or_else(crate::hub::now_ms);
     let mut members: Vec<MemberRecord> = node
         .attendees
         .into_values()
         .map(|a| MemberRecord {
-            role: if node.owner.as_ref() == Some(&a.id) { Role::Owner } else { Role::Attendee },
+            role: if node.owner.as_ref() == Some(&a.id) {
+                Role::Owner
+            } else {
+                Role::Attendee
+            },
             name: clean_name(a.name.as_deref(), &defaults.anonymous_attendee),
             id: a.id,
             joined_at: created_at,
@@ -166,7 +187,10 @@ fn convert(
         .collect();
     // Every workspace needs its owner as a member, or nobody could destroy it.
     let owner = node.owner.unwrap_or_else(|| {
-        members.first().map(|m| m.id.clone()).unwrap_or_else(|| crate::ids::new_id(defaults.id_len))
+        members
+            .first()
+            .map(|m| m.id.clone())
+            .unwrap_or_else(|| crate::ids::new_id(defaults.id_len))
     });
     match members.iter_mut().find(|m| m.id == owner) {
         Some(m) => m.role = Role::Owner,
@@ -201,7 +225,11 @@ fn clean_name(name: Option<&str>, default: &str) -> String {
         .chars()
         .filter(|c| !c.is_control())
         .collect();
-    let cut: String = cleaned.trim().chars().take(validate::MAX_NAME_CHARS).collect();
+    let cut: String = cleaned
+        .trim()
+        .chars()
+        .take(validate::MAX_NAME_CHARS)
+        .collect();
     validate::name(Some(&cut), default).unwrap_or_else(|_| default.to_string())
 }
 
@@ -224,7 +252,10 @@ mod tests {
 
     #[test]
     fn created_dates_in_both_node_forms() {
-        assert_eq!(millis(&serde_json::json!(1_700_000_000_000u64)), Some(1_700_000_000_000));
+        assert_eq!(
+            millis(&serde_json::json!(1_700_000_000_000u64)),
+            Some(1_700_000_000_000)
+        );
         assert_eq!(
             millis(&serde_json::json!("2023-11-14T22:13:20.000Z")),
             Some(1_700_000_000_000)
