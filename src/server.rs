@@ -44,7 +44,7 @@ pub async fn run(
     let sweeper = hub.spawn_sweeper();
     let app = Arc::new(AppState {
         hub,
-        ice: Arc::new(Ice::new(&config.ice)),
+        ice: Arc::new(Ice::new(&config)),
         stop: CancellationToken::new(),
         tracker: TaskTracker::new(),
     });

@@ -121,8 +121,16 @@ fn apply_env(config: &mut Config, env: &Env) -> Result<(), ConfigError> {
     if let Some(secret) = env.get("MAGICK_TOKEN") {
         config.secrets.jwt = Some(Secret::new(secret));
     }
-    if let Some(salt) = env.get("SALT_STRING") {
-        config.secrets.salt = Some(Secret::new(salt));
+    let secrets = &mut config.secrets;
+    for (name, slot) in [
+        ("SALT_STRING", &mut secrets.salt),
+        ("TWILIO_ACCOUNT_SID", &mut secrets.twilio_sid),
+        ("TWILIO_AUTH_TOKEN", &mut secrets.twilio_token),
+        ("TURN_SECRET", &mut secrets.turn),
+    ] {
+        if let Some(value) = env.get(name) {
+            *slot = Some(Secret::new(value));
+        }
     }
     Ok(())
 }
@@ -141,6 +149,7 @@ impl Config {
     /// production when it is missing or short.
     pub fn prepare(&mut self) -> Result<Vec<String>, ConfigError> {
         self.check_values()?;
+        self.check_ice()?;
         let mut warnings = Vec::new();
         let strong = self
             .secrets
@@ -166,6 +175,44 @@ impl Config {
             }
         }
         Ok(warnings)
+    }
+
+    /// Each configured ICE provider must have what it needs, or members would find out
+    /// only when they try to call.
+    fn check_ice(&self) -> Result<(), ConfigError> {
+        use super::Provider;
+        let ice = &self.ice;
+        let providers = ice.provider.list();
+        let invalid = |message: &str| {
+            Err(ConfigError::Invalid {
+                key: "ice.provider",
+                message: message.to_string(),
+            })
+        };
+        if providers.is_empty() {
+            return invalid("name at least one of \"stun\", \"twilio\", \"coturn\"");
+        }
+        for provider in providers {
+            match provider {
+                Provider::Stun if ice.stun_urls.is_empty() => {
+                    return invalid("\"stun\" needs ice.stun_urls");
+                }
+                Provider::Twilio
+                    if self.secrets.twilio_sid.is_none() || self.secrets.twilio_token.is_none() =>
+                {
+                    return invalid(
+                        "\"twilio\" needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN in the environment",
+                    );
+                }
+                Provider::Coturn if self.secrets.turn.is_none() || ice.turn_urls.is_empty() => {
+                    return invalid(
+                        "\"coturn\" needs TURN_SECRET in the environment and ice.turn_urls",
+                    );
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     fn check_values(&self) -> Result<(), ConfigError> {

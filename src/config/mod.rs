@@ -94,7 +94,45 @@ pub struct LimitsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IceConfig {
+    /// Where ICE servers come from, combined in this order.
+    pub provider: Providers,
     pub stun_urls: Vec<String>,
+    /// Twilio's REST API; a loopback stand-in in tests.
+    pub twilio_base_url: String,
+    /// Lifetime asked of Twilio for its TURN credentials.
+    pub twilio_ttl_secs: u64,
+    /// coturn's `turn:`/`turns:` urls, with transport parameters.
+    pub turn_urls: Vec<String>,
+    /// Lifetime of the TURN REST credentials minted for coturn.
+    pub turn_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// The `stun_urls`, no credentials.
+    Stun,
+    /// Network Traversal Service tokens, cached for everyone.
+    Twilio,
+    /// Your own coturn with `use-auth-secret`: credentials minted per member.
+    Coturn,
+}
+
+/// `provider = "stun"` or `provider = ["coturn", "stun"]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Providers {
+    One(Provider),
+    Many(Vec<Provider>),
+}
+
+impl Providers {
+    pub fn list(&self) -> Vec<Provider> {
+        match self {
+            Providers::One(p) => vec![*p],
+            Providers::Many(ps) => ps.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -103,6 +141,11 @@ pub struct Secrets {
     pub jwt: Option<Secret>,
     /// `SALT_STRING`: mixed into every PIN hash as argon2's secret.
     pub salt: Option<Secret>,
+    /// `TWILIO_ACCOUNT_SID` and `TWILIO_AUTH_TOKEN`.
+    pub twilio_sid: Option<Secret>,
+    pub twilio_token: Option<Secret>,
+    /// `TURN_SECRET`: coturn's `static-auth-secret`.
+    pub turn: Option<Secret>,
 }
 
 impl Default for ServerConfig {
@@ -168,10 +211,15 @@ impl Default for LimitsConfig {
 impl Default for IceConfig {
     fn default() -> Self {
         IceConfig {
+            provider: Providers::One(Provider::Stun),
             stun_urls: vec![
                 "stun:stun.l.google.com:19302".into(),
                 "stun:stun1.l.google.com:19302".into(),
             ],
+            twilio_base_url: "https://api.twilio.com".into(),
+            twilio_ttl_secs: 86_400,
+            turn_urls: Vec::new(),
+            turn_ttl_secs: 86_400,
         }
     }
 }

@@ -1,13 +1,18 @@
 //! STUN/TURN servers handed to members, as standard RTCIceServer objects.
 //!
-//! Only members may ask (TURN credentials cost money once a provider is configured);
-//! both the `iceservers` event and `GET /iceservers` come here.
+//! Only members may ask: TURN relays cost money. Providers are combined in the order
+//! configured. When a credentialed provider fails, members get `unavailable`, unless a
+//! STUN list is configured too: then they get what did answer (calls without TURN
+//! still work for most networks), and the failure is logged.
 
-use crate::config::IceConfig;
-use crate::error::Result;
+mod coturn;
+mod twilio;
+
+use crate::config::{Config, Provider};
+use crate::error::{Error, Result};
 use serde::Serialize;
 
-/// How long a STUN-only answer may be cached by a client: STUN needs no credentials.
+/// STUN needs no credentials; clients may keep the list this long.
 const STUN_TTL_SECS: u64 = 86_400;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -26,25 +31,77 @@ pub struct IceServers {
     pub ttl: u64,
 }
 
+enum Source {
+    Stun(IceServer),
+    Twilio(twilio::Twilio),
+    Coturn(coturn::Coturn),
+}
+
 pub struct Ice {
-    stun: Option<IceServer>,
+    sources: Vec<Source>,
 }
 
 impl Ice {
-    pub fn new(config: &IceConfig) -> Ice {
-        let stun = (!config.stun_urls.is_empty()).then(|| IceServer {
-            urls: config.stun_urls.clone(),
-            username: None,
-            credential: None,
-        });
-        Ice { stun }
+    /// `config` must have been `prepare`d: every provider has its secrets.
+    pub fn new(config: &Config) -> Ice {
+        let ice = &config.ice;
+        let secrets = &config.secrets;
+        let sources = ice
+            .provider
+            .list()
+            .into_iter()
+            .filter_map(|provider| match provider {
+                Provider::Stun => Some(Source::Stun(IceServer {
+                    urls: ice.stun_urls.clone(),
+                    username: None,
+                    credential: None,
+                })),
+                Provider::Twilio => Some(Source::Twilio(twilio::Twilio::new(
+                    &ice.twilio_base_url,
+                    secrets.twilio_sid.clone()?,
+                    secrets.twilio_token.clone()?,
+                    ice.twilio_ttl_secs,
+                ))),
+                Provider::Coturn => Some(Source::Coturn(coturn::Coturn::new(
+                    secrets.turn.clone()?,
+                    ice.turn_urls.clone(),
+                    ice.turn_ttl_secs,
+                ))),
+            })
+            .collect();
+        Ice { sources }
     }
 
-    /// The servers for one member. Async because TURN providers answer over the network.
-    pub async fn servers(&self, _attendee: &str) -> Result<IceServers> {
-        Ok(IceServers {
-            ice_servers: self.stun.iter().cloned().collect(),
-            ttl: STUN_TTL_SECS,
-        })
+    /// The servers for one member, and how long they stay valid.
+    pub async fn servers(&self, attendee: &str) -> Result<IceServers> {
+        let mut servers = Vec::new();
+        let mut ttl = STUN_TTL_SECS;
+        let mut failure = None;
+        for source in &self.sources {
+            match source {
+                Source::Stun(stun) => servers.push(stun.clone()),
+                Source::Coturn(coturn) => {
+                    let (server, secs) = coturn.server(attendee, crate::auth::tokens::now_secs());
+                    servers.push(server);
+                    ttl = ttl.min(secs);
+                }
+                Source::Twilio(twilio) => match twilio.servers().await {
+                    Ok((list, secs)) => {
+                        servers.extend(list);
+                        ttl = ttl.min(secs);
+                    }
+                    Err(e) => failure = Some(e),
+                },
+            }
+        }
+        let has_stun = self.sources.iter().any(|s| matches!(s, Source::Stun(_)));
+        match failure {
+            Some(e) if !has_stun => Err(e),
+            _ if servers.is_empty() => Err(Error::Unavailable("no ICE servers configured".into())),
+            _ => Ok(IceServers {
+                ice_servers: servers,
+                ttl,
+            }),
+        }
     }
 }
