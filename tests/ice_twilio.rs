@@ -169,7 +169,7 @@ async fn the_request_is_the_one_twilio_documents() {
     assert_eq!(turn["credential"], "twilio-pass");
     assert!(reply["ice_servers"][0].get("username").is_none(), "{reply}");
     let ttl = reply["ttl"].as_u64().unwrap();
-    assert!(ttl <= 3600 && ttl >= 3590, "ttl {ttl}");
+    assert!((3590..=3600).contains(&ttl), "ttl {ttl}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
