@@ -23,6 +23,8 @@ pub enum RunError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Start(#[from] crate::hub::StartError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -51,14 +53,19 @@ pub async fn run(
 
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let addr = listener.local_addr()?;
-    let server = http_server(app.clone(), &config, listener)?;
+    let tls = crate::tls::setup(&config.tls)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let (tls_config, watcher) = tls.map(|t| (t.server_config, t.watcher)).unzip();
+    let redirect = redirect_server(&config, addr.port())?;
+    let server = http_server(app.clone(), &config, listener, tls_config)?;
     tracing::info!(
         %addr,
         development = config.server.development,
-        "Switchboard listening on http://{addr}"
+        "Switchboard listening on {scheme}://{addr}"
     );
 
     let handle = server.handle();
+    let redirect_handle = redirect.as_ref().map(Server::handle);
     let drain = app.clone();
     tokio::spawn(async move {
         shutdown.await;
@@ -72,10 +79,19 @@ pub async fn run(
             tracing::warn!("sockets still open after {grace:?}; stopping anyway");
         }
         handle.stop(false).await;
+        if let Some(redirect) = redirect_handle {
+            redirect.stop(false).await;
+        }
     });
 
+    if let Some(redirect) = redirect {
+        tokio::spawn(redirect);
+    }
     server.await?;
     sweeper.abort();
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
     app.hub.close_store();
     tracing::info!("stopped");
     Ok(())
@@ -87,6 +103,7 @@ fn http_server(
     app: Arc<AppState>,
     config: &Config,
     listener: TcpListener,
+    tls: Option<rustls::ServerConfig>,
 ) -> std::io::Result<Server> {
     let routes = http::configure(app);
     let mut server = HttpServer::new(move || App::new().configure(routes.clone()))
@@ -95,5 +112,20 @@ fn http_server(
     if config.server.workers > 0 {
         server = server.workers(config.server.workers);
     }
-    Ok(server.listen(listener)?.run())
+    Ok(match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls)?.run(),
+        None => server.listen(listener)?.run(),
+    })
+}
+
+/// The optional plain-HTTP listener that redirects to HTTPS.
+fn redirect_server(config: &Config, https_port: u16) -> std::io::Result<Option<Server>> {
+    let port = config.tls.redirect_port;
+    if !config.tls.enabled || port == 0 {
+        return Ok(None);
+    }
+    let (host, _) = config.bind_addr();
+    let listener = TcpListener::bind((host.as_str(), port))?;
+    tracing::info!(port, "redirecting plain HTTP to HTTPS");
+    crate::tls::redirect_server(listener, https_port).map(Some)
 }

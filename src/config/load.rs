@@ -25,6 +25,12 @@ pub enum ConfigError {
     #[error("setting {key}: {message}")]
     Invalid { key: &'static str, message: String },
     #[error(
+        "production mode (DEVELOPMENT=false) needs TLS, since browsers allow cameras only on \
+         secure origins: set [tls] enabled = true with cert and key (or ENABLE_HTTPS=true), \
+         or [server] behind_proxy = true when a reverse proxy terminates TLS"
+    )]
+    NoTls,
+    #[error(
         "production mode (DEVELOPMENT=false) needs MAGICK_TOKEN set to a random secret of at \
          least {MIN_SECRET_BYTES} bytes, e.g. `export MAGICK_TOKEN=$(openssl rand -hex 32)`"
     )]
@@ -118,6 +124,12 @@ fn apply_env(config: &mut Config, env: &Env) -> Result<(), ConfigError> {
             message: format!("{dev:?} is not true or false"),
         })?;
     }
+    if let Some(https) = env.get("ENABLE_HTTPS") {
+        config.tls.enabled = parse_bool(https).ok_or_else(|| ConfigError::Env {
+            name: "ENABLE_HTTPS",
+            message: format!("{https:?} is not true or false"),
+        })?;
+    }
     if let Some(secret) = env.get("MAGICK_TOKEN") {
         config.secrets.jwt = Some(Secret::new(secret));
     }
@@ -173,6 +185,9 @@ impl Config {
                      would refuse it"
                 ));
             }
+        }
+        if !self.server.development && !self.tls.enabled && !self.server.behind_proxy {
+            return Err(ConfigError::NoTls);
         }
         Ok(warnings)
     }
@@ -352,6 +367,8 @@ mod tests {
         config.secrets.jwt = Some(Secret::new("short"));
         assert!(matches!(config.prepare(), Err(ConfigError::WeakSecret)));
         config.secrets.jwt = Some(Secret::new("x".repeat(MIN_SECRET_BYTES)));
+        assert!(matches!(config.prepare(), Err(ConfigError::NoTls)));
+        config.server.behind_proxy = true;
         assert!(config.prepare().unwrap().is_empty());
     }
 

@@ -21,6 +21,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub limits: LimitsConfig,
     pub ice: IceConfig,
+    pub tls: TlsConfig,
     /// Never read from config.toml: only from the environment or `.env`.
     #[serde(skip)]
     pub secrets: Secrets,
@@ -42,6 +43,39 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// HTTP worker threads; 0 means one per CPU core.
     pub workers: usize,
+    /// TLS ends at a reverse proxy in front: production may then serve plain HTTP, and
+    /// the client address is the last one the proxy adds to `X-Forwarded-For`.
+    pub behind_proxy: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Env: ENABLE_HTTPS.
+    pub enabled: bool,
+    /// The certificate chain (certbot's `fullchain.pem`).
+    pub cert: Option<PathBuf>,
+    /// Its private key (certbot's `privkey.pem`).
+    pub key: Option<PathBuf>,
+    /// An extra chain appended to `cert`, for providers that ship it apart.
+    pub ca: Option<PathBuf>,
+    /// How often the files are checked for a renewal.
+    pub reload_secs: u64,
+    /// A plain-HTTP port that redirects to HTTPS; 0 means none.
+    pub redirect_port: u16,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            enabled: false,
+            cert: None,
+            key: None,
+            ca: None,
+            reload_secs: 30,
+            redirect_port: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -159,6 +193,7 @@ impl Default for ServerConfig {
             ping_timeout_secs: 45,
             shutdown_grace_secs: 5,
             workers: 0,
+            behind_proxy: false,
         }
     }
 }

@@ -1,0 +1,63 @@
+//! HTTPS and WSS with rustls (TLS 1.2 and 1.3 only, no OpenSSL): certificates from PEM
+//! files, reloaded when they change, and an optional plain-HTTP listener that redirects
+//! to HTTPS.
+
+mod files;
+mod redirect;
+mod reload;
+
+pub use files::{CertFiles, TlsError};
+pub use redirect::redirect_server;
+
+use crate::config::TlsConfig;
+use rustls::crypto::CryptoProvider;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A ready rustls configuration, and the watcher that keeps its certificate fresh.
+pub struct Tls {
+    pub server_config: rustls::ServerConfig,
+    pub watcher: tokio::task::JoinHandle<()>,
+}
+
+/// `None` when TLS is off. Fails with the offending file named.
+pub fn setup(config: &TlsConfig) -> Result<Option<Tls>, TlsError> {
+    if !config.enabled {
+        return Ok(None);
+    }
+    let files = config.files()?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let resolver = Arc::new(reload::Reloading::new(files.load(&provider)?));
+    let server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| TlsError::BadKey {
+            key: files.key.clone(),
+            reason: e.to_string(),
+        })?
+        .with_no_client_auth()
+        .with_cert_resolver(resolver.clone());
+    let every = Duration::from_secs(config.reload_secs);
+    let watcher = reload::watch(files, resolver, provider, every);
+    Ok(Some(Tls {
+        server_config,
+        watcher,
+    }))
+}
+
+impl TlsConfig {
+    pub fn files(&self) -> Result<CertFiles, TlsError> {
+        Ok(CertFiles {
+            cert: self
+                .cert
+                .clone()
+                .ok_or(TlsError::NotConfigured("tls.cert"))?,
+            key: self.key.clone().ok_or(TlsError::NotConfigured("tls.key"))?,
+            ca: self.ca.clone(),
+        })
+    }
+}
+
+/// The process-wide default, for code (reqwest) that asks rustls without naming one.
+pub fn install_default_provider() {
+    let _ = CryptoProvider::install_default(rustls::crypto::ring::default_provider());
+}
