@@ -23,10 +23,10 @@ pub enum ImportError {
     NoSecret,
     #[error("storage.backend is \"memory\": there is no store to import into; use \"sled\"")]
     MemoryBackend,
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path} is not a webRTCWorkspaces storage file: {message}")]
     Format { path: PathBuf, message: String },
@@ -128,7 +128,7 @@ pub async fn import_json(
 fn read(file: &Path) -> Result<Vec<NodeWorkspace>, ImportError> {
     let text = std::fs::read_to_string(file).map_err(|source| ImportError::Read {
         path: file.to_path_buf(),
-        source,
+        cause: source,
     })?;
     let format = |message: String| ImportError::Format {
         path: file.to_path_buf(),

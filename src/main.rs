@@ -85,11 +85,29 @@ fn init_tracing(development: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal());
+        .with_ansi(std::io::stdout().is_terminal())
+        .with_writer(|| Lossy(std::io::stdout()));
     if development {
         builder.init();
     } else {
         builder.json().init();
+    }
+}
+
+/// Logs must never take the server down: with stdout's reader gone, a line is dropped
+/// rather than failing, since tracing would report the failure on stderr (gone too) and
+/// panic in whatever task was logging, shutdown included.
+struct Lossy<W>(W);
+
+impl<W: std::io::Write> std::io::Write for Lossy<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let _ = self.0.write_all(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = self.0.flush();
+        Ok(())
     }
 }
 

@@ -11,10 +11,10 @@ pub const MIN_SECRET_BYTES: usize = 32;
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
@@ -94,7 +94,7 @@ pub fn load(path: Option<&Path>, env: &Env) -> Result<Config, ConfigError> {
 fn parse_file(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     parse_str(&text).map_err(|message| ConfigError::Parse {
         path: path.to_path_buf(),

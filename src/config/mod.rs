@@ -63,6 +63,34 @@ pub struct TlsConfig {
     pub reload_secs: u64,
     /// A plain-HTTP port that redirects to HTTPS; 0 means none.
     pub redirect_port: u16,
+    /// Certificates from an ACME CA (Let's Encrypt) instead of `cert`/`key` files.
+    pub acme: AcmeConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AcmeConfig {
+    /// The names to get a certificate for; empty means ACME is off.
+    pub domains: Vec<String>,
+    /// Where the CA sends expiry warnings.
+    pub email: String,
+    pub directory_url: String,
+    /// A PEM root to trust for the directory itself (a private or test CA).
+    pub directory_ca: Option<PathBuf>,
+    /// Account key and certificates, so restarts reuse them instead of asking again.
+    pub cache_dir: PathBuf,
+}
+
+impl Default for AcmeConfig {
+    fn default() -> Self {
+        AcmeConfig {
+            domains: Vec::new(),
+            email: String::new(),
+            directory_url: "https://acme-v02.api.letsencrypt.org/directory".into(),
+            directory_ca: None,
+            cache_dir: PathBuf::from("acme"),
+        }
+    }
 }
 
 impl Default for TlsConfig {
@@ -74,6 +102,7 @@ impl Default for TlsConfig {
             ca: None,
             reload_secs: 30,
             redirect_port: 0,
+            acme: AcmeConfig::default(),
         }
     }
 }

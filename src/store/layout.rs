@@ -25,7 +25,7 @@ pub struct Guarded {
 pub fn guard(path: &Path) -> Result<Guarded, StoreError> {
     let io = |source| StoreError::Io {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     };
     fs::create_dir_all(path).map_err(io)?;
     let fresh = is_fresh(path).map_err(io)?;
@@ -49,10 +49,13 @@ pub fn guard(path: &Path) -> Result<Guarded, StoreError> {
     })
 }
 
-/// Empty, or holding only a lock file left by a start that died before its first write.
+/// Empty, or holding only what a first start that died before its first write leaves:
+/// the lock file and a half-written marker.
 fn is_fresh(path: &Path) -> std::io::Result<bool> {
+    let leftovers = [LOCK.to_string(), format!("{MARKER}.tmp")];
     for entry in fs::read_dir(path)? {
-        if entry?.file_name() != LOCK {
+        let name = entry?.file_name();
+        if !leftovers.iter().any(|l| name == l.as_str()) {
             return Ok(false);
         }
     }
@@ -69,7 +72,7 @@ fn read_marker(path: &Path) -> Result<u32, StoreError> {
                 marker: MARKER,
             })
         }
-        Err(source) => return Err(StoreError::Io { path: file, source }),
+        Err(cause) => return Err(StoreError::Io { path: file, cause }),
     };
     text.lines()
         .find_map(|line| line.trim().strip_prefix("layout")?.trim().strip_prefix('='))
@@ -99,7 +102,7 @@ fn lock(path: &Path) -> Result<File, StoreError> {
         .open(&file)
         .map_err(|source| StoreError::Io {
             path: file.clone(),
-            source,
+            cause: source,
         })?;
     lock.try_lock_exclusive().map_err(|_| StoreError::Locked {
         path: path.to_path_buf(),
@@ -108,17 +111,40 @@ fn lock(path: &Path) -> Result<File, StoreError> {
 }
 
 /// Opens a scratch copy and checks that the data matches the marker and decodes.
+/// The copy is named after the store, so a start killed mid-check leaves one stale
+/// copy that the next start replaces, not one per attempt.
+/// The copy goes to the temp directory, or beside the store when that is unusable.
 fn preflight(path: &Path, layout: u32) -> Result<(), StoreError> {
-    let scratch = std::env::temp_dir().join(format!(
-        "switchboard-preflight-{}-{}",
-        std::process::id(),
-        crate::ids::correlation_id()
-    ));
-    let result = copy_dir(path, &scratch)
-        .map_err(|e| corrupt(path, format!("cannot copy for checking: {e}")))
-        .and_then(|()| check_copy(path, &scratch, layout));
-    let _ = fs::remove_dir_all(&scratch);
-    result
+    let full = fs::canonicalize(path).unwrap_or_else(|_| path.into());
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(&full, &mut hasher);
+    let name = format!(
+        "switchboard-preflight-{:016x}",
+        std::hash::Hasher::finish(&hasher)
+    );
+    let beside = full.parent().map(|p| p.join(format!(".{name}")));
+    let mut failure = None;
+    for scratch in std::iter::once(std::env::temp_dir().join(&name)).chain(beside) {
+        let _ = fs::remove_dir_all(&scratch);
+        let checked = match copy_dir(path, &scratch) {
+            Ok(()) => Some(check_copy(path, &scratch, layout)),
+            Err(cause) => {
+                failure = Some((scratch.clone(), cause));
+                None
+            }
+        };
+        let _ = fs::remove_dir_all(&scratch);
+        if let Some(checked) = checked {
+            return checked;
+        }
+    }
+    let (scratch, cause) =
+        failure.unwrap_or_else(|| (path.into(), std::io::ErrorKind::Other.into()));
+    Err(StoreError::Check {
+        path: path.to_path_buf(),
+        scratch,
+        cause,
+    })
 }
 
 fn check_copy(path: &Path, scratch: &Path, layout: u32) -> Result<(), StoreError> {

@@ -105,10 +105,19 @@ pub enum StoreError {
          storage.path at an empty or new directory"
     )]
     Foreign { path: PathBuf, marker: &'static str },
-    #[error("storage at {path}: {source}")]
+    #[error(
+        "cannot check storage at {path} before opening it: copying it to {scratch} failed \
+         ({cause}); point TMPDIR at a writable directory with room for a copy of the store"
+    )]
+    Check {
+        path: PathBuf,
+        scratch: PathBuf,
+        cause: std::io::Error,
+    },
+    #[error("storage at {path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("storage failed: {0}")]
     Backend(String),

@@ -68,7 +68,7 @@ impl SledStore {
         let db = open_db(path).map_err(|e| match e {
             ::sled::Error::Io(source) => StoreError::Io {
                 path: path.to_path_buf(),
-                source,
+                cause: source,
             },
             other => StoreError::Corrupt {
                 path: path.to_path_buf(),

@@ -14,10 +14,10 @@ use thiserror::Error;
 pub enum TlsError {
     #[error("TLS file {path} does not exist")]
     Missing { path: PathBuf },
-    #[error("cannot read TLS file {path}: {source}")]
+    #[error("cannot read TLS file {path}: {cause}")]
     Unreadable {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path} holds no PEM certificate")]
     NoCertificate { path: PathBuf },
@@ -93,7 +93,7 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
         },
         _ => TlsError::Unreadable {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         },
     })
 }

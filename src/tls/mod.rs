@@ -2,6 +2,7 @@
 //! files, reloaded when they change, and an optional plain-HTTP listener that redirects
 //! to HTTPS.
 
+mod acme;
 mod files;
 mod redirect;
 mod reload;
@@ -25,17 +26,27 @@ pub fn setup(config: &TlsConfig) -> Result<Option<Tls>, TlsError> {
     if !config.enabled {
         return Ok(None);
     }
-    let files = config.files()?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let resolver = Arc::new(reload::Reloading::new(files.load(&provider)?));
-    let server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| TlsError::BadKey {
-            key: files.key.clone(),
+            key: "(protocol versions)".into(),
             reason: e.to_string(),
         })?
-        .with_no_client_auth()
-        .with_cert_resolver(resolver.clone());
+        .with_no_client_auth();
+    if !config.acme.domains.is_empty() {
+        let (resolver, task) = acme::start(&config.acme, provider)?;
+        let mut server_config = builder.with_cert_resolver(resolver);
+        // TLS-ALPN-01 challenges arrive on the serving port under this protocol name.
+        server_config.alpn_protocols = vec![rustls_acme::acme::ACME_TLS_ALPN_NAME.to_vec()];
+        return Ok(Some(Tls {
+            server_config,
+            watcher: task,
+        }));
+    }
+    let files = config.files()?;
+    let resolver = Arc::new(reload::Reloading::new(files.load(&provider)?));
+    let server_config = builder.with_cert_resolver(resolver.clone());
     let every = Duration::from_secs(config.reload_secs);
     let watcher = reload::watch(files, resolver, provider, every);
     Ok(Some(Tls {

@@ -8,13 +8,17 @@
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
+pub mod bin;
 mod client;
 mod setup;
+pub mod store;
+pub mod tolerant;
 
 pub use client::Client;
 use serde_json::{json, Value};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 use switchboard::config::Secret;
 use switchboard::Config;
@@ -46,7 +50,8 @@ pub struct TestApp {
     pub config: Config,
     shutdown: Option<oneshot::Sender<()>>,
     pub handle: Option<JoinHandle<Result<(), switchboard::RunError>>>,
-    _data_dir: tempfile::TempDir,
+    /// The temporary store of [`spawn_app_with`]; `None` when the test owns the directory.
+    data_dir: Option<tempfile::TempDir>,
 }
 
 /// Starts a server with the defaults of PROTOCOL.md.
@@ -56,17 +61,25 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a server after `mutate` has adjusted the configuration.
 pub async fn spawn_app_with(mutate: impl FnOnce(&mut Config)) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temporary data directory");
+    let mut app = spawn_app_in(data_dir.path(), mutate).await;
+    app.data_dir = Some(data_dir);
+    app
+}
+
+/// Starts a server whose `storage.path` is `dir`, which the test owns: a later server
+/// on the same `dir` finds what this one stored.
+pub async fn spawn_app_in(dir: &Path, mutate: impl FnOnce(&mut Config)) -> TestApp {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     let addr = listener
         .local_addr()
         .expect("local address of the listener");
-    let data_dir = tempfile::tempdir().expect("temporary data directory");
     let mut config = Config::default();
     config.server.host = Some("127.0.0.1".into());
     config.server.port = addr.port();
     config.server.development = true;
     config.server.workers = 2;
-    config.storage.path = data_dir.path().to_path_buf();
+    config.storage.path = dir.to_path_buf();
     config.secrets.jwt = Some(Secret::new(SECRET));
     config.secrets.salt = Some(Secret::new(SALT));
     mutate(&mut config);
@@ -105,7 +118,7 @@ pub async fn spawn_app_with(mutate: impl FnOnce(&mut Config)) -> TestApp {
         config,
         shutdown: Some(trigger),
         handle: Some(handle),
-        _data_dir: data_dir,
+        data_dir: None,
     }
 }
 
