@@ -65,7 +65,8 @@ async fn connection(
     tracing::info!(conn, %ip, "connection opened");
     let writer = actix_web::rt::spawn(write_loop(socket, rx, out.clone()));
     let mut session = Session::new(app.hub.clone(), app.ice.clone(), out.clone(), ip);
-    let mut assembler = Assembler::new(config.limits.max_message_bytes);
+    let limit = config.limits.max_message_bytes;
+    let mut assembler = Assembler::new(limit);
     let mut heartbeat =
         tokio::time::interval(Duration::from_secs(config.server.ping_interval_secs));
     let timeout = Duration::from_secs(config.server.ping_timeout_secs);
@@ -81,11 +82,7 @@ async fn connection(
             frame = stream.recv() => {
                 let frame = match frame {
                     None => break "client went away",
-                    Some(Err(ProtocolError::Overflow)) => {
-                        session.alert(None, &too_large(config.limits.max_message_bytes));
-                        out.close(CLOSE_TOO_LARGE, "frame too large");
-                        break "frame too large";
-                    }
+                    Some(Err(ProtocolError::Overflow)) => break too_large(&session, &out, limit),
                     Some(Err(_)) => {
                         out.close(CloseCode::Protocol.into(), "protocol error");
                         break "protocol error";
@@ -93,26 +90,8 @@ async fn connection(
                     Some(Ok(frame)) => frame,
                 };
                 last_heard = Instant::now();
-                match frame {
-                    Message::Text(text) => session.on_text(&text).await,
-                    Message::Binary(_) => session.on_binary(),
-                    Message::Continuation(item) => match assembler.push(item) {
-                        Assembled::Pending => {}
-                        Assembled::Text(text) => session.on_text(&text).await,
-                        Assembled::Binary => session.on_binary(),
-                        Assembled::Invalid => session.alert(None, &Error::bad_request("text is not UTF-8")),
-                        Assembled::TooLarge => {
-                            session.alert(None, &too_large(config.limits.max_message_bytes));
-                            out.close(CLOSE_TOO_LARGE, "message too large");
-                            break "message too large";
-                        }
-                    },
-                    Message::Ping(bytes) => out.pong(bytes),
-                    Message::Pong(_) | Message::Nop => {}
-                    Message::Close(_) => {
-                        out.close(CLOSE_NORMAL, "");
-                        break "closed by client";
-                    }
+                if let Err(reason) = on_frame(frame, &mut session, &mut assembler, &out, limit).await {
+                    break reason;
                 }
             }
             _ = heartbeat.tick() => {
@@ -135,8 +114,42 @@ async fn connection(
     tracing::info!(conn, reason, "connection closed");
 }
 
-fn too_large(limit: usize) -> Error {
-    Error::TooLarge(format!("frames are at most {limit} bytes"))
+/// Handles one inbound frame; `Err` says why the connection must stop.
+async fn on_frame(
+    frame: Message,
+    session: &mut Session,
+    assembler: &mut Assembler,
+    out: &Outbox,
+    limit: usize,
+) -> Result<(), &'static str> {
+    match frame {
+        Message::Text(text) => session.on_text(&text).await,
+        Message::Binary(_) => session.on_binary(),
+        Message::Continuation(item) => match assembler.push(item) {
+            Assembled::Pending => {}
+            Assembled::Text(text) => session.on_text(&text).await,
+            Assembled::Binary => session.on_binary(),
+            Assembled::Invalid => session.alert(None, &Error::bad_request("text is not UTF-8")),
+            Assembled::TooLarge => return Err(too_large(session, out, limit)),
+        },
+        Message::Ping(bytes) => out.pong(bytes),
+        Message::Pong(_) | Message::Nop => {}
+        Message::Close(_) => {
+            out.close(CLOSE_NORMAL, "");
+            return Err("closed by client");
+        }
+    }
+    Ok(())
+}
+
+/// An oversized frame or message: `too_large`, then close 1009.
+fn too_large(session: &Session, out: &Outbox, limit: usize) -> &'static str {
+    session.alert(
+        None,
+        &Error::TooLarge(format!("frames are at most {limit} bytes")),
+    );
+    out.close(CLOSE_TOO_LARGE, "frame too large");
+    "frame too large"
 }
 
 async fn write_loop(mut socket: actix_ws::Session, mut rx: OutboxReceiver, out: Outbox) {
