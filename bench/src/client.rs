@@ -1,20 +1,63 @@
 //! A minimal native-protocol client: send a request, wait for its reply.
 
+use crate::common::{connect, Ws};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
+use std::net::SocketAddr;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub struct Client {
-    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    socket: Ws,
     next_id: u64,
+}
+
+/// A member's connection, with what the other side needs to reach it.
+pub struct Member {
+    pub client: Client,
+    pub attendee: String,
+    pub invite: Value,
 }
 
 impl Client {
     pub async fn connect(url: &str) -> anyhow::Result<Client> {
         let (socket, _) = tokio_tungstenite::connect_async(url).await?;
         Ok(Client { socket, next_id: 1 })
+    }
+
+    /// Connects to `/ws` from the next loopback source address.
+    pub async fn connect_to(addr: SocketAddr) -> anyhow::Result<Client> {
+        let socket = connect(addr, "/ws").await?;
+        Ok(Client { socket, next_id: 1 })
+    }
+
+    /// Connects and creates a workspace.
+    pub async fn create(addr: SocketAddr) -> anyhow::Result<Member> {
+        let mut client = Client::connect_to(addr).await?;
+        let created = client.request("create", json!({"name": "bench"})).await?;
+        Ok(Member {
+            attendee: created["attendee"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            invite: created["workspace"]["invite"].clone(),
+            client,
+        })
+    }
+
+    /// Connects and attends the workspace of `invite`.
+    pub async fn attend(addr: SocketAddr, invite: &Value) -> anyhow::Result<Member> {
+        let mut client = Client::connect_to(addr).await?;
+        let attended = client
+            .request("attend", json!({"invite": invite, "name": "guest"}))
+            .await?;
+        Ok(Member {
+            attendee: attended["attendee"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            invite: invite.clone(),
+            client,
+        })
     }
 
     /// Sends `event` and returns the reply's `data`; pushes before it are skipped.
@@ -37,6 +80,10 @@ impl Client {
             return Ok(reply["data"].clone());
         }
         anyhow::bail!("connection closed while waiting for the reply to {event}")
+    }
+
+    pub fn into_socket(self) -> Ws {
+        self.socket
     }
 
     pub async fn close(mut self) {

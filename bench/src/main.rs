@@ -1,7 +1,14 @@
 //! `switchboard-bench`: measures Switchboard from the outside, over real WebSockets,
 //! against baselines run in the same process and the same run.
 
+mod bare;
+mod churn;
 mod client;
+mod common;
+mod connections;
+mod join_storm;
+mod relay;
+mod report;
 mod server;
 mod store;
 
@@ -18,6 +25,18 @@ struct Args {
 enum Scenario {
     /// What durability costs: create+attend pairs per second, sled against memory.
     Store(store::Options),
+    /// The baseline server: pairs WebSockets and forwards frames, nothing else.
+    BareRelay(bare::Options),
+    /// Server RSS per idle attendee, against the bare relay's per idle connection.
+    Connections(connections::Options),
+    /// icecandidate relay: max msgs/s (closed loop), latency at a rate (open loop).
+    Relay(relay::Options),
+    /// N clients joining at once: success rate and join time.
+    JoinStorm(join_storm::Options),
+    /// connect/attend/leave cycles per second.
+    Churn(churn::Options),
+    /// Writes BENCHMARKS.md and the charts from the scenarios' JSON files.
+    Report(report::Options),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -29,12 +48,22 @@ fn main() -> anyhow::Result<()> {
             .with_writer(std::io::stderr)
             .init();
     }
+    if let Scenario::Report(options) = args.scenario {
+        return report::run(options);
+    }
+    common::raise_nofile();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         match args.scenario {
             Scenario::Store(options) => store::run(options).await,
+            Scenario::BareRelay(options) => bare::run(options).await,
+            Scenario::Connections(options) => connections::run(options).await,
+            Scenario::Relay(options) => relay::run(options).await,
+            Scenario::JoinStorm(options) => join_storm::run(options).await,
+            Scenario::Churn(options) => churn::run(options).await,
+            Scenario::Report(_) => unreachable!(),
         }
     })
 }

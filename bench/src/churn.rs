@@ -1,0 +1,127 @@
+//! Churn: workers each looping connect, `attend`, `leave`, close, on a workspace whose
+//! owner stays online (so every cycle also pushes `attendee-joined` and `attendee-left`
+//! to the owner). Cycles per second. Baseline: connect to the bare relay's `/echo`, two
+//! echoed frames (as many round trips as attend and leave), close.
+
+use crate::client::Client;
+use crate::common::{connect, write_json, Common, ServerProcess, Target};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(clap::Args)]
+pub struct Options {
+    #[command(flatten)]
+    common: Common,
+    /// Concurrent workers.
+    #[arg(long, default_value_t = 64)]
+    workers: usize,
+    /// Seconds measured.
+    #[arg(long, default_value_t = 5.0)]
+    duration: f64,
+}
+
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    crate::common::raise_nofile();
+    println!(
+        "churn: {} workers, {:.1} s",
+        options.workers, options.duration
+    );
+    let mut out = serde_json::Map::new();
+    for target in [Target::Switchboard, Target::Bare] {
+        let mut server = ServerProcess::start(target, &options.common)?;
+        let (cycles, failures) = churn(&server, options.workers, options.duration).await?;
+        server.check_alive()?;
+        let rate = cycles as f64 / options.duration;
+        println!(
+            "{}: {:.0} cycles/s ({failures} failed cycles)",
+            target.name(),
+            rate
+        );
+        if cycles == 0 {
+            anyhow::bail!("churn: no cycle completed against {}", target.name());
+        }
+        out.insert(
+            target.name().into(),
+            json!({"cycles_per_second": rate, "failures": failures}),
+        );
+    }
+    let rate = |t: &str| out[t]["cycles_per_second"].as_f64().unwrap_or(0.0);
+    println!(
+        "churn switchboard/bare {:.2}",
+        rate("switchboard") / rate("bare")
+    );
+    write_json(
+        options.common.json.as_deref(),
+        &json!({"workers": options.workers, "duration": options.duration,
+                "switchboard": out["switchboard"], "bare": out["bare"]}),
+    )
+}
+
+async fn churn(server: &ServerProcess, workers: usize, seconds: f64) -> anyhow::Result<(u64, u64)> {
+    let addr = server.addr;
+    let target = server.target;
+    let cycles = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(AtomicU64::new(0));
+    let end = Instant::now() + Duration::from_secs_f64(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let (cycles, failures) = (cycles.clone(), failures.clone());
+        tasks.push(tokio::spawn(async move {
+            // The owner stays online, reading, for the whole run.
+            let owner = match target {
+                Target::Switchboard => Some(Client::create(addr).await?),
+                Target::Bare => None,
+            };
+            let invite = owner.as_ref().map(|o| o.invite.clone());
+            let watcher = owner.map(|o| {
+                let mut socket = o.client.into_socket();
+                tokio::spawn(async move { while let Some(Ok(_)) = socket.next().await {} })
+            });
+            while Instant::now() < end {
+                let cycle = async {
+                    match &invite {
+                        Some(invite) => {
+                            let mut guest = Client::attend(addr, invite).await?;
+                            guest.client.request("leave", json!({})).await?;
+                            guest.client.close().await;
+                        }
+                        None => {
+                            let mut ws = connect(addr, "/echo").await?;
+                            for _ in 0..2 {
+                                ws.send(Message::text("{\"event\":\"leave\"}")).await?;
+                                ws.next().await.ok_or_else(|| anyhow::anyhow!("closed"))??;
+                            }
+                            let _ = ws.close(None).await;
+                        }
+                    }
+                    anyhow::Ok(())
+                };
+                match tokio::time::timeout(Duration::from_secs(10), cycle).await {
+                    Ok(Ok(())) if Instant::now() <= end => {
+                        cycles.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(Ok(())) => {}
+                    _ => {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            if let Some(watcher) = watcher {
+                watcher.abort();
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok((
+        cycles.load(Ordering::Relaxed),
+        failures.load(Ordering::Relaxed),
+    ))
+}

@@ -1,0 +1,273 @@
+//! What every scenario shares: the servers under measurement as separate processes,
+//! client sockets spread over loopback source addresses, timestamps, and results.
+
+use anyhow::Context;
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The two servers every figure compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    /// The real `target/release/switchboard`.
+    Switchboard,
+    /// `switchboard-bench bare-relay`: pairs sockets and forwards frames, nothing else.
+    Bare,
+}
+
+impl Target {
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Switchboard => "switchboard",
+            Target::Bare => "bare",
+        }
+    }
+}
+
+/// Options shared by every scenario that starts servers.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Common {
+    /// The Switchboard binary to measure.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/switchboard"))]
+    pub switchboard_bin: PathBuf,
+    /// Workspace capacity the Switchboard is configured with (`workspace.max_capacity`).
+    #[arg(long, default_value_t = 5)]
+    pub capacity: usize,
+    /// Writes the scenario's figures here as JSON (for `report`).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// Raises this process's RLIMIT_NOFILE to its hard limit; returns the new soft limit.
+pub fn raise_nofile() -> u64 {
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 1024;
+        }
+        limit.rlim_cur = limit.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        limit.rlim_cur
+    }
+}
+
+/// Connections one process can hold on this machine, with room for everything else.
+pub fn max_connections() -> usize {
+    (raise_nofile() as usize).saturating_sub(512)
+}
+
+fn origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+/// Microseconds since the first call: the clock of every timestamp in a payload.
+pub fn now_us() -> u64 {
+    us_at(Instant::now())
+}
+
+/// `at` on the clock of `now_us`.
+pub fn us_at(at: Instant) -> u64 {
+    at.saturating_duration_since(origin()).as_micros() as u64
+}
+
+/// 127.0.0.2 to 127.0.0.251 in turn, so that no single source address runs out of
+/// ephemeral ports.
+fn next_source() -> SocketAddr {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (n % 250) as u8)), 0)
+}
+
+/// A WebSocket to `addr` + `path`, from the next loopback source address.
+pub async fn connect(addr: SocketAddr, path: &str) -> anyhow::Result<Ws> {
+    let socket = TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(next_source())?;
+    let stream = socket.connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let url = format!("ws://{addr}{path}");
+    let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await?;
+    Ok(ws)
+}
+
+/// A server under measurement, in its own process.
+pub struct ServerProcess {
+    pub addr: SocketAddr,
+    pub target: Target,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    pub fn start(target: Target, common: &Common) -> anyhow::Result<ServerProcess> {
+        let dir = tempfile::tempdir()?;
+        let mut command = match target {
+            Target::Switchboard => {
+                let config = dir.path().join("config.toml");
+                std::fs::write(&config, switchboard_config(common.capacity))?;
+                let mut command = Command::new(&common.switchboard_bin);
+                command.arg("--config").arg(&config);
+                command
+                    .env(
+                        "MAGICK_TOKEN",
+                        "bench-secret-0123456789abcdef0123456789abcdef",
+                    )
+                    .env("RUST_LOG", "info");
+                command
+            }
+            Target::Bare => {
+                let mut command = Command::new(std::env::current_exe()?);
+                command.arg("bare-relay");
+                command
+            }
+        };
+        // The working directory is empty: no .env or config.toml of the checkout is read.
+        command
+            .env_remove("PORT")
+            .env_remove("HOST")
+            .env_remove("DEVELOPMENT")
+            .env_remove("ENABLE_HTTPS")
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        // The server needs as many descriptors as the load generator.
+        unsafe {
+            command.pre_exec(|| {
+                raise_nofile();
+                Ok(())
+            });
+        }
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("cannot start {target:?} server"))?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (found, addr) = std::sync::mpsc::channel();
+        // Reads the address, then keeps draining the logs so that the pipe never fills.
+        std::thread::spawn(move || {
+            let mut found = Some(found);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(at) = line.find("listening on http://") {
+                    let rest = &line[at + "listening on http://".len()..];
+                    let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+                    if let Some(found) = found.take() {
+                        let _ = found.send(rest[..end].to_string());
+                    }
+                }
+            }
+        });
+        let addr = match addr.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr.parse().context("server address")?,
+            Err(_) => {
+                let _ = child.kill();
+                anyhow::bail!("{target:?} server did not say where it listens");
+            }
+        };
+        Ok(ServerProcess {
+            addr,
+            target,
+            child,
+            _dir: dir,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident memory, bytes.
+    pub fn rss(&self) -> anyhow::Result<u64> {
+        rss_of(self.pid())
+    }
+
+    /// Fails when the server has exited.
+    pub fn check_alive(&mut self) -> anyhow::Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            anyhow::bail!("{:?} server exited: {status}", self.target);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn rss_of(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS")?;
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .context("VmRSS value")?
+        .parse()?;
+    Ok(kib * 1024)
+}
+
+fn switchboard_config(capacity: usize) -> String {
+    format!(
+        r#"[server]
+host = "127.0.0.1"
+port = 0
+development = true
+
+[workspace]
+max_capacity = {capacity}
+
+[storage]
+backend = "memory"
+
+[limits]
+creates_per_minute = 100000000
+requests_per_second = 100000000
+request_burst = 100000000
+"#
+    )
+}
+
+/// Writes `value` as JSON when asked to.
+pub fn write_json(path: Option<&Path>, value: &serde_json::Value) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        std::fs::write(path, serde_json::to_string_pretty(value)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Percentiles of a histogram of microseconds, as milliseconds.
+pub fn percentiles_ms(h: &hdrhistogram::Histogram<u64>) -> serde_json::Value {
+    let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
+    serde_json::json!({
+        "count": h.len(),
+        "p50": q(0.50),
+        "p90": q(0.90),
+        "p99": q(0.99),
+        "p999": q(0.999),
+        "max": h.max() as f64 / 1000.0,
+    })
+}
+
+pub fn histogram() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new_with_bounds(1, 600_000_000, 3).expect("histogram bounds")
+}

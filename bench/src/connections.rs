@@ -1,0 +1,145 @@
+//! Idle connections: N attendees in workspaces of K, connected and doing nothing; the
+//! server's resident memory per attendee, read from /proc/<pid>/status. Against the bare
+//! relay: N paired sockets. Figures at each step of N, counted from the server's RSS
+//! once it is up and before the first connection.
+
+use crate::client::Client;
+use crate::common::{connect, max_connections, write_json, Common, ServerProcess, Target, Ws};
+use futures_util::StreamExt;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(clap::Args)]
+pub struct Options {
+    #[command(flatten)]
+    common: Common,
+    /// Attendee counts to measure at, ascending, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "10000,50000")]
+    attendees: Vec<usize>,
+    /// Connections being set up at once.
+    #[arg(long, default_value_t = 256)]
+    concurrency: usize,
+    /// Seconds to let the server settle before reading its RSS.
+    #[arg(long, default_value_t = 2.0)]
+    settle: f64,
+}
+
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    let limit = max_connections();
+    let k = options.common.capacity.max(2);
+    let mut steps: Vec<(usize, usize)> = Vec::new();
+    for &asked in &options.attendees {
+        let n = (asked.min(limit) / k * k).max(k);
+        if n < asked {
+            println!(
+                "connections: {asked} attendees asked, {n} measured: RLIMIT_NOFILE allows {} descriptors per process (hard limit)",
+                limit + 512
+            );
+        }
+        if steps.last().is_none_or(|&(_, last)| n > last) {
+            steps.push((asked, n));
+        }
+    }
+    println!("connections: idle attendees in workspaces of {k}; server RSS per connection");
+    println!(
+        "| attendees | switchboard KiB/attendee | bare KiB/connection | ratio |\n|---|---|---|---|"
+    );
+    let mut per = Vec::new();
+    let mut results = Vec::new();
+    for target in [Target::Switchboard, Target::Bare] {
+        let mut server = ServerProcess::start(target, &options.common)?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let base = server.rss()?;
+        let mut held: Vec<JoinHandle<()>> = Vec::new();
+        let mut figures = Vec::new();
+        for &(asked, n) in &steps {
+            let started = Instant::now();
+            let more = n - held.len();
+            held.extend(open(target, &server, more, k, options.concurrency).await?);
+            let setup = started.elapsed().as_secs_f64();
+            tokio::time::sleep(Duration::from_secs_f64(options.settle)).await;
+            server.check_alive()?;
+            let rss = server.rss()?;
+            let per_conn = (rss.saturating_sub(base)) as f64 / n as f64;
+            figures.push(json!({"asked": asked, "n": n, "rss": rss, "base": base,
+                                "per_connection": per_conn, "setup_seconds": setup}));
+        }
+        for task in &held {
+            task.abort();
+        }
+        per.push(figures);
+        drop(server);
+    }
+    for (i, &(asked, n)) in steps.iter().enumerate() {
+        let s = per[0][i]["per_connection"].as_f64().unwrap_or(0.0);
+        let b = per[1][i]["per_connection"].as_f64().unwrap_or(0.0);
+        println!(
+            "| {n} | {:.1} | {:.1} | {:.2} |",
+            s / 1024.0,
+            b / 1024.0,
+            s / b
+        );
+        results.push(json!({"asked": asked, "n": n, "switchboard": per[0][i], "bare": per[1][i]}));
+    }
+    write_json(
+        options.common.json.as_deref(),
+        &json!({"capacity": k, "nofile": limit + 512, "steps": results}),
+    )
+}
+
+/// Opens `n` more idle connections, each kept alive (answering pings) by its task.
+async fn open(
+    target: Target,
+    server: &ServerProcess,
+    n: usize,
+    k: usize,
+    concurrency: usize,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let addr = server.addr;
+    let gate = Arc::new(Semaphore::new(concurrency));
+    let mut setups = Vec::new();
+    // One task per group: a workspace of k (or k/2 bare pairs, rounded up).
+    for group in 0..n.div_ceil(k) {
+        let size = k.min(n - group * k);
+        let gate = gate.clone();
+        setups.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await?;
+            let mut sockets: Vec<Ws> = Vec::new();
+            match target {
+                Target::Switchboard => {
+                    let owner = Client::create(addr).await?;
+                    for _ in 1..size {
+                        let guest = Client::attend(addr, &owner.invite).await?;
+                        sockets.push(guest.client.into_socket());
+                    }
+                    sockets.push(owner.client.into_socket());
+                }
+                Target::Bare => {
+                    for i in 0..size {
+                        let key = format!("/pair/{}-{}-{}", crate::common::now_us(), group, i / 2);
+                        sockets.push(connect(addr, &key).await?);
+                    }
+                }
+            }
+            anyhow::Ok(sockets)
+        }));
+    }
+    let mut held = Vec::with_capacity(n);
+    for setup in setups {
+        for mut socket in setup.await?? {
+            // Reading is what answers the server's pings.
+            held.push(tokio::spawn(async move {
+                while let Some(Ok(message)) = socket.next().await {
+                    if let Message::Close(_) = message {
+                        break;
+                    }
+                }
+            }));
+        }
+    }
+    Ok(held)
+}
