@@ -15,30 +15,39 @@ use crate::protocol::request::StateChange;
 use crate::protocol::{Signal, SignalKind};
 use bytestring::ByteString;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::json;
+use serde_json::value::RawValue;
 
-/// What a target receives: `{from, call?, <payload field>?}`.
+/// What a target receives: `{from, call?, <payload field>?}`, the payload's bytes as
+/// the sender wrote them.
 #[derive(Serialize)]
 struct Relayed<'a> {
     from: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     call: Option<&'a str>,
-    #[serde(flatten)]
-    payload: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sdp: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    candidate: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a RawValue>,
 }
 
 impl Hub {
     pub fn signal(&self, binding: &Binding, signal: Signal, caller: &Caller<'_>) -> Result<()> {
-        let mut payload = Map::new();
-        if let Some((field, value)) = signal.payload {
-            payload.insert(field.to_string(), value);
-        }
+        let payload = signal
+            .payload
+            .as_ref()
+            .map(|(field, value)| (*field, &**value));
+        let field = |name: &str| payload.filter(|(f, _)| *f == name).map(|(_, v)| v);
         let frame = push(
             signal.kind.event(),
             Relayed {
                 from: &binding.attendee,
                 call: signal.call.as_deref(),
-                payload,
+                sdp: field("sdp"),
+                candidate: field("candidate"),
+                description: field("description"),
             },
         );
         let state = &mut *binding.workspace.lock();

@@ -6,9 +6,8 @@
 use super::envelope::Envelope;
 use super::validate;
 use crate::error::{Error, Result};
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 
 #[derive(Debug)]
 pub enum Request {
@@ -90,24 +89,62 @@ pub struct Signal {
     pub kind: SignalKind,
     pub to: String,
     pub call: Option<String>,
-    /// The field name and value passed through untouched (`sdp`, `candidate`, ...).
-    pub payload: Option<(&'static str, Value)>,
+    /// The field name and its JSON, passed through byte for byte (`sdp`, `candidate`, ...).
+    pub payload: Option<(&'static str, Box<RawValue>)>,
+}
+
+/// `data` of `re-attend`.
+#[derive(Deserialize)]
+struct TokenData {
+    token: String,
+}
+
+/// `data` of `kick`.
+#[derive(Deserialize)]
+struct KickData {
+    attendee_id: String,
+}
+
+/// `data` of `hangup`.
+#[derive(Deserialize)]
+struct HangupData {
+    call: String,
+    to: Option<String>,
+}
+
+/// `data` of every signal; which fields are required depends on the kind.
+#[derive(Deserialize)]
+struct SignalData<'a> {
+    to: String,
+    call: Option<String>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    sdp: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    candidate: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    description: Option<&'a RawValue>,
+}
+
+/// A field that is there, whatever its value, `null` included (a browser's end of
+/// candidates is `candidate: null`); only a missing field is `None`.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
 
 impl Request {
-    pub fn parse(envelope: Envelope) -> Result<Request> {
+    pub fn parse(envelope: Envelope<'_>) -> Result<Request> {
         let Envelope { event, data, .. } = envelope;
         Ok(match event.as_str() {
             "create" => Request::Create(fields(data)?),
             "attend" => Request::Attend(fields(data)?),
             "re-attend" => Request::ReAttend {
-                token: string_field(&data, "token")?,
+                token: fields::<TokenData>(data)?.token,
             },
             "refresh" => Request::Refresh,
             "attendees" => Request::Attendees,
             "leave" => Request::Leave,
             "kick" => Request::Kick {
-                attendee_id: string_field(&data, "attendee_id")?,
+                attendee_id: fields::<KickData>(data)?.attendee_id,
             },
             "destroy" => Request::Destroy,
             "ring" => signal(SignalKind::Ring, data)?,
@@ -116,12 +153,9 @@ impl Request {
             "icecandidate" => signal(SignalKind::IceCandidate, data)?,
             "negotiation" => signal(SignalKind::Negotiation, data)?,
             "hangup" => {
-                let call = string_field(&data, "call")?;
+                let HangupData { call, to } = fields(data)?;
                 validate::call_id(&call)?;
-                Request::Hangup {
-                    call,
-                    to: optional_string(&data, "to")?,
-                }
+                Request::Hangup { call, to }
             }
             "state" => Request::State(fields(data)?),
             "iceservers" => Request::IceServers,
@@ -130,45 +164,39 @@ impl Request {
     }
 }
 
-fn signal(kind: SignalKind, mut data: Map<String, Value>) -> Result<Request> {
-    let to = string_field(&data, "to")?;
-    let call = if kind.has_call() {
-        let call = string_field(&data, "call")?;
-        validate::call_id(&call)?;
-        Some(call)
-    } else {
-        None
+fn signal(kind: SignalKind, data: &RawValue) -> Result<Request> {
+    let fields: SignalData = fields(data)?;
+    let call = match (kind.has_call(), fields.call) {
+        (true, Some(call)) => {
+            validate::call_id(&call)?;
+            Some(call)
+        }
+        (true, None) => return Err(Error::bad_request("missing field call")),
+        (false, _) => None,
     };
     let payload = match kind.payload_field() {
-        Some(field) => match data.remove(field) {
-            Some(value) => Some((field, value)),
-            None => return Err(Error::bad_request(format!("missing field {field}"))),
-        },
+        Some(field) => {
+            let value = match field {
+                "sdp" => fields.sdp,
+                "candidate" => fields.candidate,
+                _ => fields.description,
+            };
+            let value =
+                value.ok_or_else(|| Error::bad_request(format!("missing field {field}")))?;
+            Some((field, value.to_owned()))
+        }
         None => None,
     };
     Ok(Request::Signal(Signal {
         kind,
-        to,
+        to: fields.to,
         call,
         payload,
     }))
 }
 
-fn fields<T: DeserializeOwned>(data: Map<String, Value>) -> Result<T> {
-    serde_json::from_value(Value::Object(data)).map_err(|e| Error::bad_request(e.to_string()))
-}
-
-fn string_field(data: &Map<String, Value>, field: &str) -> Result<String> {
-    optional_string(data, field)?
-        .ok_or_else(|| Error::bad_request(format!("missing field {field}")))
-}
-
-fn optional_string(data: &Map<String, Value>, field: &str) -> Result<Option<String>> {
-    match data.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(Error::bad_request(format!("{field} must be a string"))),
-    }
+fn fields<'a, T: Deserialize<'a>>(data: &'a RawValue) -> Result<T> {
+    serde_json::from_str(data.get()).map_err(|e| Error::bad_request(e.to_string()))
 }
 
 /// Echoing a stranger's 60 KiB event name back in an alert helps nobody.
@@ -202,6 +230,17 @@ mod tests {
     }
 
     #[test]
+    fn a_null_candidate_is_relayed_but_a_missing_one_is_not() {
+        let r = parse(r#"{"event":"icecandidate","data":{"to":"_a","candidate":null}}"#);
+        let Ok(Request::Signal(s)) = r else {
+            panic!("not a signal")
+        };
+        assert_eq!(s.payload.unwrap().1.get(), "null");
+        let e = parse(r#"{"event":"icecandidate","data":{"to":"_a"}}"#).unwrap_err();
+        assert_eq!(e.code(), "bad_request");
+    }
+
+    #[test]
     fn unknown_events_are_named() {
         let e = parse(r#"{"event":"fly"}"#).unwrap_err();
         assert_eq!(e, Error::UnknownEvent("fly".into()));
@@ -213,6 +252,6 @@ mod tests {
         let Ok(Request::Signal(s)) = r else {
             panic!("not a signal")
         };
-        assert_eq!(s.payload.unwrap().1, serde_json::json!({"c":[1,2]}));
+        assert_eq!(s.payload.unwrap().1.get(), r#"{"c":[1,2]}"#);
     }
 }
