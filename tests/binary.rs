@@ -3,24 +3,10 @@
 
 mod common;
 
+use common::bin::{failure, switchboard};
 use common::*;
 use std::io::{BufRead, BufReader};
-use std::process::{ChildStdout, Command, Stdio};
-
-/// The binary in an empty directory (no config.toml, no .env), with `vars` set.
-fn switchboard(dir: &std::path::Path, args: &[&str], vars: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
-    cmd.current_dir(dir)
-        .args(args)
-        .env_remove("MAGICK_TOKEN")
-        .env_remove("SALT_STRING")
-        .env_remove("DEVELOPMENT")
-        .env_remove("PORT")
-        .env("RUST_LOG", "info")
-        .envs(vars.iter().copied())
-        .stdin(Stdio::null());
-    cmd
-}
+use std::process::{ChildStdout, Stdio};
 
 /// Reads the log until the server says where it listens.
 fn listening_addr(stdout: ChildStdout) -> String {
@@ -37,14 +23,6 @@ fn listening_addr(stdout: ChildStdout) -> String {
     // Keep draining the log so the server never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
     addr
-}
-
-fn failure(output: std::process::Output) -> String {
-    assert!(
-        !output.status.success(),
-        "the server should refuse to start"
-    );
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,7 +67,7 @@ fn an_unknown_config_key_is_named() {
     let output = switchboard(dir.path(), &["--config", "typo.toml"], &[])
         .output()
         .unwrap();
-    let stderr = failure(output);
+    let stderr = failure(&output);
     assert!(stderr.contains("max_mesage_bytes"), "{stderr}");
     assert!(stderr.contains("typo.toml"), "{stderr}");
 }
@@ -100,7 +78,7 @@ fn a_missing_named_config_file_is_an_error() {
     let output = switchboard(dir.path(), &["--config", "absent.toml"], &[])
         .output()
         .unwrap();
-    let stderr = failure(output);
+    let stderr = failure(&output);
     assert!(stderr.contains("absent.toml"), "{stderr}");
 }
 
@@ -114,7 +92,7 @@ fn production_without_a_strong_secret_refuses_to_start() {
         let output = switchboard(dir.path(), &["--port", "0"], &vars)
             .output()
             .unwrap();
-        let stderr = failure(output);
+        let stderr = failure(&output);
         assert!(stderr.contains("MAGICK_TOKEN"), "{stderr}");
     }
 }
