@@ -10,7 +10,7 @@ use super::{now_ms, Binding, Caller, Hub};
 use crate::auth::tokens::now_secs;
 use crate::auth::Role;
 use crate::error::{Error, Result};
-use crate::protocol::outbound::{push, reply};
+use crate::protocol::outbound::{push, reply, Empty};
 use crate::store::Change;
 use serde_json::json;
 
@@ -44,7 +44,7 @@ impl Hub {
         }
         self.remove(binding, &binding.attendee, caller)?;
         self.commit().await?;
-        caller.out.send(reply(caller.re, "left", json!({})));
+        caller.out.send(reply(caller.re, "left", Empty {}));
         let left = push(
             "attendee-left",
             json!({"attendee_id": binding.attendee, "reason": "left"}),

@@ -10,7 +10,7 @@ use super::workspace::{Call, State};
 use super::{Binding, Caller, Hub};
 use crate::auth::Role;
 use crate::error::{Error, Result};
-use crate::protocol::outbound::{push, reply};
+use crate::protocol::outbound::{push, reply, Empty};
 use crate::protocol::request::StateChange;
 use crate::protocol::{Signal, SignalKind};
 use bytestring::ByteString;
@@ -138,5 +138,5 @@ fn join_call(state: &mut State, call: String, who: [&String; 2]) {
 }
 
 fn sent(caller: &Caller<'_>) -> ByteString {
-    reply(caller.re, "sent", json!({}))
+    reply(caller.re, "sent", Empty {})
 }

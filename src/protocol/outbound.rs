@@ -31,6 +31,11 @@ pub fn push(event: &str, data: impl Serialize) -> ByteString {
     })
 }
 
+/// `data` of the replies that carry nothing (`sent {}`, `left {}`), encoded without
+/// building a JSON map: `sent` answers every relayed signal.
+#[derive(Serialize)]
+pub struct Empty {}
+
 pub fn alert(re: Option<&RequestId>, error: &Error) -> ByteString {
     reply(
         re,
@@ -53,7 +58,7 @@ mod tests {
 
     #[test]
     fn replies_carry_re_and_pushes_do_not() {
-        let r = reply(Some(&RequestId::Int(7)), "sent", json!({}));
+        let r = reply(Some(&RequestId::Int(7)), "sent", Empty {});
         assert_eq!(&*r, r#"{"event":"sent","re":7,"data":{}}"#);
         let p = push("attendee-offline", json!({"attendee_id": "_a"}));
         assert_eq!(
