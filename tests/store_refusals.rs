@@ -44,6 +44,17 @@ async fn refused_by_binary(store: &Path) -> String {
     stderr
 }
 
+/// Refused in-process and by the binary, the directory left byte for byte as it was;
+/// returns the in-process error text.
+async fn refused_untouched(dir: &Path) -> String {
+    let before = files_of(dir);
+    let message = refused_in_process(dir).await;
+    assert_files_unchanged(dir, &before);
+    refused_by_binary(dir).await;
+    assert_files_unchanged(dir, &before);
+    message
+}
+
 /// Overwrites `file` with as many pseudo-random bytes as it holds (4 KiB at least).
 fn scramble(file: &Path) {
     let len = std::fs::metadata(file).map_or(0, |m| m.len()).max(4096);
@@ -66,12 +77,7 @@ async fn a_corrupt_store_is_refused_and_left_untouched() {
     let db = dir.path().join("db");
     assert!(db.is_file(), "sled keeps its data in {db:?}");
     scramble(&db);
-    let before = files_of(dir.path());
-
-    refused_in_process(dir.path()).await;
-    assert_files_unchanged(dir.path(), &before);
-    refused_by_binary(dir.path()).await;
-    assert_files_unchanged(dir.path(), &before);
+    refused_untouched(dir.path()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,16 +88,11 @@ async fn a_store_from_a_newer_version_is_refused_and_left_untouched() {
     let text = std::fs::read_to_string(&marker).expect("a fresh store has its marker");
     assert!(text.contains("layout = 1"), "today's layout is 1: {text}");
     std::fs::write(&marker, text.replace("layout = 1", "layout = 99")).unwrap();
-    let before = files_of(dir.path());
-
-    let message = refused_in_process(dir.path()).await;
+    let message = refused_untouched(dir.path()).await;
     assert!(
         message.contains("99"),
         "the error names the layout found: {message}"
     );
-    assert_files_unchanged(dir.path(), &before);
-    refused_by_binary(dir.path()).await;
-    assert_files_unchanged(dir.path(), &before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,12 +101,7 @@ async fn a_directory_that_is_not_a_store_is_refused_and_left_untouched() {
     std::fs::write(dir.path().join("notes.txt"), "my holiday photos\n").unwrap();
     std::fs::create_dir(dir.path().join("photos")).unwrap();
     std::fs::write(dir.path().join("photos/beach.jpg"), [0xFF, 0xD8, 0xFF]).unwrap();
-    let before = files_of(dir.path());
-
-    refused_in_process(dir.path()).await;
-    assert_files_unchanged(dir.path(), &before);
-    refused_by_binary(dir.path()).await;
-    assert_files_unchanged(dir.path(), &before);
+    refused_untouched(dir.path()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
