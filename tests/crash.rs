@@ -326,26 +326,51 @@ async fn every_acknowledged_effect_survives_sigkill() {
     .await;
 }
 
+/// A server that was SIGKILLed with a workspace in use (its owner, and Ada when asked,
+/// online), then left down for 3.5 s: past ttls of 2 s and past its last alive mark.
+struct Crashed {
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    created: serde_json::Value,
+    attended: Option<serde_json::Value>,
+}
+
+async fn crashed_in_use(workspace_settings: &str, with_ada: bool) -> Crashed {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let settings = format!("[workspace]\n{workspace_settings}\n");
+    let config = write_config(dir.path(), &store, &settings);
+    let server = Running::start(dir.path(), &config).await;
+    let mut owner = Client::connect(&server.ws_url()).await;
+    let created = owner.ok("create", json!({}), "created").await;
+    let mut attended = None;
+    if with_ada {
+        let invite = str_of(&created["workspace"]["invite"]);
+        let mut ada = Client::connect(&server.ws_url()).await;
+        attended = Some(
+            ada.ok("attend", json!({ "invite": invite }), "attended")
+                .await,
+        );
+    }
+    server.kill9().await;
+    // Time itself is awaited: past the TTL, and past the last alive mark.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    Crashed {
+        dir,
+        config,
+        created,
+        attended,
+    }
+}
+
 /// A member online at the crash counts as offline from the server's last sign of life,
 /// so the offline TTL removes them after a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_online_at_a_crash_time_out_after_the_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let config = write_config(dir.path(), &store, "[workspace]\noffline_ttl_secs = 2\n");
-    let server = Running::start(dir.path(), &config).await;
-    let mut owner = Client::connect(&server.ws_url()).await;
-    let created = owner.ok("create", json!({}), "created").await;
-    let invite = str_of(&created["workspace"]["invite"]);
-    let mut ada = Client::connect(&server.ws_url()).await;
-    let attended = ada
-        .ok("attend", json!({ "invite": invite }), "attended")
-        .await;
-    server.kill9().await;
-    // Time itself is awaited: past the TTL, and past the last alive mark.
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let crashed = crashed_in_use("offline_ttl_secs = 2", true).await;
+    let (created, attended) = (&crashed.created, crashed.attended.as_ref().unwrap());
 
-    let server = Running::start(dir.path(), &config).await;
+    let server = Running::start(crashed.dir.path(), &crashed.config).await;
     let mut owner = Client::connect(&server.ws_url()).await;
     let token = json!({ "token": str_of(&created["token"]) });
     let back = owner.ok("re-attend", token, "re-attended").await;
@@ -363,18 +388,9 @@ async fn members_online_at_a_crash_time_out_after_the_restart() {
 /// sign of life: past `idle_ttl_secs` it is deleted at start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_workspace_busy_at_a_crash_is_idle_from_then_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let config = write_config(dir.path(), &store, "[workspace]\nidle_ttl_secs = 2\n");
-    let server = Running::start(dir.path(), &config).await;
-    let mut owner = Client::connect(&server.ws_url()).await;
-    let created = owner.ok("create", json!({}), "created").await;
-    server.kill9().await;
-    // Time itself is awaited: past the TTL, and past the last alive mark.
-    tokio::time::sleep(Duration::from_millis(3500)).await;
-
-    let server = Running::start(dir.path(), &config).await;
-    let frame = re_attend(&server.ws_url(), &str_of(&created["token"])).await;
+    let crashed = crashed_in_use("idle_ttl_secs = 2", false).await;
+    let server = Running::start(crashed.dir.path(), &crashed.config).await;
+    let frame = re_attend(&server.ws_url(), &str_of(&crashed.created["token"])).await;
     assert_eq!(code_of(&frame), "workspace_not_found", "{frame}");
 }
 
