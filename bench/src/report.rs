@@ -340,22 +340,14 @@ fn latency_chart(relay: &Value, path: &Path) -> anyhow::Result<()> {
         .x_labels(5)
         .label_style(("sans-serif", 15))
         .draw()?;
-    for (name, data, color) in [("Switchboard", s, SWITCHBOARD), ("bare relay", b, BARE)] {
-        let data: Vec<_> = data.into_iter().map(|(x, y)| (x, y.max(0.001))).collect();
-        chart
-            .draw_series(LineSeries::new(data, color.stroke_width(2)))?
-            .label(name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()?;
+    // A log axis has no zero: the fastest samples sit on its floor.
+    let floor = |v: Vec<(f64, f64)>| v.into_iter().map(|(x, y)| (x, y.max(0.001))).collect();
+    draw_both(
+        &mut chart,
+        [floor(s), floor(b)],
+        false,
+        SeriesLabelPosition::UpperLeft,
+    )?;
     root.present()?;
     Ok(())
 }
@@ -393,22 +385,7 @@ fn throughput_chart(relay: &Value, path: &Path) -> anyhow::Result<()> {
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_label_formatter(&|y| format!("{y:.0}"))
         .draw()?;
-    for (name, data, color) in [("Switchboard", s, SWITCHBOARD), ("bare relay", b, BARE)] {
-        chart
-            .draw_series(LineSeries::new(data.clone(), color.stroke_width(2)))?
-            .label(name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-        chart.draw_series(data.into_iter().map(|p| Circle::new(p, 4, color.filled())))?;
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()?;
+    draw_both(&mut chart, [s, b], true, SeriesLabelPosition::LowerRight)?;
     root.present()?;
     Ok(())
 }
@@ -445,22 +422,43 @@ fn rss_chart(conns: &Value, path: &Path) -> anyhow::Result<()> {
         .label_style(("sans-serif", 15))
         .x_label_formatter(&|x| format!("{x:.0}"))
         .draw()?;
-    for (name, data, color) in [("Switchboard", s, SWITCHBOARD), ("bare relay", b, BARE)] {
+    draw_both(&mut chart, [s, b], true, SeriesLabelPosition::UpperLeft)?;
+    root.present()?;
+    Ok(())
+}
+
+/// Switchboard's and the bare relay's series, as lines (with dots at the measured points
+/// when `dots`), and the legend naming them.
+fn draw_both<'a, X, Y>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, Y>>,
+    [switchboard, bare]: [Vec<(f64, f64)>; 2],
+    dots: bool,
+    legend: SeriesLabelPosition,
+) -> anyhow::Result<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    for (name, data, color) in [
+        ("Switchboard", switchboard, SWITCHBOARD),
+        ("bare relay", bare, BARE),
+    ] {
         chart
             .draw_series(LineSeries::new(data.clone(), color.stroke_width(2)))?
             .label(name)
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
             });
-        chart.draw_series(data.into_iter().map(|p| Circle::new(p, 4, color.filled())))?;
+        if dots {
+            chart.draw_series(data.into_iter().map(|p| Circle::new(p, 4, color.filled())))?;
+        }
     }
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .label_font(("sans-serif", 15))
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(legend)
         .draw()?;
-    root.present()?;
     Ok(())
 }
