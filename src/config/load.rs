@@ -234,7 +234,7 @@ impl Config {
         let w = &self.workspace;
         let l = &self.limits;
         let s = &self.server;
-        let checks: [(&'static str, bool, &str); 11] = [
+        let checks: [(&'static str, bool, &str); 13] = [
             (
                 "workspace.id_len",
                 (4..=64).contains(&w.id_len),
@@ -278,6 +278,16 @@ impl Config {
             (
                 "limits.pin_failures",
                 l.pin_failures >= 1,
+                "must be at least 1",
+            ),
+            (
+                "limits.pin_checks_per_ip",
+                l.pin_checks_per_ip >= 1,
+                "must be at least 1",
+            ),
+            (
+                "limits.stall_secs",
+                l.stall_secs >= 1,
                 "must be at least 1",
             ),
             (

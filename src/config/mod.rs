@@ -111,6 +111,9 @@ impl Default for TlsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     pub session_ttl_secs: u64,
+    /// How long past its `exp` a session token still re-attends a membership that exists
+    /// (PROTOCOL.md 1.1, "Tokens and moderation").
+    pub reattend_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -124,6 +127,8 @@ pub struct WorkspaceConfig {
     pub idle_ttl_secs: u64,
     /// 0 means invites never expire.
     pub invite_ttl_secs: u64,
+    /// How long `kick {ban: true}` refuses the kicked address at `attend`.
+    pub ban_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -152,6 +157,12 @@ pub struct LimitsConfig {
     pub requests_per_second: u32,
     pub request_burst: u32,
     pub max_outbound_bytes: usize,
+    /// A non-empty outbound queue that has not shrunk for this long is a stalled reader.
+    pub stall_secs: u64,
+    /// PIN checks of one client address in flight at once.
+    pub pin_checks_per_ip: u32,
+    /// Failures at one workspace, from all addresses, before each attempt is delayed.
+    pub pin_workspace_failures: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -231,6 +242,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             session_ttl_secs: 43_200,
+            reattend_grace_secs: 604_800,
         }
     }
 }
@@ -245,6 +257,7 @@ impl Default for WorkspaceConfig {
             offline_ttl_secs: 300,
             idle_ttl_secs: 86_400,
             invite_ttl_secs: 0,
+            ban_secs: 3_600,
         }
     }
 }
@@ -266,8 +279,11 @@ impl Default for LimitsConfig {
             pin_failures: 5,
             pin_window_secs: 600,
             requests_per_second: 50,
-            request_burst: 100,
+            request_burst: 300,
             max_outbound_bytes: 1 << 20,
+            stall_secs: 10,
+            pin_checks_per_ip: 2,
+            pin_workspace_failures: 20,
         }
     }
 }
