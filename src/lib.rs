@@ -17,6 +17,7 @@ pub mod server;
 pub mod session;
 pub mod store;
 pub mod tls;
+pub mod transport;
 
 pub use config::Config;
 pub use server::{run, RunError};

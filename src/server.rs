@@ -3,8 +3,10 @@
 
 use crate::config::{Config, ConfigError};
 use crate::http::{self, AppState};
+use crate::hub::outbox::CLOSE_GOING_AWAY;
 use crate::hub::Hub;
 use crate::ice::Ice;
+use crate::transport::socket;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer};
 use std::future::Future;
@@ -49,6 +51,7 @@ pub async fn run(
         ice: Arc::new(Ice::new(&config)),
         stop: CancellationToken::new(),
         tracker: TaskTracker::new(),
+        live: Arc::default(),
     });
 
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
@@ -71,6 +74,9 @@ pub async fn run(
         shutdown.await;
         tracing::info!("shutting down: closing every socket with 1001");
         drain.stop.cancel();
+        drain
+            .live
+            .close_all(CLOSE_GOING_AWAY, "server shutting down");
         drain.tracker.close();
         if tokio::time::timeout(grace, drain.tracker.wait())
             .await
@@ -106,7 +112,12 @@ fn http_server(
     tls: Option<rustls::ServerConfig>,
 ) -> std::io::Result<Server> {
     let routes = http::configure(app);
+    socket::configure_listener(&listener)?;
     let mut server = HttpServer::new(move || App::new().configure(routes.clone()))
+        .on_connect(socket::on_connect)
+        // No lingering after a response: a WebSocket that completed its close handshake
+        // ends its TCP connection at once (PROTOCOL.md 1.1).
+        .client_disconnect_timeout(Duration::ZERO)
         .disable_signals()
         .shutdown_timeout(config.server.shutdown_grace_secs);
     if config.server.workers > 0 {
@@ -126,6 +137,7 @@ fn redirect_server(config: &Config, https_port: u16) -> std::io::Result<Option<S
     }
     let (host, _) = config.bind_addr();
     let listener = TcpListener::bind((host.as_str(), port))?;
+    socket::configure_listener(&listener)?;
     tracing::info!(port, "redirecting plain HTTP to HTTPS");
     crate::tls::redirect_server(listener, https_port).map(Some)
 }

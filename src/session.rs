@@ -1,58 +1,46 @@
-//! One connection's protocol session: its rate limit, its binding to a membership, and
-//! the dispatch of each decoded request to the hub.
+//! One connection's protocol session: its binding to a membership, and the dispatch of
+//! each decoded request to the hub. The transport counts frames against the rate and
+//! tells the session when a request is over it.
 //!
 //! The session handles one request at a time, so a client's requests are answered, and
 //! its signals relayed, in the order it sent them.
 
-use crate::auth::limits::{RequestLimiter, Verdict};
 use crate::error::{Error, Result};
-use crate::hub::outbox::CLOSE_POLICY;
 use crate::hub::{Binding, Caller, Hub, Outbox};
 use crate::ice::Ice;
 use crate::protocol::outbound::{alert, reply};
 use crate::protocol::{decode, Request, RequestId};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 pub struct Session {
     hub: Arc<Hub>,
     ice: Arc<Ice>,
     out: Outbox,
     ip: IpAddr,
-    limiter: RequestLimiter,
     binding: Option<Binding>,
 }
 
 impl Session {
     pub fn new(hub: Arc<Hub>, ice: Arc<Ice>, out: Outbox, ip: IpAddr) -> Session {
-        let limiter = RequestLimiter::new(&hub.config().limits, Instant::now());
         Session {
             hub,
             ice,
             out,
             ip,
-            limiter,
             binding: None,
         }
     }
 
-    /// Handles one text frame: exactly one reply or alert, or a 1008 close for a client
-    /// that keeps flooding.
-    pub async fn on_text(&mut self, text: &str) {
-        let verdict = self.limiter.check(Instant::now());
-        if verdict == Verdict::Close {
-            tracing::warn!(conn = self.out.id(), ip = %self.ip, "closing a flooding connection");
-            self.out
-                .close(CLOSE_POLICY, "request rate far over the limit");
-            return;
-        }
+    /// Handles one text message: exactly one reply or alert. A message over the rate
+    /// (`limited`) is answered `rate_limited`.
+    pub async fn on_text(&mut self, text: &str, limited: bool) {
         let envelope = match decode(text) {
             Ok(envelope) => envelope,
             Err(rejected) => return self.alert(rejected.id.as_ref(), &rejected.error),
         };
         let re = envelope.id.clone();
-        if verdict == Verdict::Limited {
+        if limited {
             return self.alert(
                 re.as_ref(),
                 &Error::RateLimited("too many requests; slow down"),
@@ -71,14 +59,15 @@ impl Session {
         }
     }
 
-    /// Binary frames are not part of the protocol; they still count against the rate.
-    pub fn on_binary(&mut self) {
-        if self.limiter.check(Instant::now()) == Verdict::Close {
-            self.out
-                .close(CLOSE_POLICY, "request rate far over the limit");
-            return;
+    /// Binary messages are not part of the protocol.
+    pub fn on_binary(&mut self, limited: bool) {
+        if !limited {
+            self.alert(None, &Error::bad_request("binary frames are not supported"));
         }
-        self.alert(None, &Error::bad_request("binary frames are not supported"));
+    }
+
+    pub fn max_message_bytes(&self) -> usize {
+        self.hub.config().limits.max_message_bytes
     }
 
     pub fn alert(&self, re: Option<&RequestId>, error: &Error) {

@@ -93,7 +93,8 @@ async fn concurrent_attends_with_the_pin_never_exceed_capacity() {
     let app = spawn_app_with(|c| c.workspace.max_capacity = 3).await;
     let owner = app.create_workspace(Some("race-pin")).await;
     let invite = owner.invite();
-    let clients = join_all((0..8).map(|_| app.client())).await;
+    // From 8 addresses: one address has only `pin_checks_per_ip` PIN checks at once.
+    let clients = join_all((0..8).map(|n| app.client_from(10 + n))).await;
     let attempts = clients.into_iter().map(|mut client| {
         let data = attend_data(&invite, Some("race-pin"), "Racer");
         tokio::spawn(async move {

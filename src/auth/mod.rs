@@ -2,6 +2,7 @@
 
 pub mod limits;
 pub mod pin;
+pub mod pin_limits;
 pub mod tokens;
 
 pub use pin::PinHasher;

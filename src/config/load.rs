@@ -285,11 +285,7 @@ impl Config {
                 l.pin_checks_per_ip >= 1,
                 "must be at least 1",
             ),
-            (
-                "limits.stall_secs",
-                l.stall_secs >= 1,
-                "must be at least 1",
-            ),
+            ("limits.stall_secs", l.stall_secs >= 1, "must be at least 1"),
             (
                 "limits.max_outbound_bytes",
                 l.max_outbound_bytes >= l.max_message_bytes,

@@ -1,11 +1,10 @@
 //! The HTTP face of the server: routes, static files, and the WebSocket endpoint.
 
-mod frames;
 mod routes;
-mod ws;
 
 use crate::hub::Hub;
 use crate::ice::Ice;
+use crate::transport::Live;
 use actix_web::web;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -19,13 +18,15 @@ pub struct AppState {
     pub stop: CancellationToken,
     /// Tracks live connections, so shutdown can wait for them to drain.
     pub tracker: TaskTracker,
+    /// Every open WebSocket connection, so shutdown can close each one.
+    pub live: Arc<Live>,
 }
 
 pub fn configure(app: Arc<AppState>) -> impl Fn(&mut web::ServiceConfig) + Clone {
     move |cfg: &mut web::ServiceConfig| {
         let public_dir = app.hub.config().server.public_dir.clone();
         cfg.app_data(web::Data::from(app.clone()))
-            .route("/ws", web::get().to(ws::upgrade))
+            .route("/ws", web::get().to(crate::transport::ws::upgrade))
             .route("/healthz", web::get().to(routes::healthz))
             .route("/iceservers", web::get().to(routes::ice_servers))
             .route("/", web::get().to(routes::index));

@@ -62,7 +62,7 @@ impl Hub {
         self.write_presence(&[Change::AliveAt(now)]);
         let now = Instant::now();
         self.creates.prune(now);
-        self.pin_failures.prune(now);
+        self.pin_limits.prune(now);
     }
 
     /// Sweeps once a second until the hub is dropped by everyone else.

@@ -32,7 +32,10 @@ impl Hub {
             ));
         }
         let pin_hash = match pin {
-            Some(pin) => Some(self.pins.hash(pin).await?),
+            Some(pin) => {
+                let _permit = self.pin_limits.hash(caller.ip)?;
+                Some(unless_closed(caller, self.pins.hash(pin)).await??)
+            }
             None => None,
         };
         let now = now_ms();
@@ -142,11 +145,10 @@ impl Hub {
         }
     }
 
-    /// The PIN check of `attend`: lockout first (so a locked-out guesser learns
-    /// nothing), then the hash comparison off the async threads. Guesses already being
-    /// hashed when the limit is reached still count, so parallel sockets can overshoot
-    /// it by the few in flight; counting attempts before hashing would instead lock out
-    /// a room of people behind one NAT who all join at once with the right PIN.
+    /// The PIN check of `attend`. Every limit is reserved before the hash is computed
+    /// (see `auth/pin_limits.rs`), so parallel guesses cannot exceed it; a locked-out
+    /// guesser learns nothing, not even whether a PIN is missing. Waits and hashes end
+    /// early when the connection closes.
     async fn check_pin(
         &self,
         wid: &str,
@@ -154,14 +156,16 @@ impl Hub {
         hash: String,
         caller: &Caller<'_>,
     ) -> Result<()> {
-        if self.pin_failures.is_locked(wid, caller.ip, Instant::now()) {
-            return Err(Error::RateLimited("too many wrong PINs; try again later"));
-        }
+        let attempt = self.pin_limits.attempt(wid, caller.ip, Instant::now())?;
+        // A missing PIN is refused without a hash, and does not count.
         let pin = offered.ok_or(Error::WrongPin)?;
-        if self.pins.verify(pin.to_string(), hash).await? {
+        if !attempt.delay.is_zero() {
+            unless_closed(caller, tokio::time::sleep(attempt.delay)).await?;
+        }
+        if unless_closed(caller, self.pins.verify(pin.to_string(), hash)).await?? {
             return Ok(());
         }
-        self.pin_failures.record(wid, caller.ip, Instant::now());
+        attempt.failed(Instant::now());
         tracing::info!(workspace = %wid, ip = %caller.ip, "wrong PIN");
         Err(Error::WrongPin)
     }
@@ -256,5 +260,18 @@ fn bind(workspace: Arc<Workspace>, attendee: String, role: Role, exp: u64) -> Bi
         attendee,
         role,
         exp,
+    }
+}
+
+/// `work`, unless the caller's connection closes first (a kick, the server shutting
+/// down): then nobody waits for the result.
+async fn unless_closed<T>(
+    caller: &Caller<'_>,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T> {
+    tokio::select! {
+        biased;
+        _ = caller.out.closed() => Err(Error::Unavailable("the connection is closing".into())),
+        done = work => Ok(done),
     }
 }

@@ -15,7 +15,8 @@ pub mod workspace;
 pub use outbox::{Outbox, OutboxReceiver, Outgoing};
 pub use workspace::Workspace;
 
-use crate::auth::limits::{CreateLimiter, PinFailures};
+use crate::auth::limits::CreateLimiter;
+use crate::auth::pin_limits::PinLimits;
 use crate::auth::{PinHasher, Role, Tokens};
 use crate::config::{Config, ConfigError};
 use crate::error::{Error, Result};
@@ -24,7 +25,7 @@ use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
 pub struct Hub {
@@ -33,7 +34,7 @@ pub struct Hub {
     pins: PinHasher,
     workspaces: RwLock<HashMap<String, Arc<Workspace>>>,
     creates: CreateLimiter,
-    pin_failures: PinFailures,
+    pin_limits: PinLimits,
     /// Where every acknowledged change is written before it is acknowledged.
     store: Arc<dyn Store>,
 }
@@ -85,10 +86,7 @@ impl Hub {
             pins: PinHasher::new(config.secrets.salt.clone()),
             workspaces: RwLock::new(workspaces),
             creates: CreateLimiter::new(limits.creates_per_minute),
-            pin_failures: PinFailures::new(
-                limits.pin_failures,
-                Duration::from_secs(limits.pin_window_secs),
-            ),
+            pin_limits: PinLimits::new(limits),
             config,
             store,
         })

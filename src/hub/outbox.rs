@@ -1,19 +1,32 @@
 //! A connection's outbound queue, as the rest of the server sees it.
 //!
 //! Anyone may push to a member without waiting: the queue is unbounded in count but
-//! bounded in bytes. A consumer that stops reading lets its queue grow past
-//! `max_outbound_bytes`; it is then closed with 1008, and nobody who pushes to it ever
-//! waits on it. Replies and pushes share this one queue, so a client sees them in the
-//! order the hub produced them.
+//! bounded in bytes, and every frame counts, pings, pongs and the close frame included
+//! (PROTOCOL.md 1.1). Three ways in, by whose traffic it is:
+//!
+//! - [`Outbox::send`]: the connection's own replies and pongs. A client that keeps
+//!   asking without reading takes its queue past `max_outbound_bytes` and is closed 1008.
+//! - [`Outbox::relay`]: a signal from another member. Refused while the queue holds half
+//!   of `max_outbound_bytes`, so a fast sender is told `rate_limited` instead of getting
+//!   a slower target evicted.
+//! - [`Outbox::offer`]: a push to several members. Skipped for a target without room.
+//!
+//! A non-empty queue that has not shrunk for `stall_secs` belongs to a peer that stopped
+//! reading: it is closed 1008 ([`Outbox::stall_check`]). The queue shrinks when the
+//! socket's writer takes frames, which it does only as fast as the peer reads.
 
 use bytestring::ByteString;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
-use tokio::sync::mpsc;
+use std::sync::{Arc, LazyLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 pub const CLOSE_NORMAL: u16 = 1000;
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+pub const CLOSE_PROTOCOL: u16 = 1002;
+pub const CLOSE_INVALID_DATA: u16 = 1007;
 pub const CLOSE_POLICY: u16 = 1008;
 pub const CLOSE_TOO_LARGE: u16 = 1009;
 pub const CLOSE_REPLACED: u16 = 4001;
@@ -27,6 +40,25 @@ pub enum Outgoing {
     Close(u16, &'static str),
 }
 
+impl Outgoing {
+    /// Bytes this frame takes on the wire, header included (RFC 6455 §5.2: at most 10
+    /// bytes of header from a server).
+    fn cost(&self) -> usize {
+        const HEADER: usize = 10;
+        HEADER
+            + match self {
+                Outgoing::Text(text) => text.len(),
+                Outgoing::Ping => 0,
+                Outgoing::Pong(payload) => payload.len(),
+                Outgoing::Close(_, reason) => 2 + reason.len(),
+            }
+    }
+}
+
+/// The queue was too full for a relay: the sender should slow down.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Full;
+
 #[derive(Clone)]
 pub struct Outbox {
     shared: Arc<Shared>,
@@ -36,11 +68,21 @@ pub struct Outbox {
 struct Shared {
     /// Unique per connection: tells a member's current socket from one it replaced.
     id: u64,
-    /// Bytes of text queued and not yet handed to the socket.
+    /// Bytes queued and not yet taken by the socket's writer.
     queued: AtomicUsize,
     limit: usize,
+    stall: Duration,
+    /// Milliseconds (since [`EPOCH`]) of the last time the queue shrank or became
+    /// non-empty: the start of a possible stall.
+    progress_ms: AtomicU64,
+    /// Whether the connection loop is timing a stall; when not, the first push into an
+    /// empty queue wakes it through `busy`.
+    watched: AtomicBool,
+    busy: Notify,
     /// Set once a close is queued; later pushes are dropped.
     closing: AtomicBool,
+    /// Set when the queue overflowed: what is still queued will not be read either.
+    overflowed: AtomicBool,
     /// Cancelled once the close frame is queued: wakes the reader and the writer.
     closed: CancellationToken,
 }
@@ -51,15 +93,26 @@ pub struct OutboxReceiver {
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+fn now_ms() -> u64 {
+    EPOCH.elapsed().as_millis() as u64
+}
 
 impl Outbox {
-    pub fn new(limit: usize) -> (Outbox, OutboxReceiver) {
+    /// A queue of at most `limit` bytes, closed when it has not shrunk for `stall`.
+    pub fn new(limit: usize, stall: Duration) -> (Outbox, OutboxReceiver) {
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             queued: AtomicUsize::new(0),
             limit,
+            stall,
+            progress_ms: AtomicU64::new(now_ms()),
+            watched: AtomicBool::new(false),
+            busy: Notify::new(),
             closing: AtomicBool::new(false),
+            overflowed: AtomicBool::new(false),
             closed: CancellationToken::new(),
         });
         (
@@ -75,38 +128,62 @@ impl Outbox {
         self.shared.id
     }
 
+    /// Queues one of the connection's own frames (a reply, an alert, a pong). Past
+    /// `max_outbound_bytes` the client is not reading: close 1008.
     pub fn send(&self, text: ByteString) {
+        self.push(Outgoing::Text(text), self.shared.limit);
+    }
+
+    /// Queues a signal from another member, unless the queue already holds half of
+    /// `max_outbound_bytes`: then `Err(Full)`, and the sender is told to slow down.
+    pub fn relay(&self, text: ByteString) -> Result<(), Full> {
+        let room = self.shared.limit / 2;
+        let item = Outgoing::Text(text);
+        if self.shared.queued.load(Ordering::Acquire) + item.cost() > room {
+            return Err(Full);
+        }
+        self.push(item, self.shared.limit);
+        Ok(())
+    }
+
+    /// Queues a push sent to several members, if this one has room (less than half of
+    /// `max_outbound_bytes` queued); a target without room misses it.
+    pub fn offer(&self, text: &ByteString) {
+        let _ = self.relay(text.clone());
+    }
+
+    pub fn ping(&self) {
+        self.push(Outgoing::Ping, self.shared.limit);
+    }
+
+    pub fn pong(&self, payload: bytes::Bytes) {
+        self.push(Outgoing::Pong(payload), self.shared.limit);
+    }
+
+    fn push(&self, item: Outgoing, limit: usize) {
         if self.is_closing() {
             return;
         }
-        let len = text.len();
-        let before = self.shared.queued.fetch_add(len, Ordering::AcqRel);
-        if before + len > self.shared.limit {
-            tracing::warn!(
-                conn = self.id(),
-                queued = before + len,
-                "slow consumer closed"
-            );
+        let cost = item.cost();
+        let before = self.shared.queued.fetch_add(cost, Ordering::AcqRel);
+        if before + cost > limit {
+            self.shared.queued.fetch_sub(cost, Ordering::AcqRel);
+            tracing::warn!(conn = self.id(), queued = before, "slow consumer closed");
+            self.shared.overflowed.store(true, Ordering::Release);
             self.close(
                 CLOSE_POLICY,
                 "outbound queue full: the client is not reading",
             );
             return;
         }
+        if before == 0 {
+            self.shared.progress_ms.store(now_ms(), Ordering::Release);
+            if !self.shared.watched.swap(true, Ordering::AcqRel) {
+                self.shared.busy.notify_one();
+            }
+        }
         // A send error means the connection is gone; its cleanup is under way.
-        let _ = self.tx.send(Outgoing::Text(text));
-    }
-
-    pub fn ping(&self) {
-        if !self.is_closing() {
-            let _ = self.tx.send(Outgoing::Ping);
-        }
-    }
-
-    pub fn pong(&self, payload: bytes::Bytes) {
-        if !self.is_closing() {
-            let _ = self.tx.send(Outgoing::Pong(payload));
-        }
+        let _ = self.tx.send(item);
     }
 
     /// Queues a close frame after everything already queued, and stops the reader.
@@ -115,7 +192,9 @@ impl Outbox {
         if self.shared.closing.swap(true, Ordering::AcqRel) {
             return;
         }
-        let _ = self.tx.send(Outgoing::Close(code, reason));
+        let item = Outgoing::Close(code, reason);
+        self.shared.queued.fetch_add(item.cost(), Ordering::AcqRel);
+        let _ = self.tx.send(item);
         self.shared.closed.cancel();
     }
 
@@ -127,22 +206,59 @@ impl Outbox {
     pub async fn closed(&self) {
         self.shared.closed.cancelled().await
     }
+
+    /// Resolves when a push lands in an empty queue that nobody is timing.
+    pub async fn busy(&self) {
+        self.shared.busy.notified().await
+    }
+
+    /// Closes a stalled queue with 1008 and returns `None`; otherwise returns when the
+    /// queue would count as stalled next (`None` when it is empty: [`Outbox::busy`] says
+    /// when to ask again).
+    pub fn stall_check(&self) -> Option<Instant> {
+        let shared = &self.shared;
+        if shared.queued.load(Ordering::Acquire) == 0 || self.is_closing() {
+            shared.watched.store(false, Ordering::Release);
+            // A push may have landed between the load and the store: look once more.
+            if shared.queued.load(Ordering::Acquire) == 0 || self.is_closing() {
+                return None;
+            }
+            shared.watched.store(true, Ordering::Release);
+        }
+        let since = shared.progress_ms.load(Ordering::Acquire);
+        let due = since + shared.stall.as_millis() as u64;
+        let now = now_ms();
+        if now >= due {
+            tracing::warn!(conn = self.id(), "stalled consumer closed");
+            self.close(CLOSE_POLICY, "the client stopped reading");
+            return None;
+        }
+        Some(Instant::now() + Duration::from_millis(due - now))
+    }
 }
 
 impl OutboxReceiver {
-    pub async fn recv(&mut self) -> Option<Outgoing> {
-        let item = self.rx.recv().await?;
-        if let Outgoing::Text(text) = &item {
-            self.shared.queued.fetch_sub(text.len(), Ordering::AcqRel);
+    /// The next frame for the socket, if one is queued. Texts still queued when the
+    /// queue overflowed are dropped: the consumer is not reading them.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outgoing>> {
+        loop {
+            let Poll::Ready(item) = self.rx.poll_recv(cx) else {
+                return Poll::Pending;
+            };
+            let Some(item) = item else {
+                return Poll::Ready(None);
+            };
+            self.shared.queued.fetch_sub(item.cost(), Ordering::AcqRel);
+            self.shared.progress_ms.store(now_ms(), Ordering::Release);
+            if matches!(item, Outgoing::Text(_)) && self.shared.overflowed.load(Ordering::Acquire) {
+                continue;
+            }
+            return Poll::Ready(Some(item));
         }
-        Some(item)
     }
 
-    /// True when a close is queued: the remaining texts are not worth writing to a
-    /// consumer that overflowed.
-    pub fn overflowed(&self) -> bool {
-        self.shared.closing.load(Ordering::Acquire)
-            && self.shared.queued.load(Ordering::Acquire) > self.shared.limit
+    pub async fn recv(&mut self) -> Option<Outgoing> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 }
 
@@ -150,13 +266,14 @@ impl OutboxReceiver {
 mod tests {
     use super::*;
 
+    const STALL: Duration = Duration::from_secs(10);
+
     #[tokio::test]
     async fn an_overflowing_queue_closes_with_1008() {
-        let (out, mut rx) = Outbox::new(10);
+        let (out, mut rx) = Outbox::new(40, STALL);
         out.send("123456".into());
         out.send("123456".into());
         out.send("dropped".into());
-        assert!(matches!(rx.recv().await, Some(Outgoing::Text(t)) if &*t == "123456"));
         assert!(matches!(
             rx.recv().await,
             Some(Outgoing::Close(CLOSE_POLICY, _))
@@ -165,8 +282,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn pongs_count_against_the_queue() {
+        let (out, _rx) = Outbox::new(1000, STALL);
+        for _ in 0..100 {
+            out.pong(bytes::Bytes::from_static(&[0; 100]));
+        }
+        assert!(out.is_closing());
+    }
+
+    #[tokio::test]
+    async fn relays_stop_at_half_and_leave_the_target_open() {
+        let (out, mut rx) = Outbox::new(100, STALL);
+        assert_eq!(out.relay("x".repeat(30).into()), Ok(()));
+        assert_eq!(out.relay("x".repeat(30).into()), Err(Full));
+        assert!(!out.is_closing());
+        assert!(matches!(rx.recv().await, Some(Outgoing::Text(_))));
+        assert_eq!(out.relay("x".repeat(30).into()), Ok(()));
+    }
+
+    #[tokio::test]
     async fn only_the_first_close_counts() {
-        let (out, mut rx) = Outbox::new(100);
+        let (out, mut rx) = Outbox::new(100, STALL);
         out.close(CLOSE_KICKED, "kicked");
         out.close(CLOSE_REPLACED, "replaced");
         out.send("late".into());
@@ -176,5 +312,14 @@ mod tests {
         ));
         drop(out);
         assert!(rx.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_queue_that_does_not_shrink_is_closed() {
+        let (out, _rx) = Outbox::new(1000, Duration::ZERO);
+        assert_eq!(out.stall_check(), None);
+        out.send("waiting".into());
+        assert_eq!(out.stall_check(), None);
+        assert!(out.is_closing());
     }
 }

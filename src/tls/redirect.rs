@@ -17,6 +17,7 @@ pub fn redirect_server(
         }))
     })
     .workers(1)
+    .on_connect(crate::transport::socket::on_connect)
     .disable_signals()
     .listen(listener)?
     .run())

@@ -35,6 +35,35 @@ impl Client {
         }
     }
 
+    /// Connects from the loopback address `from` (any 127.x.y.z): a distinct client
+    /// address, for per-address limits.
+    pub async fn connect_from(url: &str, from: std::net::IpAddr) -> Client {
+        let host = url
+            .trim_start_matches("ws://")
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        let addr: std::net::SocketAddr = host.parse().expect("a ws://ip:port/ url");
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket
+            .bind((from, 0).into())
+            .expect("bind a loopback address");
+        let stream = within("a TCP connection", socket.connect(addr))
+            .await
+            .expect("connect");
+        let (ws, _) = within(
+            "the WebSocket handshake",
+            tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+        Client {
+            ws,
+            next_id: 0,
+            pushes: VecDeque::new(),
+        }
+    }
+
     pub async fn send(&mut self, frame: Value) {
         self.send_message(Message::Text(frame.to_string())).await;
     }

@@ -10,6 +10,7 @@
 
 pub mod bin;
 mod client;
+pub mod raw;
 mod setup;
 pub mod store;
 pub mod tolerant;
@@ -125,6 +126,11 @@ pub async fn spawn_app_in(dir: &Path, mutate: impl FnOnce(&mut Config)) -> TestA
 impl TestApp {
     pub async fn client(&self) -> Client {
         Client::connect(&self.ws_url).await
+    }
+
+    /// A client from the loopback address 127.0.0.`n`, a client address of its own.
+    pub async fn client_from(&self, n: u8) -> Client {
+        Client::connect_from(&self.ws_url, std::net::IpAddr::from([127, 0, 0, n])).await
     }
 
     /// Resolves the `shutdown` future given to `run`.

@@ -1,0 +1,10 @@
+//! Moving frames between sockets and sessions, with every byte budget, rate, close and
+//! teardown rule enforced here, once (PROTOCOL.md 1.1, "Transport and frames").
+
+mod body;
+pub(crate) mod frames;
+mod live;
+pub mod socket;
+pub mod ws;
+
+pub use live::Live;
