@@ -10,7 +10,7 @@ use thiserror::Error;
 pub enum Error {
     #[error("{0}")]
     BadRequest(String),
-    #[error("unknown event {0:?}")]
+    #[error("unknown event {:?}", quote(.0))]
     UnknownEvent(String),
     #[error("this connection is not attending a workspace")]
     NotAttending,
@@ -24,9 +24,9 @@ pub enum Error {
     Forbidden(&'static str),
     #[error("the workspace does not exist")]
     WorkspaceNotFound,
-    #[error("no attendee {0:?} in this workspace")]
+    #[error("no attendee {:?} in this workspace", quote(.0))]
     UnknownAttendee(String),
-    #[error("attendee {0:?} is offline")]
+    #[error("attendee {:?} is offline", quote(.0))]
     PeerOffline(String),
     #[error("wrong or missing PIN")]
     WrongPin,
@@ -80,8 +80,10 @@ impl Error {
         }
     }
 
+    /// A `bad_request` whose message quotes at most [`QUOTE_CHARS`] characters of any
+    /// quoted client input in it (serde's messages quote the offending value whole).
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Error::BadRequest(message.into())
+        Error::BadRequest(shorten_quotes(&message.into()))
     }
 
     /// Logs `cause` under a fresh correlation id and returns the error naming it.
@@ -93,3 +95,67 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The most characters of a client's input an error message repeats (PROTOCOL.md 1.1).
+pub const QUOTE_CHARS: usize = 64;
+
+/// `input` as an error message may quote it: its first [`QUOTE_CHARS`] characters.
+pub fn quote(input: &str) -> String {
+    match input.char_indices().nth(QUOTE_CHARS) {
+        Some((cut, _)) => format!("{}…", &input[..cut]),
+        None => input.to_string(),
+    }
+}
+
+/// Cuts every double-quoted span of `message` (escapes included) to [`QUOTE_CHARS`].
+fn shorten_quotes(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(256));
+    let (mut quoted, mut escaped, mut kept) = (false, false, 0);
+    for c in message.chars() {
+        if quoted {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                quoted = false;
+                out.push(c);
+                continue;
+            }
+            kept += 1;
+            if kept == QUOTE_CHARS + 1 {
+                out.push('…');
+            }
+            if kept > QUOTE_CHARS {
+                continue;
+            }
+        } else if c == '"' {
+            (quoted, kept) = (true, 0);
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_quotes_are_cut_and_short_ones_kept() {
+        let long = "x".repeat(60_000);
+        let e = Error::bad_request(format!(
+            "invalid type: string \"{long}\", expected a boolean"
+        ));
+        let text = e.to_string();
+        assert!(text.len() < 200, "{text}");
+        assert!(text.starts_with(&format!("invalid type: string \"{}…\"", "x".repeat(64))));
+        assert!(text.ends_with("\", expected a boolean"));
+        let short = r#"unknown field "a\"b", expected "c""#;
+        assert_eq!(Error::bad_request(short).to_string(), short);
+        let escaped = format!(r#"string "\"{}""#, "y".repeat(100));
+        let cut = Error::bad_request(escaped).to_string();
+        assert_eq!(cut, format!(r#"string "\"{}…""#, "y".repeat(62)));
+        assert_eq!(quote(&"é".repeat(70)), format!("{}…", "é".repeat(64)));
+    }
+}

@@ -201,3 +201,22 @@ async fn the_frame_limit_counts_bytes_not_characters() {
     assert_eq!(alert_code(&frame), "too_large");
     client.expect_close(1009).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_messages_quote_at_most_64_characters_of_the_input() {
+    let app = spawn_app().await;
+    let (mut owner, [_ada]) = app.acquainted_workspace(["Ada"]).await;
+    let long = "q".repeat(60_000);
+    let cases = [
+        json!({"event": "state", "id": 1, "data": {"mic": long}}),
+        json!({"event": "icecandidate", "id": 2, "data": {"to": long, "candidate": 1}}),
+        json!({"event": long, "id": 3}),
+        json!({"event": "kick", "id": 4, "data": {"attendee_id": long}}),
+    ];
+    for case in cases {
+        let frame = alert_for(&mut owner.client, &case.to_string()).await;
+        let message = frame["data"]["message"].as_str().unwrap_or_default();
+        assert!(!message.contains(&"q".repeat(65)), "{message:.200}");
+        assert!(message.chars().count() < 200, "{message:.200}");
+    }
+}

@@ -235,3 +235,61 @@ async fn members_who_leave_or_are_kicked_drop_out_of_the_call() {
     let dave = app.attend(&owner.invite(), None, "Dave").await;
     assert_eq!(participants(&dave.reply["call"]), vec![owner.id()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_to_oneself_is_a_bad_request_and_sets_no_call() {
+    let app = spawn_app().await;
+    let (mut owner, [_ada]) = app.acquainted_workspace(["Ada"]).await;
+    let me = owner.id();
+    let cases = [
+        ("answer", json!({"to": me, "call": "c1", "sdp": "x"})),
+        ("ring", json!({"to": me, "call": "c1", "sdp": "x"})),
+        ("icecandidate", json!({"to": me, "candidate": null})),
+        ("negotiation", json!({"to": me, "description": {}})),
+        ("busy", json!({"to": me, "call": "c1"})),
+        ("hangup", json!({"to": me, "call": "c1"})),
+    ];
+    for (event, data) in cases {
+        assert_eq!(
+            owner.client.alert(event, data).await,
+            "bad_request",
+            "{event}"
+        );
+    }
+    // Newcomers are told of no call.
+    let newcomer = app.attend(&owner.invite(), None, "Bea").await;
+    assert_eq!(newcomer.reply["call"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relayed_payloads_nest_at_most_32_levels() {
+    let app = spawn_app().await;
+    let (mut owner, [mut ada]) = app.acquainted_workspace(["Ada"]).await;
+    let nested = |n: usize| -> Value {
+        let text = format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        serde_json::from_str(&text).unwrap()
+    };
+    let deep = json!({"to": ada.id(), "candidate": nested(33)});
+    assert_eq!(
+        owner.client.alert("icecandidate", deep).await,
+        "bad_request"
+    );
+    let fine = json!({"to": ada.id(), "candidate": nested(32)});
+    owner.client.ok("icecandidate", fine, "sent").await;
+    let got = ada.client.recv_event("icecandidate").await;
+    assert_eq!(got["candidate"], nested(32));
+    // 20,000 levels, as text: refused, and the connection carries on.
+    let text = format!(
+        r#"{{"event":"icecandidate","id":77,"data":{{"to":"{}","candidate":{}1{}}}}}"#,
+        ada.id(),
+        "[".repeat(20_000),
+        "]".repeat(20_000)
+    );
+    owner.client.send_text(text).await;
+    let frame = owner
+        .client
+        .recv_frame("the answer to a deep payload")
+        .await;
+    assert_eq!(alert_code(&frame), "bad_request", "{frame}");
+    owner.client.ok("attendees", json!({}), "attendees").await;
+}

@@ -50,6 +50,7 @@ impl Hub {
                 description: field("description"),
             },
         );
+        not_to_self(binding, &signal.to)?;
         let state = &mut *binding.workspace.lock();
         bound(state, binding, caller)?;
         send_to(state, &signal.to, frame)?;
@@ -67,6 +68,9 @@ impl Hub {
         to: Option<String>,
         caller: &Caller<'_>,
     ) -> Result<()> {
+        if let Some(to) = &to {
+            not_to_self(binding, to)?;
+        }
         let frame = push("hangup", json!({"from": binding.attendee, "call": call}));
         let state = &mut *binding.workspace.lock();
         bound(state, binding, caller)?;
@@ -107,6 +111,18 @@ impl Hub {
     }
 }
 
+/// A signal to oneself would, for one, make an `answer` with no `ring` set the call
+/// every newcomer is told about (PROTOCOL.md 1.1).
+fn not_to_self(binding: &Binding, to: &str) -> Result<()> {
+    if to == binding.attendee {
+        return Err(Error::bad_request("to is the sender itself"));
+    }
+    Ok(())
+}
+
+/// Queues `frame` for member `to`. A target whose queue holds half its limit is not
+/// keeping up: the sender is refused `rate_limited` (and may retry), rather than the
+/// target being evicted by someone else's traffic.
 fn send_to(state: &State, to: &str, frame: ByteString) -> Result<()> {
     let target = state
         .members
@@ -116,8 +132,8 @@ fn send_to(state: &State, to: &str, frame: ByteString) -> Result<()> {
         .conn
         .as_ref()
         .ok_or_else(|| Error::PeerOffline(to.to_string()))?;
-    conn.send(frame);
-    Ok(())
+    conn.relay(frame)
+        .map_err(|_| Error::RateLimited("the recipient is not keeping up; send again shortly"))
 }
 
 /// An answered ring puts both sides in the workspace's call. A ring for another call

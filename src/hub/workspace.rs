@@ -112,11 +112,12 @@ impl State {
             .filter(|m| m.conn.as_ref().is_some_and(|c| c.id() == conn))
     }
 
-    /// Pushes `frame` to every online member but `except`.
+    /// Pushes `frame` to every online member but `except` that has room for it; a
+    /// member whose queue is half full misses it (PROTOCOL.md 1.1, "Slow targets").
     pub fn broadcast(&self, frame: &ByteString, except: &str) {
         for member in self.members.values().filter(|m| m.id != except) {
             if let Some(conn) = &member.conn {
-                conn.send(frame.clone());
+                conn.offer(frame);
             }
         }
     }

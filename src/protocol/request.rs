@@ -159,7 +159,7 @@ impl Request {
             }
             "state" => Request::State(fields(data)?),
             "iceservers" => Request::IceServers,
-            _ => return Err(Error::UnknownEvent(truncate(&event))),
+            _ => return Err(Error::UnknownEvent(event)),
         })
     }
 }
@@ -183,6 +183,7 @@ fn signal(kind: SignalKind, data: &RawValue) -> Result<Request> {
             };
             let value =
                 value.ok_or_else(|| Error::bad_request(format!("missing field {field}")))?;
+            validate::payload_depth(field, value.get())?;
             Some((field, value.to_owned()))
         }
         None => None,
@@ -197,11 +198,6 @@ fn signal(kind: SignalKind, data: &RawValue) -> Result<Request> {
 
 fn fields<'a, T: Deserialize<'a>>(data: &'a RawValue) -> Result<T> {
     serde_json::from_str(data.get()).map_err(|e| Error::bad_request(e.to_string()))
-}
-
-/// Echoing a stranger's 60 KiB event name back in an alert helps nobody.
-fn truncate(event: &str) -> String {
-    event.chars().take(64).collect()
 }
 
 #[cfg(test)]

@@ -9,6 +9,9 @@ pub const MAX_NAME_CHARS: usize = 64;
 pub const MIN_PIN_CHARS: usize = 4;
 pub const MAX_PIN_CHARS: usize = 64;
 pub const MAX_CALL_CHARS: usize = 64;
+/// Levels of arrays and objects a relayed payload (`sdp`, `candidate`, `description`)
+/// may nest: deeper JSON crashes receivers whose parser limits depth (PROTOCOL.md 1.1).
+pub const MAX_PAYLOAD_DEPTH: usize = 32;
 
 /// A display name: trimmed, 1 to 64 characters, no control characters; absent or
 /// blank gives `default`. Never interpreted as markup, so no other character is banned.
@@ -77,6 +80,30 @@ pub fn call_id(value: &str) -> Result<()> {
     }
 }
 
+/// A relayed payload, as raw JSON already known to be valid: at most
+/// [`MAX_PAYLOAD_DEPTH`] levels deep, or `bad_request`.
+pub fn payload_depth(field: &str, json: &str) -> Result<()> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for byte in json.bytes() {
+        match byte {
+            _ if escaped => escaped = false,
+            b'\\' if in_string => escaped = true,
+            b'"' => in_string = !in_string,
+            b'[' | b'{' if !in_string => {
+                depth += 1;
+                if depth > MAX_PAYLOAD_DEPTH {
+                    return Err(Error::bad_request(format!(
+                        "{field} nests deeper than {MAX_PAYLOAD_DEPTH} levels"
+                    )));
+                }
+            }
+            b']' | b'}' if !in_string => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,7 +134,31 @@ mod tests {
         assert_eq!(new_pin(Some("12\n45")).unwrap_err().code(), "bad_request");
     }
 
+    #[test]
+    fn payloads_nest_at_most_32_levels() {
+        let nested = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        assert!(payload_depth("sdp", &nested(32)).is_ok());
+        assert_eq!(
+            payload_depth("sdp", &nested(33)).unwrap_err().code(),
+            "bad_request"
+        );
+        assert!(payload_depth("sdp", &nested(20_000)).is_err());
+        // Brackets inside strings are text, escaped quotes included.
+        let text = format!(r#"{{"s":"\"{}"}}"#, "[".repeat(100));
+        assert!(payload_depth("sdp", &text).is_ok());
+        let wide = format!("[{}]", vec!["[[1]]"; 1000].join(","));
+        assert!(payload_depth("sdp", &wide).is_ok());
+    }
+
     proptest! {
+        /// The scan agrees with a real parser's idea of depth.
+        #[test]
+        fn depth_matches_serde(value in arb_json()) {
+            let text = value.to_string();
+            let ok = payload_depth("x", &text).is_ok();
+            prop_assert_eq!(ok, depth_of(&value) <= MAX_PAYLOAD_DEPTH);
+        }
+
         #[test]
         fn accepted_names_obey_every_rule(s in "\\PC{0,80}|[\\x00-\\x20a-z]{0,70}") {
             match name(Some(&s), "Default") {
@@ -134,6 +185,28 @@ mod tests {
                 }
                 Err(e) => prop_assert!(matches!(e.code(), "too_large" | "bad_request")),
             }
+        }
+    }
+
+    fn arb_json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            "[\\[\\]{}\"\\\\a-z]{0,6}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(40, 200, 3, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map("[a-z{]{1,3}", inner, 0..3)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn depth_of(value: &serde_json::Value) -> usize {
+        match value {
+            serde_json::Value::Array(items) => 1 + items.iter().map(depth_of).max().unwrap_or(0),
+            serde_json::Value::Object(map) => 1 + map.values().map(depth_of).max().unwrap_or(0),
+            _ => 0,
         }
     }
 }

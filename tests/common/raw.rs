@@ -83,12 +83,15 @@ impl Raw {
         self.write(&frame(fin, opcode, payload)).await
     }
 
-    /// The next frame from the server: its opcode and payload; `None` when the
-    /// connection ended first.
+    /// The next frame from the server other than its pings: its opcode and payload;
+    /// `None` when the connection ended first.
     pub async fn read_frame(&mut self) -> Option<(u8, Vec<u8>)> {
         loop {
             if let Some((frame, used)) = parse(&self.pending) {
                 self.pending.drain(..used);
+                if frame.0 == PING {
+                    continue;
+                }
                 return Some(frame);
             }
             if within("a frame from the server", self.try_fill()).await? == 0 {
