@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 
 /// One frame, as the connection loop sees it.
 #[derive(Debug)]
-pub(crate) enum Inbound {
+pub enum Inbound {
     /// A whole text message, valid UTF-8.
     Text(ByteString),
     /// A whole binary message (its content is not kept: the protocol has no use for it).
@@ -35,7 +35,7 @@ pub(crate) enum Inbound {
 
 /// Why the reader gave up on a connection; each maps to one close code.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Violation {
+pub enum Violation {
     /// A frame, or a fragmented message, over `max_message_bytes` (close 1009).
     TooLarge,
     /// A text message that is not UTF-8 (close 1007).
@@ -60,7 +60,7 @@ struct Header {
     len: u64,
 }
 
-pub(crate) struct FrameReader<S> {
+pub struct FrameReader<S> {
     input: S,
     buf: BytesMut,
     codec: Codec,
@@ -77,7 +77,7 @@ where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
 {
     /// Reads frames from `input`; messages over `limit` bytes are refused.
-    pub(crate) fn new(input: S, limit: usize) -> Self {
+    pub fn new(input: S, limit: usize) -> Self {
         FrameReader {
             input,
             buf: BytesMut::new(),
@@ -89,7 +89,7 @@ where
     }
 
     /// The next frame; `None` once the peer's side of the connection has ended.
-    pub(crate) async fn next(&mut self) -> Next {
+    pub async fn next(&mut self) -> Next {
         std::future::poll_fn(|cx| self.poll_next(cx)).await
     }
 
@@ -217,7 +217,7 @@ mod tests {
     use futures_util::stream;
 
     /// A masked client frame (RFC 6455 §5.3), with a zero mask for readability.
-    pub(crate) fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    pub fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
         let mut out = vec![(u8::from(fin) << 7) | opcode];
         match payload.len() {
             n if n < 126 => out.push(0x80 | n as u8),

@@ -2,7 +2,7 @@
 //! teardown rule enforced here, once (PROTOCOL.md 1.1, "Transport and frames").
 
 mod body;
-pub(crate) mod frames;
+pub mod frames;
 mod live;
 pub mod socket;
 pub mod ws;

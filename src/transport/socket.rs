@@ -100,3 +100,49 @@ impl Drop for SocketHandle {
         self.gone.cancel();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_sockets_get_nodelay_keepalive_and_a_handle() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        configure_listener(&listener).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = TcpStream::connect(addr).await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        stream.set_nodelay(false).unwrap();
+        let mut extensions = Extensions::new();
+        on_connect(&stream, &mut extensions);
+        assert!(stream.nodelay().unwrap());
+        assert!(SockRef::from(&stream).keepalive().unwrap());
+        assert!(extensions.get::<Arc<SocketHandle>>().is_some());
+    }
+
+    #[tokio::test]
+    async fn an_aborted_connection_ends() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut extensions = Extensions::new();
+        on_connect(&stream, &mut extensions);
+        let handle = extensions.get::<Arc<SocketHandle>>().unwrap().clone();
+        let gone = handle.gone();
+        handle.abort();
+        drop(stream);
+        let mut buf = [0u8; 16];
+        // Nothing was queued, so the FIN of the shutdown arrives before the RST of the
+        // close; with unread data queued, only the RST would.
+        let read = client.read(&mut buf).await;
+        assert!(matches!(read, Ok(0) | Err(_)), "the connection ended: {read:?}");
+        drop(extensions);
+        drop(handle);
+        assert!(gone.is_cancelled());
+    }
+}
