@@ -4,6 +4,7 @@
 
 import { Connection } from './sdk/connection.js';
 import { Call } from './sdk/call.js';
+import { Outbox } from './sdk/outbox.js';
 import { SwitchboardError, compact, decodeToken, sessions } from './sdk/session.js';
 
 export { Call, SwitchboardError, decodeToken, sessions };
@@ -33,6 +34,8 @@ export class Switchboard extends Connection {
     this._refreshTimer = null;
     this._signalHandler = null;
     this._queuedSignals = [];
+    // Outgoing signals, kept in order and sent again when the server refuses them for the rate.
+    this._outbox = new Outbox((event, data) => this.request(event, data));
   }
 
   /** The own attendee object (kept up to date by `state` pushes), or null. */
@@ -52,7 +55,9 @@ export class Switchboard extends Connection {
 
   // ----- the connection's hooks ---------------------------------------------------------
 
-  _onSocketClosed(e) {
+  _onSocketClosed(e, { wasOpen }) {
+    // Signals made on a lost connection are stale: the peers they were for start over.
+    if (wasOpen) this._outbox.flush(new SwitchboardError('disconnected', 'The connection to the server was lost.'));
     if (e.code === 4003) this._onKicked(this.attendeeId);
   }
 
@@ -153,7 +158,7 @@ export class Switchboard extends Connection {
 
   /** Publishes the own mic/cam state; emits `state` for the own attendee once accepted. */
   async state({ mic, cam } = {}) {
-    const data = await this.request('state', compact({ mic, cam }));
+    const data = await this._outbox.push('state', compact({ mic, cam }));
     const self = this.self;
     if (self) {
       if (mic !== undefined) self.mic = mic;
@@ -177,30 +182,31 @@ export class Switchboard extends Connection {
     return data;
   }
 
-  // ----- signals: thin wrappers; each resolves once the server relayed it (`sent`) ------
+  // ----- signals: each resolves once the server relayed it (`sent`). They leave in order
+  // per target and are sent again when refused with `rate_limited` (see sdk/outbox.js).
 
   ring(to, call, sdp) {
-    return this.request('ring', { to, call, sdp });
+    return this._outbox.push('ring', { to, call, sdp });
   }
 
   answer(to, call, sdp) {
-    return this.request('answer', { to, call, sdp });
+    return this._outbox.push('answer', { to, call, sdp });
   }
 
   busy(to, call) {
-    return this.request('busy', { to, call });
+    return this._outbox.push('busy', { to, call });
   }
 
   hangup(call, to) {
-    return this.request('hangup', compact({ call, to }));
+    return this._outbox.push('hangup', compact({ call, to }));
   }
 
   iceCandidate(to, candidate) {
-    return this.request('icecandidate', { to, candidate });
+    return this._outbox.push('icecandidate', { to, candidate });
   }
 
   negotiation(to, description) {
-    return this.request('negotiation', { to, description });
+    return this._outbox.push('negotiation', { to, description });
   }
 
   /**
@@ -261,6 +267,7 @@ export class Switchboard extends Connection {
     this.attendeeId = null;
     this.members = new Map();
     this._queuedSignals = [];
+    this._outbox.flush(new SwitchboardError('not_attending', 'The membership has ended.'));
   }
 
   _onKicked(attendeeId) {

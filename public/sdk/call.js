@@ -273,7 +273,9 @@ export class Call extends EventTarget {
     await this._flushCandidates(peer);
     if (isOffer) {
       await pc.setLocalDescription();
-      await this.sb.negotiation(from, pc.localDescription).catch(() => {});
+      // Not awaited: the SDK keeps our answer ahead of our candidates, and their next
+      // signals need not wait while a busy server has it paced.
+      this.sb.negotiation(from, pc.localDescription).catch(() => {});
     }
   }
 

@@ -1,0 +1,83 @@
+'use strict';
+// Pages that use the SDK directly, without the demo app: a page of the server's origin with `window.SB` (the SDK module) and `window.sb` (a Switchboard), for what the
+// SDK does on the wire (bursts of signals, TURN credentials, expired tokens) that the demo
+// app's screen does not show.
+
+const h = require('./helpers');
+
+// The document the SDK runs in: one the server serves (a page from anywhere else may not
+// open a WebSocket to the loopback server), and the SDK's own source runs no script.
+const HOST_PAGE = '/switchboard.js';
+
+/** A labelled page (see helpers.openPage) with the SDK loaded and one Switchboard made. */
+async function openSdkPage(browser, baseUrl, label) {
+  const page = await h.openPage(browser, baseUrl, label);
+  await page.goto(HOST_PAGE);
+  await page.evaluate(async () => {
+    window.SB = await import('/switchboard.js');
+    window.sb = new window.SB.Switchboard();
+  });
+  return page;
+}
+
+/**
+ * Runs `body(open)` where `open(label)` gives a fresh SDK page; on failure, screenshots and
+ * logs of every page are printed before the error is rethrown; the pages are closed.
+ */
+async function withSdkPages(t, browser, baseUrl, body) {
+  const pages = [];
+  const open = async (label) => {
+    const page = await openSdkPage(browser, baseUrl, label);
+    pages.push(page);
+    return page;
+  };
+  try {
+    await body(open);
+  } catch (err) {
+    await h.dumpPages(t.name, pages);
+    throw err;
+  } finally {
+    for (const page of pages) await page.context().close().catch(() => {});
+  }
+}
+
+/** The first page creates a workspace, the others attend it; resolves to their attendee ids. */
+async function gather(pages) {
+  const owner = await pages[0].evaluate(async () => {
+    const { workspace, attendee } = await sb.create({ name: 'SDK', attendeeName: 'Owner' });
+    return { invite: workspace.invite, id: attendee.id };
+  });
+  const ids = [owner.id];
+  for (const page of pages.slice(1)) {
+    const id = await page.evaluate(async ({ invite, name }) => (await sb.attend({ invite, name })).attendee.id, {
+      invite: owner.invite,
+      name: page.__label,
+    });
+    ids.push(id);
+  }
+  return ids;
+}
+
+/** Keeps every `negotiation` and `icecandidate` the page's Switchboard receives, in order. */
+async function recordSignals(page) {
+  await page.evaluate(() => {
+    window.received = [];
+    for (const type of ['negotiation', 'icecandidate']) {
+      sb.addEventListener(type, ({ detail }) =>
+        window.received.push({ type, from: detail.from, payload: detail.description ?? detail.candidate }),
+      );
+    }
+  });
+}
+
+/** Counts the `rate_limited` alerts the page receives, in `page.__refusals`. */
+function countRefusals(page) {
+  page.__refusals = 0;
+  page.on('websocket', (ws) =>
+    ws.on('framereceived', (f) => {
+      if (typeof f.payload === 'string' && f.payload.includes('"rate_limited"')) page.__refusals += 1;
+    }),
+  );
+}
+
+module.exports = { countRefusals, gather, openSdkPage, recordSignals, withSdkPages };
