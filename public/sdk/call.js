@@ -1,6 +1,8 @@
 // A mesh video call on top of a Switchboard membership: one RTCPeerConnection per other
 // online member, negotiated with the perfect-negotiation pattern. See docs/sdk.md.
 
+import { IceServers } from './ice.js';
+
 // A peer connection stuck in `disconnected` this long gets an ICE restart.
 const DISCONNECTED_GRACE_MS = 4_000;
 
@@ -26,7 +28,10 @@ export class Call extends EventTarget {
     this.peers = new Map();
     this.closed = false;
     this._started = false;
-    this._iceServers = [];
+    this._ice = new IceServers(
+      () => sb.request('iceservers'),
+      (list) => this._applyIceServers(list),
+    );
     this._chains = new Map();
     this._inbox = sb._setSignalHandler((event, data) => this._onSignal(event, data));
     this._listeners = this._listen();
@@ -44,17 +49,13 @@ export class Call extends EventTarget {
 
   /** Fetches ICE servers, handles the offers that came in meanwhile, offers to the rest. */
   async start() {
-    try {
-      this._iceServers = await this.sb.iceServers();
-    } catch {
-      this._iceServers = []; // host candidates still connect peers on the same network
-    }
+    await this._ice.update(); // on failure, none: host candidates still connect a LAN
     if (this.closed) return;
     this._started = true;
     const inbox = this._inbox;
     this._inbox = [];
     inbox.forEach(({ event, data }) => this._onSignal(event, data));
-    this._connectAll();
+    await this._connectAll();
     this._publishState();
   }
 
@@ -82,6 +83,7 @@ export class Call extends EventTarget {
   close() {
     if (this.closed) return;
     this.closed = true;
+    this._ice.stop();
     for (const id of [...this.peers.keys()]) this._closePeer(id);
     if (this.sb._signalHandler) this.sb._setSignalHandler(null);
     for (const [type, fn] of this._listeners) this.sb.removeEventListener(type, fn);
@@ -113,11 +115,13 @@ export class Call extends EventTarget {
   _reconnectAll() {
     if (!this._started || this.closed) return;
     for (const id of [...this.peers.keys()]) this._closePeer(id);
-    this._connectAll();
+    this._connectAll().catch(() => {});
     this._publishState();
   }
 
-  _connectAll() {
+  async _connectAll() {
+    await this._ice.fresh();
+    if (this.closed) return;
     for (const member of this.sb.members.values()) {
       if (member.id !== this.sb.attendeeId && member.online) this._peer(member.id);
     }
@@ -149,7 +153,7 @@ export class Call extends EventTarget {
   _peer(id) {
     const existing = this.peers.get(id);
     if (existing) return existing;
-    const pc = new RTCPeerConnection({ iceServers: this._iceServers });
+    const pc = new RTCPeerConnection({ iceServers: this._ice.list });
     const peer = {
       id,
       pc,
@@ -195,12 +199,29 @@ export class Call extends EventTarget {
     this._emit('peer-state', { attendeeId: peer.id, state });
     clearTimeout(peer.restartTimer);
     if (state === 'failed') {
-      pc.restartIce();
+      this._restartIce(peer);
     } else if (state === 'disconnected') {
       // Often recovers by itself (a brief network change); restart if it does not.
       peer.restartTimer = setTimeout(() => {
-        if (pc.connectionState === 'disconnected') pc.restartIce();
+        if (pc.connectionState === 'disconnected') this._restartIce(peer);
       }, DISCONNECTED_GRACE_MS);
+    }
+  }
+
+  // A restart gathers relay candidates anew: with valid TURN credentials, then.
+  async _restartIce(peer) {
+    await this._ice.fresh();
+    if (this.peers.get(peer.id) === peer) peer.pc.restartIce();
+  }
+
+  // New credentials go to the existing connections too, for their next ICE restart.
+  _applyIceServers(list) {
+    for (const { pc } of this.peers.values()) {
+      try {
+        pc.setConfiguration({ ...pc.getConfiguration(), iceServers: list });
+      } catch (err) {
+        console.warn('switchboard: could not update the ICE servers of a connection', err);
+      }
     }
   }
 
@@ -248,6 +269,9 @@ export class Call extends EventTarget {
   async _onDescription(from, description) {
     if (this.closed || !description?.type || from === this.sb.attendeeId) return;
     const isOffer = description.type === 'offer';
+    // An offer may need a new connection, or restart ICE: either gathers with our servers.
+    if (isOffer) await this._ice.fresh();
+    if (this.closed) return;
     let peer = this.peers.get(from);
     const session = sdpSession(description);
     if (peer && peer.remoteSession && session && session !== peer.remoteSession) {

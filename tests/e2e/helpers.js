@@ -67,7 +67,8 @@ async function launchBrowser() {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 }
 
-// Runs in every page before the app: records each RTCPeerConnection in window.__pcs.
+// Runs in every page before the app: records each RTCPeerConnection in window.__pcs, with
+// the time it was made (`__createdAt`, ms since the epoch).
 function recordPeerConnections() {
   const Native = window.RTCPeerConnection;
   if (!Native || Native.__recorded) return;
@@ -75,6 +76,7 @@ function recordPeerConnections() {
   class RecordedPeerConnection extends Native {
     constructor(...args) {
       super(...args);
+      this.__createdAt = Date.now();
       window.__pcs.push(this);
     }
   }
