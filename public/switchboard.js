@@ -17,6 +17,8 @@ const MAX_QUEUED_SIGNALS = 500;
 
 // Errors saying that a session token will never work again.
 const SESSION_GONE = new Set(['invalid_token', 'expired_token', 'workspace_not_found']);
+// Requests that bind a socket: an `expired_token` answer is about the token they carry.
+const BINDING_EVENTS = new Set(['create', 'attend', 're-attend']);
 
 /**
  * One connection to a Switchboard server and, once bound, one membership of a workspace.
@@ -32,10 +34,11 @@ export class Switchboard extends Connection {
     this.token = null;
 
     this._refreshTimer = null;
+    this._renewing = null;
     this._signalHandler = null;
     this._queuedSignals = [];
     // Outgoing signals, kept in order and sent again when the server refuses them for the rate.
-    this._outbox = new Outbox((event, data) => this.request(event, data));
+    this._outbox = new Outbox((event, data) => this._sendSignal(event, data));
   }
 
   /** The own attendee object (kept up to date by `state` pushes), or null. */
@@ -88,6 +91,52 @@ export class Switchboard extends Connection {
       }
       throw err;
     }
+  }
+
+  // ----- an expired session token --------------------------------------------------------
+
+  /**
+   * Sends any protocol event (see docs/sdk.md). A member event answered `expired_token`
+   * means the token ran out while the socket stayed open (the refresh timer did not fire:
+   * a sleeping laptop, a throttled tab); the SDK re-attends with it, which the server
+   * accepts for a grace period, and sends the event once more.
+   */
+  async request(event, data = {}, options = {}) {
+    const token = this.token;
+    try {
+      return await super.request(event, data, options);
+    } catch (err) {
+      if (!this._expired(event, err, token)) throw err;
+      if (this.token === token) await this._renew(); // else renewed meanwhile
+      return super.request(event, data, options);
+    }
+  }
+
+  // Signals are not sent again after a re-attend: the call starts over (`reattended`).
+  async _sendSignal(event, data) {
+    const token = this.token;
+    try {
+      return await super.request(event, data);
+    } catch (err) {
+      if (this._expired(event, err, token) && this.token === token) this._renew().catch(() => {});
+      throw err;
+    }
+  }
+
+  _expired(event, err, token) {
+    return err.code === 'expired_token' && !BINDING_EVENTS.has(event) && !!token;
+  }
+
+  // One re-attend, however many requests met the expired token.
+  _renew() {
+    this._renewing ??= this._renewNow().finally(() => (this._renewing = null));
+    return this._renewing;
+  }
+
+  async _renewNow() {
+    this.status = 'reconnecting'; // requests made meanwhile wait for the re-attend
+    this._outbox.flush(new SwitchboardError('expired_token', 'The session expired: the call starts over.'));
+    await this._rebind(true);
   }
 
   // ----- membership -------------------------------------------------------------------
@@ -158,7 +207,13 @@ export class Switchboard extends Connection {
 
   /** Publishes the own mic/cam state; emits `state` for the own attendee once accepted. */
   async state({ mic, cam } = {}) {
-    const data = await this._outbox.push('state', compact({ mic, cam }));
+    const change = compact({ mic, cam });
+    const data = await this._outbox.push('state', change).catch(async (err) => {
+      // Unlike other signals, a state is still true after a re-attend.
+      if (err.code !== 'expired_token' || !this._renewing) throw err;
+      await this._renewing;
+      return this._outbox.push('state', change);
+    });
     const self = this.self;
     if (self) {
       if (mic !== undefined) self.mic = mic;

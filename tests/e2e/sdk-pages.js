@@ -80,4 +80,18 @@ function countRefusals(page) {
   );
 }
 
-module.exports = { countRefusals, gather, openSdkPage, recordSignals, withSdkPages };
+/**
+ * Whether the server speaks protocol 1.1 (moderation, expired-token grace): asks it to
+ * `rotate-invite` on an unbound socket, which an older server answers `unknown_event`.
+ */
+async function speaksProtocol11(browser, baseUrl) {
+  const page = await openSdkPage(browser, baseUrl, 'probe');
+  try {
+    const code = await page.evaluate(() => sb.request('rotate-invite').then(() => 'ok', (err) => err.code));
+    return code !== 'unknown_event';
+  } finally {
+    await page.context().close();
+  }
+}
+
+module.exports = { countRefusals, gather, openSdkPage, recordSignals, speaksProtocol11, withSdkPages };
