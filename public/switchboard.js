@@ -82,14 +82,45 @@ export class Switchboard extends Membership {
     return data;
   }
 
-  /** Owner: removes a member. Emits `attendee-left` (reason `kicked`) locally too. */
-  async kick(attendeeId) {
-    const data = await this.request('kick', { attendee_id: attendeeId });
+  /**
+   * Owner: removes a member; emits `attendee-left` (reason `kicked`) locally too. With
+   * `ban`, the server also rotates the invite and refuses the member's address at this
+   * workspace for a while (`workspace.ban_secs`); `workspace.invite` is the new link then.
+   */
+  async kick(attendeeId, { ban = false } = {}) {
+    const invite = this.workspace?.invite;
+    const data = await this.request('kick', ban ? { attendee_id: attendeeId, ban: true } : { attendee_id: attendeeId });
     if (this.members.delete(attendeeId)) {
       this._dropSignals(attendeeId);
       this._emit('attendee-left', { attendee_id: attendeeId, reason: 'kicked' });
       this._emit('members', { attendees: [...this.members.values()] });
     }
+    if (ban) await this._afterBan(data, invite);
+    return data;
+  }
+
+  // The ban rotated the invite. The `kicked` reply does not carry the new one: unless an
+  // `invite-rotated` push brought it meanwhile, one more rotation does, so that the owner
+  // never shows a link that no longer works (the others get that one pushed too).
+  async _afterBan(data, before) {
+    if (data.invite) this._setInvite(data.invite);
+    else if (this.workspace && this.workspace.invite === before) await this.rotateInvite().catch(() => {});
+  }
+
+  /** Owner: replaces the invite link; the old one stops working. Resolves to `{invite}`. */
+  async rotateInvite() {
+    const data = await this.request('rotate-invite');
+    this._setInvite(data.invite);
+    return data;
+  }
+
+  /**
+   * Owner: sets the PIN that newcomers need (4 to 64 characters), or removes it (`null`
+   * or an empty string). Resolves to `{protected}`.
+   */
+  async setPin(pin) {
+    const data = await this.request('set-pin', { pin: pin || null });
+    this._updateWorkspace({ protected: data.protected });
     return data;
   }
 
@@ -179,11 +210,21 @@ export class Switchboard extends Membership {
   }
 
   _onPush(event, data) {
+    if (event === 'kicked') {
+      this._onKicked(data.attendee_id); // emits `kicked` once, whether push or close 4003
+      return;
+    }
+    this._applyPush(event, data);
+    this._emit(event, data);
+    if (event.startsWith('attendee-') || event === 'state') {
+      this._emit('members', { attendees: [...this.members.values()] });
+    }
+  }
+
+  // What a push changes in the SDK's state, before the app hears of it.
+  _applyPush(event, data) {
     const member = this.members.get(data.attendee_id ?? data.from);
     switch (event) {
-      case 'kicked':
-        this._onKicked(data.attendee_id); // emits `kicked` once, whether push or close 4003
-        return;
       case 'destroyed':
         this._endSession();
         break;
@@ -211,13 +252,26 @@ export class Switchboard extends Membership {
       case 'icecandidate':
         this._routeSignal(event, data);
         break;
+      case 'invite-rotated':
+        this._setInvite(data.invite);
+        break;
       default:
         break;
     }
-    this._emit(event, data);
-    if (event.startsWith('attendee-') || event === 'state') {
-      this._emit('members', { attendees: [...this.members.values()] });
-    }
+  }
+
+  // Rotations may be answered and pushed in either order: an invite of an older version
+  // (its `ver` claim) than the one we hold is not taken.
+  _setInvite(invite) {
+    const version = (token) => decodeToken(token)?.ver ?? 0;
+    if (!this.workspace || !invite || version(invite) < version(this.workspace.invite)) return;
+    this._updateWorkspace({ invite });
+  }
+
+  _updateWorkspace(change) {
+    if (!this.workspace) return;
+    Object.assign(this.workspace, change);
+    this._emit('workspace', { workspace: this.workspace });
   }
 
   // Offers can arrive before the app has started its call (it may still be waiting for the
