@@ -285,8 +285,11 @@ export class Switchboard extends Membership {
     if (this._queuedSignals.length > MAX_QUEUED_SIGNALS) this._queuedSignals.shift();
   }
 
-  _dropSignals(from) {
-    this._queuedSignals = this._queuedSignals.filter((s) => s.data.from !== from);
+  // A member who left, went offline or hung up: the signals from them that wait for a
+  // call, and ours to them still in the outbox, were for a connection that is gone.
+  _dropSignals(id) {
+    this._queuedSignals = this._queuedSignals.filter((s) => s.data.from !== id);
+    this._outbox.drop(id, new SwitchboardError('peer_offline', 'That member left, went offline or hung up.'));
   }
 
   _setSignalHandler(handler) {

@@ -56,6 +56,14 @@ export class Outbox {
     });
   }
 
+  /** Rejects the queued signals to `to` with `err` (it left or went offline: they are stale). */
+  drop(to, err) {
+    for (const item of this._items.filter((i) => i.lane === to && !i.sending)) {
+      this._settle(item, () => item.reject(err));
+    }
+    this._pump();
+  }
+
   _pump() {
     if (this._timer) return; // waiting out the gap; the timer pumps again
     for (const item of this._ready()) {
