@@ -3,6 +3,7 @@
 
 import { decodeToken, sessions } from './switchboard.js';
 import { $, app, describe, element, report, say, sb, sessionEndText, withButton } from './app/shared.js';
+import { showOwnerControls, wireOwnerControls } from './app/owner.js';
 import { onPeerState, onStream, syncTiles, unmuteRemote } from './app/tiles.js';
 
 // ---------------------------------------------------------------------------------------
@@ -66,6 +67,10 @@ function onJoinError(err, pin) {
     $('join-pin').focus();
     return;
   }
+  if (err.code === 'forbidden') {
+    say('You cannot join this workspace: its owner removed you.', 'error'); // banned, for now
+    return;
+  }
   say(describe(err), 'error');
 }
 
@@ -74,10 +79,17 @@ function enterWorkspace() {
   app.inWorkspace = true;
   show('call');
   $('workspace-name').textContent = sb.workspace.name;
-  $('invite-link').value = inviteUrl(sb.workspace.invite);
+  showWorkspace();
   renderControls();
   render();
   startCall();
+}
+
+// The invite link and the owner's controls, as the workspace is now (on every member's
+// page: a rotated invite is pushed to all).
+function showWorkspace() {
+  $('invite-link').value = inviteUrl(sb.workspace.invite);
+  showOwnerControls();
 }
 
 // Back to the forms, with `message` in #status. The session is already over (or, for a
@@ -258,6 +270,10 @@ async function copyInvite() {
 
 function listen() {
   sb.addEventListener('members', render);
+  sb.addEventListener('workspace', () => app.inWorkspace && showWorkspace());
+  sb.addEventListener('invite-rotated', () => {
+    if (app.inWorkspace) say('The invite link has changed: the old one no longer works.');
+  });
   sb.addEventListener('kicked', () => exitWorkspace('You were removed from this workspace by its owner.'));
   sb.addEventListener('destroyed', () => exitWorkspace('This workspace was closed by its owner.'));
   sb.addEventListener('session-ended', (e) => exitWorkspace(sessionEndText(e.detail.code)));
@@ -313,6 +329,7 @@ function boot() {
   $('join-form').addEventListener('submit', onJoin);
   $('copy-invite').addEventListener('click', copyInvite);
   $('unmute-remote').addEventListener('click', unmuteRemote);
+  wireOwnerControls();
   listen();
   const token = storedToken();
   if (token) resume(token);

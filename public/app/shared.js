@@ -24,7 +24,7 @@ const ERROR_TEXT = {
   wrong_pin: 'Wrong PIN.',
   workspace_full: 'This workspace is full.',
   workspace_not_found: 'This workspace no longer exists.',
-  invalid_token: 'This invite link is not valid.',
+  invalid_token: 'This invite link is not valid (it may have been replaced). Ask for a new one.',
   expired_token: 'This invite link has expired. Ask for a new one.',
   rate_limited: 'Too many attempts. Please wait a few minutes and try again.',
   forbidden: 'Only the owner of this workspace can do that.',

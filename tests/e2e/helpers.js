@@ -117,6 +117,28 @@ async function openPage(browser, baseUrl, label) {
   return page;
 }
 
+/**
+ * Runs `body(open)`, where `open(label)` resolves to a fresh page made by `makePage(label)`;
+ * on failure, screenshots and logs of every page are printed before the error is rethrown;
+ * the pages' contexts are always closed.
+ */
+async function withPages(t, makePage, body) {
+  const pages = [];
+  const open = async (label) => {
+    const page = await makePage(label);
+    pages.push(page);
+    return page;
+  };
+  try {
+    await body(open);
+  } catch (err) {
+    await dumpPages(t.name, pages);
+    throw err;
+  } finally {
+    for (const page of pages) await page.context().close().catch(() => {});
+  }
+}
+
 /** Empties artifacts/ of an earlier run. */
 function resetArtifacts() {
   fs.rmSync(ARTIFACTS, { recursive: true, force: true });
@@ -339,4 +361,5 @@ module.exports = {
   waitForStatus,
   waitForTiles,
   waitInCall,
+  withPages,
 };

@@ -20,25 +20,9 @@ async function openSdkPage(browser, baseUrl, label) {
   return page;
 }
 
-/**
- * Runs `body(open)` where `open(label)` gives a fresh SDK page; on failure, screenshots and
- * logs of every page are printed before the error is rethrown; the pages are closed.
- */
-async function withSdkPages(t, browser, baseUrl, body) {
-  const pages = [];
-  const open = async (label) => {
-    const page = await openSdkPage(browser, baseUrl, label);
-    pages.push(page);
-    return page;
-  };
-  try {
-    await body(open);
-  } catch (err) {
-    await h.dumpPages(t.name, pages);
-    throw err;
-  } finally {
-    for (const page of pages) await page.context().close().catch(() => {});
-  }
+/** helpers.withPages with SDK pages. */
+function withSdkPages(t, browser, baseUrl, body) {
+  return h.withPages(t, (label) => openSdkPage(browser, baseUrl, label), body);
 }
 
 /** The first page creates a workspace, the others attend it; resolves to their attendee ids. */
