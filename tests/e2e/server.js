@@ -75,42 +75,8 @@ async function startServer({ config: extra = {}, env = {} } = {}) {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-
   const logs = [];
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`server did not log its address within ${SERVER_START_TIMEOUT} ms:\n${logs.join('\n')}`));
-    }, SERVER_START_TIMEOUT);
-    const onLine = (line) => {
-      logs.push(line);
-      // eslint-disable-next-line no-control-regex
-      const m = line.replace(/\x1b\[[0-9;]*m/g, '').match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    for (const stream of [child.stdout, child.stderr]) {
-      let buf = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk) => {
-        buf += chunk;
-        let nl;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          onLine(buf.slice(0, nl));
-          buf = buf.slice(nl + 1);
-        }
-      });
-    }
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (code ${code}, signal ${signal}) before listening:\n${logs.join('\n')}`));
-    });
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
+  const url = await listeningUrl(child, logs);
 
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -123,6 +89,46 @@ async function startServer({ config: extra = {}, env = {} } = {}) {
     fs.rmSync(dir, { recursive: true, force: true });
   };
   return { url, stop, logs };
+}
+
+/** Collects the child's output lines in `logs`; resolves to the URL it logs it listens on. */
+function listeningUrl(child, logs) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`server did not log its address within ${SERVER_START_TIMEOUT} ms:\n${logs.join('\n')}`));
+    }, SERVER_START_TIMEOUT);
+    const onLine = (line) => {
+      logs.push(line);
+      // eslint-disable-next-line no-control-regex
+      const m = line.replace(/\x1b\[[0-9;]*m/g, '').match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    for (const stream of [child.stdout, child.stderr]) readLines(stream, onLine);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (code ${code}, signal ${signal}) before listening:\n${logs.join('\n')}`));
+    });
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+function readLines(stream, onLine) {
+  let buf = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk) => {
+    buf += chunk;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      onLine(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+  });
 }
 
 module.exports = { startServer };

@@ -11,6 +11,24 @@ const h = require('./helpers');
 const { gather, recordSignals, speaksProtocol11, withSdkPages } = require('./sdk-pages');
 
 const SESSION_TTL_SECS = 4;
+
+/** Keeps the `state` pushes the page's Switchboard receives in `window.states`. */
+async function recordStates(page) {
+  await page.evaluate(() => {
+    window.states = [];
+    sb.addEventListener('state', ({ detail }) => window.states.push(detail));
+  });
+}
+
+/** Waits, on this machine's clock, until the page's session token is past its `exp`. */
+async function waitPastExpiry(page) {
+  const exp = await page.evaluate(() => SB.decodeToken(sb.token).exp);
+  await h.eventually(() => Date.now() / 1000, (now) => now > exp + 1, {
+    timeout: SESSION_TTL_SECS * 3000,
+    message: `${page.__label}'s session token to expire`,
+  });
+  return exp;
+}
 const NEEDS_11 = 'the server answers unknown_event to rotate-invite: it does not speak protocol 1.1 yet';
 
 describe('expired session token (needs server 1.1)', { concurrency: false }, () => {
@@ -38,15 +56,8 @@ describe('expired session token (needs server 1.1)', { concurrency: false }, () 
       await bob.clock.pauseAt(Date.now() + 1000);
       const [adaId, bobId] = await gather([ada, bob]);
       await recordSignals(ada);
-      await ada.evaluate(() => {
-        window.states = [];
-        sb.addEventListener('state', ({ detail }) => window.states.push(detail));
-      });
-      const exp = await bob.evaluate(() => SB.decodeToken(sb.token).exp);
-      await h.eventually(() => Date.now() / 1000, (now) => now > exp + 1, {
-        timeout: SESSION_TTL_SECS * 3000,
-        message: "Bob's session token to expire",
-      });
+      await recordStates(ada);
+      const exp = await waitPastExpiry(bob);
 
       // Bob mutes: the server refuses the expired token, the SDK re-attends and sends it again.
       await bob.evaluate(async () => {
@@ -59,10 +70,10 @@ describe('expired session token (needs server 1.1)', { concurrency: false }, () 
         (states) => states.some((s) => s.from === bobId && s.mic === false),
         { message: "Ada to see Bob's microphone off" },
       );
-      const after = await bob.evaluate(() => ({ exp: SB.decodeToken(sb.token).exp, status: sb.status, id: sb.attendeeId }));
-      assert.equal(after.id, bobId, 'Bob is still the same member');
-      assert.equal(after.status, 'open');
-      assert.ok(after.exp > exp, 'Bob holds a new session token');
+      const renewed = await bob.evaluate(() => ({ exp: SB.decodeToken(sb.token).exp, status: sb.status, id: sb.attendeeId }));
+      assert.equal(renewed.id, bobId, 'Bob is still the same member');
+      assert.equal(renewed.status, 'open');
+      assert.ok(renewed.exp > exp, 'Bob holds a new session token');
 
       // And his signals reach Ada again.
       await bob.evaluate((to) => sb.negotiation(to, { type: 'offer', sdp: 'v=0\r\n' }), adaId);

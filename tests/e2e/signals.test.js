@@ -21,6 +21,43 @@ function candidate(i) {
   };
 }
 
+/**
+ * Has the page's Switchboard send, all at once as RTCPeerConnections gathering for each
+ * member would, an offer to each member, then their candidates interleaved. Resolves to
+ * the error codes of the signals that failed in the end, and how long it all took.
+ */
+function sendBurst(page, memberIds) {
+  const candidates = Array.from({ length: CANDIDATES }, (_, i) => candidate(i));
+  return page.evaluate(
+    async ({ to, list }) => {
+      const start = performance.now();
+      const sends = to.map((id) => sb.negotiation(id, { type: 'offer', sdp: `v=0\r\no=- ${id} 1 IN IP4 0.0.0.0\r\n` }));
+      for (const c of list) to.forEach((id) => sends.push(sb.iceCandidate(id, c)));
+      const results = await Promise.allSettled(sends);
+      const failures = results.filter((r) => r.status === 'rejected').map((r) => r.reason.code);
+      return { failures, ms: Math.round(performance.now() - start) };
+    },
+    { to: memberIds, list: candidates },
+  );
+}
+
+/** What each member must receive from the newcomer: the offer, then every candidate in order. */
+function expectedSignals(from) {
+  return [
+    { type: 'negotiation', from, payload: 'offer' },
+    ...Array.from({ length: CANDIDATES }, (_, i) => ({ type: 'icecandidate', from, payload: candidate(i).candidate })),
+  ];
+}
+
+async function receivedSignals(page, count) {
+  const got = await h.eventually(
+    () => page.evaluate(() => window.received),
+    (r) => r.length >= count,
+    { message: `${page.__label} to receive the offer and ${CANDIDATES} candidates` },
+  );
+  return got.map(({ type, from, payload }) => ({ type, from, payload: payload.type ?? payload.candidate }));
+}
+
 describe('signals under a low request burst', { concurrency: false }, () => {
   let server;
   let browser;
@@ -44,34 +81,14 @@ describe('signals under a low request burst', { concurrency: false }, () => {
       const [memberIds, newcomerId] = [ids.slice(0, 4), ids[4]];
       for (const page of members) await recordSignals(page);
 
-      // All at once, as an RTCPeerConnection per member gathers them: the offers, then
-      // the candidates of the four connections interleaved.
-      const { failures, ms } = await newcomer.evaluate(
-        async ({ to, count, candidates }) => {
-          const start = performance.now();
-          const sends = to.map((id) => sb.negotiation(id, { type: 'offer', sdp: `v=0\r\no=- ${id} 1 IN IP4 0.0.0.0\r\n` }));
-          for (let i = 0; i < count; i += 1) to.forEach((id) => sends.push(sb.iceCandidate(id, candidates[i])));
-          const results = await Promise.allSettled(sends);
-          const failed = results.filter((r) => r.status === 'rejected').map((r) => r.reason.code);
-          return { failures: failed, ms: Math.round(performance.now() - start) };
-        },
-        { to: memberIds, count: CANDIDATES, candidates: Array.from({ length: CANDIDATES }, (_, i) => candidate(i)) },
-      );
+      const { failures, ms } = await sendBurst(newcomer, memberIds);
       t.diagnostic(`the server refused ${newcomer.__refusals} signals of the burst; all were accepted within ${ms} ms`);
-      assert.ok(newcomer.__refusals > 0, 'the burst went over the server\'s request_burst (the test reproduces it)');
+      assert.ok(newcomer.__refusals > 0, "the burst went over the server's request_burst (the test reproduces it)");
       assert.deepEqual(failures, [], 'every signal was accepted in the end');
 
-      const expected = [
-        { type: 'negotiation', from: newcomerId, payload: 'offer' },
-        ...Array.from({ length: CANDIDATES }, (_, i) => ({ type: 'icecandidate', from: newcomerId, payload: candidate(i).candidate })),
-      ];
+      const expected = expectedSignals(newcomerId);
       for (const page of members) {
-        const got = await h.eventually(
-          () => page.evaluate(() => window.received),
-          (r) => r.length >= expected.length,
-          { message: `${page.__label} to receive the offer and ${CANDIDATES} candidates` },
-        );
-        const seen = got.map(({ type, from, payload }) => ({ type, from, payload: payload.type ?? payload.candidate }));
+        const seen = await receivedSignals(page, expected.length);
         assert.deepEqual(seen, expected, `${page.__label} got the offer, then every candidate in order`);
       }
     });
