@@ -208,10 +208,12 @@ export class Call extends EventTarget {
     }
   }
 
-  // A restart gathers relay candidates anew: with valid TURN credentials, then.
+  // A restart gathers relay candidates anew: with valid TURN credentials, then. Fetching
+  // them may take a moment, in which the connection may have recovered or been replaced.
   async _restartIce(peer) {
     await this._ice.fresh();
-    if (this.peers.get(peer.id) === peer) peer.pc.restartIce();
+    const state = peer.pc.connectionState;
+    if (this.peers.get(peer.id) === peer && (state === 'failed' || state === 'disconnected')) peer.pc.restartIce();
   }
 
   // New credentials go to the existing connections too, for their next ICE restart.
