@@ -1,59 +1,10 @@
 // The Switchboard demo app: create or join a workspace, then a mesh video call with
-// everyone in it. Names are always inserted as text, never as HTML.
+// everyone in it. Its parts are in ./app/; names are always inserted as text, never as HTML.
 
-import { Switchboard, sessions, decodeToken } from './switchboard.js';
-
-const $ = (id) => document.getElementById(id);
-const sb = new Switchboard();
-
-const app = {
-  invite: new URLSearchParams(location.search).get('invite'),
-  inWorkspace: false,
-  call: null,
-  stream: null,
-  starting: false,
-  // Mic and camera as they were at hang-up, for "Rejoin".
-  resume: null,
-};
-
-// ---------------------------------------------------------------------------------------
-// Plain words for the protocol's error codes.
-
-const ERROR_TEXT = {
-  wrong_pin: 'Wrong PIN.',
-  workspace_full: 'This workspace is full.',
-  workspace_not_found: 'This workspace no longer exists.',
-  invalid_token: 'This invite link is not valid.',
-  expired_token: 'This invite link has expired. Ask for a new one.',
-  rate_limited: 'Too many attempts. Please wait a few minutes and try again.',
-  forbidden: 'Only the owner of this workspace can do that.',
-  unknown_attendee: 'That person is no longer in this workspace.',
-  not_attending: 'You are no longer in this workspace.',
-  unavailable: 'The server cannot reach a service it needs. Please try again.',
-  internal: 'Something went wrong on the server. Please try again.',
-  timeout: 'The server did not answer. Please try again.',
-  disconnected: 'Cannot reach the server. Check your connection and try again.',
-};
-
-// The server's own message names the field for shape errors (a short PIN, a long name).
-function describe(err) {
-  if (err.code === 'bad_request' || err.code === 'too_large') {
-    const text = String(err.message || 'That was not accepted.');
-    return text.charAt(0).toUpperCase() + text.slice(1).replace(/\.?$/, '.');
-  }
-  return ERROR_TEXT[err.code] ?? 'Something went wrong. Please try again.';
-}
-
-function sessionEndText(code) {
-  if (code === 'workspace_not_found') return 'This workspace no longer exists.';
-  return 'You are no longer a member of this workspace. Join again with the invite link.';
-}
-
-function say(text, tone = 'info') {
-  const status = $('status');
-  status.textContent = text;
-  status.dataset.tone = tone;
-}
+import { decodeToken, sessions } from './switchboard.js';
+import { $, app, describe, element, report, say, sb, sessionEndText, withButton } from './app/shared.js';
+import { showOwnerControls, wireOwnerControls } from './app/owner.js';
+import { onPeerState, onStream, syncTiles, unmuteRemote } from './app/tiles.js';
 
 // ---------------------------------------------------------------------------------------
 // Views
@@ -70,15 +21,6 @@ function showEntry() {
 
 function inviteUrl(token) {
   return `${location.origin}/?invite=${encodeURIComponent(token)}`;
-}
-
-async function withButton(button, work) {
-  button.disabled = true;
-  try {
-    await work();
-  } finally {
-    button.disabled = false;
-  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -125,6 +67,10 @@ function onJoinError(err, pin) {
     $('join-pin').focus();
     return;
   }
+  if (err.code === 'forbidden') {
+    say('You cannot join this workspace: its owner removed you.', 'error'); // banned, for now
+    return;
+  }
   say(describe(err), 'error');
 }
 
@@ -133,10 +79,17 @@ function enterWorkspace() {
   app.inWorkspace = true;
   show('call');
   $('workspace-name').textContent = sb.workspace.name;
-  $('invite-link').value = inviteUrl(sb.workspace.invite);
+  showWorkspace();
   renderControls();
-  syncTiles();
+  render();
   startCall();
+}
+
+// The invite link and the owner's controls, as the workspace is now (on every member's
+// page: a rotated invite is pushed to all).
+function showWorkspace() {
+  $('invite-link').value = inviteUrl(sb.workspace.invite);
+  showOwnerControls();
 }
 
 // Back to the forms, with `message` in #status. The session is already over (or, for a
@@ -201,119 +154,12 @@ async function startCall() {
     call.addEventListener('stream', (e) => onStream(e.detail));
     call.addEventListener('peer-state', (e) => onPeerState(e.detail));
     app.call = call;
-    syncTiles();
+    render();
     await call.ready;
   } finally {
     app.starting = false;
     updateControls();
   }
-}
-
-function onStream({ attendeeId, stream }) {
-  const video = tileOf(attendeeId)?.querySelector('video');
-  if (!video || video.srcObject === stream) return;
-  video.srcObject = stream;
-  play(video);
-}
-
-const PEER_NOTES = {
-  new: 'Connecting…',
-  connecting: 'Connecting…',
-  disconnected: 'Reconnecting…',
-  failed: 'Connection lost, retrying…',
-};
-
-function onPeerState({ attendeeId, state }) {
-  const tile = tileOf(attendeeId);
-  if (!tile) return;
-  tile.dataset.peerState = state;
-  tile.querySelector('.note').textContent = PEER_NOTES[state] ?? '';
-  if (state === 'closed') tile.querySelector('video').srcObject = null;
-}
-
-// Browsers may refuse to autoplay sound before the user touched the page (after a reload):
-// play muted then, and offer a button to turn the sound on.
-function play(video) {
-  video.play()?.catch((err) => {
-    if (err.name !== 'NotAllowedError' || video.muted) return;
-    video.muted = true;
-    video.play().catch(() => {});
-    $('unmute-remote').hidden = false;
-  });
-}
-
-function unmuteRemote() {
-  document.querySelectorAll('.tile:not(.self) video').forEach((v) => {
-    v.muted = false;
-    v.play().catch(() => {});
-  });
-  $('unmute-remote').hidden = true;
-}
-
-// ---------------------------------------------------------------------------------------
-// Tiles: one per member, self included, in join order.
-
-function tileOf(id) {
-  return [...$('tiles').children].find((t) => t.dataset.attendeeId === id) ?? null;
-}
-
-function element(tag, className, text) {
-  const el = document.createElement(tag);
-  if (className) el.className = className;
-  if (text !== undefined) el.textContent = text;
-  return el;
-}
-
-function createTile(member) {
-  const isSelf = member.id === sb.attendeeId;
-  const tile = element('div', isSelf ? 'tile self' : 'tile');
-  tile.dataset.attendeeId = member.id;
-  const video = element('video');
-  video.autoplay = true;
-  video.playsInline = true;
-  video.muted = isSelf; // never hear yourself
-  const label = element('div', 'label');
-  label.append(element('span', 'name'));
-  if (isSelf) label.append(element('span', 'you', 'you'));
-  label.append(element('span', 'mic'), element('span', 'note'));
-  tile.append(video, label);
-  if (sb.isOwner && !isSelf) {
-    const kick = element('button', 'kick', 'Remove');
-    kick.type = 'button';
-    kick.addEventListener('click', () => kickMember(member.id, kick));
-    tile.append(kick);
-  }
-  $('tiles').append(tile);
-  return tile;
-}
-
-function updateTile(tile, member) {
-  const isSelf = member.id === sb.attendeeId;
-  tile.querySelector('.name').textContent = member.name;
-  const mic = tile.querySelector('.mic');
-  mic.dataset.mic = member.mic === true ? 'on' : 'off';
-  mic.textContent = member.mic === true ? 'Mic on' : 'Muted';
-  tile.classList.toggle('offline', !member.online);
-  if (!member.online) tile.querySelector('.note').textContent = 'Offline';
-  if (isSelf) {
-    const video = tile.querySelector('video');
-    const stream = app.call ? app.stream : null;
-    if (video.srcObject !== stream) {
-      video.srcObject = stream;
-      if (stream) play(video);
-    }
-  }
-}
-
-function syncTiles() {
-  if (!app.inWorkspace) return;
-  for (const tile of [...$('tiles').children]) {
-    if (!sb.members.has(tile.dataset.attendeeId)) tile.remove();
-  }
-  for (const member of sb.members.values()) {
-    updateTile(tileOf(member.id) ?? createTile(member), member);
-  }
-  updateControls();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -337,6 +183,12 @@ function renderControls() {
   if (sb.isOwner) buttons.push(controlButton('destroy', 'End workspace for everyone', destroyWorkspace, 'danger'));
   else buttons.push(controlButton('leave', 'Leave workspace', leaveWorkspace));
   $('controls').replaceChildren(...buttons);
+  updateControls();
+}
+
+// The tiles and the controls, after anything that changes what they show.
+function render() {
+  syncTiles();
   updateControls();
 }
 
@@ -373,7 +225,7 @@ async function hangup() {
   await call?.hangup();
   stopMedia();
   await report(sb.state({ mic: false, cam: false }));
-  syncTiles();
+  render();
 }
 
 async function rejoin() {
@@ -400,18 +252,6 @@ async function destroyWorkspace() {
   exitWorkspace('You closed the workspace for everyone.');
 }
 
-async function kickMember(id, button) {
-  await withButton(button, () => report(sb.kick(id)));
-}
-
-async function report(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    say(describe(err), 'error');
-  }
-}
-
 async function copyInvite() {
   const input = $('invite-link');
   try {
@@ -429,7 +269,11 @@ async function copyInvite() {
 // Events from the server
 
 function listen() {
-  sb.addEventListener('members', syncTiles);
+  sb.addEventListener('members', render);
+  sb.addEventListener('workspace', () => app.inWorkspace && showWorkspace());
+  sb.addEventListener('invite-rotated', () => {
+    if (app.inWorkspace) say('The invite link has changed: the old one no longer works.');
+  });
   sb.addEventListener('kicked', () => exitWorkspace('You were removed from this workspace by its owner.'));
   sb.addEventListener('destroyed', () => exitWorkspace('This workspace was closed by its owner.'));
   sb.addEventListener('session-ended', (e) => exitWorkspace(sessionEndText(e.detail.code)));
@@ -449,7 +293,7 @@ function onDisconnected({ code, reconnecting }) {
 function onReattended() {
   say('');
   if (!app.inWorkspace) enterWorkspace();
-  else syncTiles();
+  else render();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -485,6 +329,7 @@ function boot() {
   $('join-form').addEventListener('submit', onJoin);
   $('copy-invite').addEventListener('click', copyInvite);
   $('unmute-remote').addEventListener('click', unmuteRemote);
+  wireOwnerControls();
   listen();
   const token = storedToken();
   if (token) resume(token);

@@ -3,23 +3,17 @@
 // Chromium driven by playwright-core, and a few user-level helpers for the demo app
 // (public/index.html). Everything here relies only on the app's DOM contract.
 
-const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const { chromium } = require('playwright-core');
+const { startServer } = require('./server');
 
-const REPO = path.resolve(__dirname, '..', '..');
-const BINARY = path.join(REPO, 'target', 'debug', 'switchboard');
 const ARTIFACTS = path.join(__dirname, 'artifacts');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-// The app under test; another directory only to try the harness against a stand-in.
-const PUBLIC_DIR = process.env.SWITCHBOARD_PUBLIC_DIR || path.join(REPO, 'public');
 
 // Timeouts, in milliseconds.
 const UI_TIMEOUT = 10_000; // a page reacting to a click or a pushed event
 const MEDIA_TIMEOUT = 30_000; // ICE connectivity and the first decoded frames
-const SERVER_START_TIMEOUT = 30_000;
 
 const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -64,103 +58,6 @@ async function eventually(probe, check, { timeout = UI_TIMEOUT, interval = 200, 
 }
 
 // ---------------------------------------------------------------------------------------
-// The server
-
-/** Builds the binary (a no-op after `cargo test`), unless SWITCHBOARD_SKIP_BUILD is set. */
-function buildServer() {
-  if (process.env.SWITCHBOARD_SKIP_BUILD) return;
-  const res = spawnSync('cargo', ['build', '--quiet'], { cwd: REPO, stdio: 'inherit' });
-  if (res.status !== 0) throw new Error(`cargo build failed (status ${res.status})`);
-}
-
-/**
- * Starts target/debug/switchboard with an in-memory store on a free port and resolves to
- * `{ url, stop, logs }` once it logs `listening on http://127.0.0.1:PORT`.
- */
-async function startServer() {
-  buildServer();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-e2e-'));
-  const config = path.join(dir, 'config.toml');
-  fs.writeFileSync(
-    config,
-    [
-      '[server]',
-      'port = 0',
-      `public_dir = ${JSON.stringify(path.resolve(PUBLIC_DIR))}`,
-      '',
-      '[storage]',
-      'backend = "memory"',
-      '',
-      '[ice]',
-      'stun_urls = ["stun:127.0.0.1:9"]',
-      '',
-      '[limits]',
-      'creates_per_minute = 1000',
-      '',
-    ].join('\n'),
-  );
-
-  const child = spawn(BINARY, ['--config', config], {
-    cwd: dir, // keeps a developer's .env out of the test
-    env: {
-      ...process.env,
-      MAGICK_TOKEN: 'e2e-magick-token-0123456789abcdef0123456789abcdef',
-      RUST_LOG: 'info',
-      NO_COLOR: '1',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-
-  const logs = [];
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`server did not log its address within ${SERVER_START_TIMEOUT} ms:\n${logs.join('\n')}`));
-    }, SERVER_START_TIMEOUT);
-    const onLine = (line) => {
-      logs.push(line);
-      // eslint-disable-next-line no-control-regex
-      const m = line.replace(/\x1b\[[0-9;]*m/g, '').match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    for (const stream of [child.stdout, child.stderr]) {
-      let buf = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk) => {
-        buf += chunk;
-        let nl;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          onLine(buf.slice(0, nl));
-          buf = buf.slice(nl + 1);
-        }
-      });
-    }
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (code ${code}, signal ${signal}) before listening:\n${logs.join('\n')}`));
-    });
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
-
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
-  return { url, stop, logs };
-}
-
-// ---------------------------------------------------------------------------------------
 // The browser
 
 async function launchBrowser() {
@@ -170,7 +67,8 @@ async function launchBrowser() {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 }
 
-// Runs in every page before the app: records each RTCPeerConnection in window.__pcs.
+// Runs in every page before the app: records each RTCPeerConnection in window.__pcs, with
+// the time it was made (`__createdAt`, ms since the epoch).
 function recordPeerConnections() {
   const Native = window.RTCPeerConnection;
   if (!Native || Native.__recorded) return;
@@ -178,6 +76,7 @@ function recordPeerConnections() {
   class RecordedPeerConnection extends Native {
     constructor(...args) {
       super(...args);
+      this.__createdAt = Date.now();
       window.__pcs.push(this);
     }
   }
@@ -216,6 +115,28 @@ async function openPage(browser, baseUrl, label) {
     dialog.accept().catch(() => {});
   });
   return page;
+}
+
+/**
+ * Runs `body(open)`, where `open(label)` resolves to a fresh page made by `makePage(label)`;
+ * on failure, screenshots and logs of every page are printed before the error is rethrown;
+ * the pages' contexts are always closed.
+ */
+async function withPages(t, makePage, body) {
+  const pages = [];
+  const open = async (label) => {
+    const page = await makePage(label);
+    pages.push(page);
+    return page;
+  };
+  try {
+    await body(open);
+  } catch (err) {
+    await dumpPages(t.name, pages);
+    throw err;
+  } finally {
+    for (const page of pages) await page.context().close().catch(() => {});
+  }
 }
 
 /** Empties artifacts/ of an earlier run. */
@@ -440,4 +361,5 @@ module.exports = {
   waitForStatus,
   waitForTiles,
   waitInCall,
+  withPages,
 };
