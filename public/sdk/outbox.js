@@ -1,19 +1,32 @@
-// Signals (offers, answers, ICE candidates, hangups, state) leave in the order they were
-// made, and one the server refuses with `rate_limited` is sent again rather than lost: a
-// newcomer in a full workspace sends an offer and dozens of candidates to every member at
-// once, and a server configured below that burst refuses part of it.
+// Signals (offers, answers, ICE candidates, hangups, state) reach each target in an order
+// that keeps every candidate behind the description it belongs to, and one the server
+// refuses with `rate_limited` is sent again rather than lost: a newcomer in a full
+// workspace sends an offer and dozens of candidates to every member at once, and a server
+// configured below that burst refuses part of it.
 //
-// One signal per target is in flight at a time. Pipelining would be faster, but the
-// server may refuse one frame and accept the next (its bucket refills in between, or a
-// slow target drained), and a candidate would then overtake the offer it belongs to.
-// Targets proceed side by side. A signal to everyone (no `to`) waits for every signal made
-// before it, and every later one waits for it.
+// Barriers and pipelining. Descriptions (`ring`, `answer`, `negotiation`), `busy`,
+// `hangup` and signals to everyone (`state`, `hangup` without `to`) are barriers: one is
+// sent only once every earlier signal to its target (to everyone: to every target) was
+// accepted, and later signals to that target wait until it is accepted. The server
+// answers a connection's requests in order, so what is sent after a barrier's `sent`
+// reply is relayed after the barrier, whatever it refuses meanwhile. Between barriers,
+// `icecandidate` signals are pipelined, up to WINDOW per target in flight, each retried
+// on its own when refused: they may reorder among themselves (ICE does not mind), never
+// across a barrier. Waiting for each candidate's reply instead would cost a round trip per
+// candidate: seconds of call setup over the internet. Targets proceed side by side.
 //
 // Pacing: a refusal sets a gap between sends that doubles with each further refusal (the
 // rate limit is the connection's, so every target keeps it), and shrinks a little with
 // each accepted signal: sends settle near the rate the server allows. Once nothing has been
 // refused for a while, the gap is forgotten: while nothing is refused, nothing waits.
 
+// Candidates in flight per target. Gathering trickles them out over STUN and TURN round
+// trips, so 16 rarely holds one back, while a wider window would only make a tight
+// server refuse more at once. A full workspace at the default capacity (4 others: 4
+// descriptions, then 64 candidates) stays inside the default request burst (300), and
+// below the flood limit (20 times `requests_per_second` within 5 s, where the server closes
+// instead of refusing) down to 4 requests per second. After a refusal the gap paces sends.
+const WINDOW = 16;
 const MIN_GAP_MS = 10;
 const MAX_GAP_MS = 5_000;
 const EASE = 0.95;
@@ -36,8 +49,10 @@ export class Outbox {
 
   /** Queues a signal; resolves to its reply once the server accepted it. */
   push(event, data) {
+    const lane = data.to ?? EVERYONE;
+    const barrier = event !== 'icecandidate' || lane === EVERYONE;
     return new Promise((resolve, reject) => {
-      this._items.push({ event, data, lane: data.to ?? EVERYONE, resolve, reject, sending: false, wave: 0 });
+      this._items.push({ event, data, lane, barrier, resolve, reject, sending: false, wave: 0 });
       this._pump();
     });
   }
@@ -80,15 +95,31 @@ export class Outbox {
     }
   }
 
-  // The signals that may go now: the first of each target with nothing in flight, none
-  // past a signal to everyone, and one to everyone only when it is first.
+  // The signals that may go now, in the order they were made. Per target: a barrier when
+  // nothing made before it is left, a candidate when no barrier before it is left and the
+  // window has room. Nothing past a signal to everyone, which goes only when it is first.
   _ready() {
+    const lanes = new Map();
+    const lane = (key) => {
+      if (!lanes.has(key)) lanes.set(key, { before: 0, fenced: false, flying: 0 });
+      return lanes.get(key);
+    };
+    for (const item of this._items) if (item.sending) lane(item.lane).flying += 1;
     const ready = [];
-    const busy = new Set();
-    for (const item of this._items) {
-      if (busy.has(EVERYONE) || (item.lane === EVERYONE && busy.size > 0)) break;
-      if (!busy.has(item.lane) && !item.sending) ready.push(item);
-      busy.add(item.lane);
+    for (const [index, item] of this._items.entries()) {
+      if (item.lane === EVERYONE) {
+        if (index === 0 && !item.sending) ready.push(item);
+        break;
+      }
+      const l = lane(item.lane);
+      if (item.barrier) {
+        if (l.before === 0 && !item.sending) ready.push(item);
+        l.fenced = true;
+      } else if (!l.fenced && !item.sending && l.flying < WINDOW) {
+        ready.push(item);
+        l.flying += 1;
+      }
+      l.before += 1;
     }
     return ready;
   }

@@ -65,6 +65,34 @@ function countRefusals(page) {
 }
 
 /**
+ * Logs what the page's Switchboard sends and the replies it gets, in the order they happen,
+ * in `window.wire`: `{request, event, data}` for a request, `{reply, ok, code}` for its
+ * reply. Call it before the page's first request: it wraps the sockets made afterwards.
+ */
+async function recordWire(page) {
+  await page.evaluate(() => {
+    window.wire = [];
+    window.WebSocket = class extends window.WebSocket {
+      constructor(...args) {
+        super(...args);
+        // Listeners run in the order they were added, and the SDK sets its `onmessage`
+        // after this: a reply is logged before whatever the SDK sends in response to it.
+        this.addEventListener('message', ({ data }) => {
+          const msg = JSON.parse(data);
+          if (msg.re != null) window.wire.push({ reply: msg.re, ok: msg.event !== 'alert', code: msg.data?.code });
+        });
+      }
+
+      send(text) {
+        const msg = JSON.parse(text);
+        window.wire.push({ request: msg.id, event: msg.event, data: msg.data });
+        super.send(text);
+      }
+    };
+  });
+}
+
+/**
  * Whether the server speaks protocol 1.1 (moderation, expired-token grace): asks it to
  * `rotate-invite` on an unbound socket, which an older server answers `unknown_event`.
  */
@@ -78,4 +106,4 @@ async function speaksProtocol11(browser, baseUrl) {
   }
 }
 
-module.exports = { countRefusals, gather, openSdkPage, recordSignals, speaksProtocol11, withSdkPages };
+module.exports = { countRefusals, gather, openSdkPage, recordSignals, recordWire, speaksProtocol11, withSdkPages };
