@@ -21,7 +21,8 @@ export class Switchboard extends Membership {
     super(url, options);
     this._signalHandler = null;
     this._queuedSignals = [];
-    // Outgoing signals, kept in order and sent again when the server refuses them for the rate.
+    // Outgoing signals: never lost (sent again when the server refuses them for the rate),
+    // and no ICE candidate crosses the description it belongs to (see sdk/outbox.js).
     this._outbox = new Outbox((event, data) => this._requestSignal(event, data));
   }
 
@@ -164,8 +165,9 @@ export class Switchboard extends Membership {
     return data.ice_servers;
   }
 
-  // ----- signals: each resolves once the server relayed it (`sent`). They leave in order
-  // per target and are sent again when refused with `rate_limited` (see sdk/outbox.js).
+  // ----- signals: each resolves once the server relayed it (`sent`). Descriptions keep
+  // their order per target, candidates between them are pipelined, and every signal is sent
+  // again when refused with `rate_limited` (see sdk/outbox.js).
 
   ring(to, call, sdp) {
     return this._outbox.push('ring', { to, call, sdp });
