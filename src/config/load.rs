@@ -162,6 +162,7 @@ impl Config {
     pub fn prepare(&mut self) -> Result<Vec<String>, ConfigError> {
         self.check_values()?;
         self.check_ice()?;
+        self.server.trusted_nets = super::proxies::parse(&self.server.trusted_proxies)?;
         let mut warnings = Vec::new();
         let strong = self
             .secrets
@@ -285,11 +286,7 @@ impl Config {
                 l.pin_checks_per_ip >= 1,
                 "must be at least 1",
             ),
-            (
-                "limits.stall_secs",
-                l.stall_secs >= 1,
-                "must be at least 1",
-            ),
+            ("limits.stall_secs", l.stall_secs >= 1, "must be at least 1"),
             (
                 "limits.max_outbound_bytes",
                 l.max_outbound_bytes >= l.max_message_bytes,
@@ -335,6 +332,10 @@ mod tests {
         assert_eq!(shipped.workspace.untitled, defaults.workspace.untitled);
         assert_eq!(shipped.storage.backend, defaults.storage.backend);
         assert_eq!(shipped.storage.path, defaults.storage.path);
+        assert_eq!(
+            shipped.server.trusted_proxies,
+            defaults.server.trusted_proxies
+        );
     }
 
     #[test]

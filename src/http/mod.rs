@@ -1,5 +1,6 @@
 //! The HTTP face of the server: routes, static files, and the WebSocket endpoint.
 
+mod client_addr;
 mod frames;
 mod routes;
 mod ws;

@@ -13,7 +13,7 @@ use crate::hub::{Outbox, OutboxReceiver, Outgoing};
 use crate::session::Session;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, ProtocolError};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// How long a closing connection may take to flush what is queued, close frame included.
@@ -27,7 +27,7 @@ pub async fn upgrade(
     if app.stop.is_cancelled() {
         return Ok(HttpResponse::ServiceUnavailable().body("shutting down"));
     }
-    let ip = client_ip(&req, app.hub.config().server.behind_proxy);
+    let ip = super::client_addr::client_addr(&req, &app.hub.config().server);
     let (response, socket, stream) = actix_ws::handle(&req, body)?;
     let limit = app.hub.config().limits.max_message_bytes;
     // The codec rejects an oversized frame from its header, before reading the payload.
@@ -38,19 +38,6 @@ pub async fn upgrade(
             .track_future(connection(app.clone(), socket, stream, ip)),
     );
     Ok(response)
-}
-
-/// The client's address, for per-IP limits. Behind a reverse proxy that is the last
-/// `X-Forwarded-For` entry: the one our proxy added. Earlier entries come from the
-/// client and could be forged.
-fn client_ip(req: &HttpRequest, behind_proxy: bool) -> IpAddr {
-    let forwarded = behind_proxy
-        .then(|| req.headers().get("x-forwarded-for")?.to_str().ok())
-        .flatten()
-        .and_then(|v| v.rsplit(',').next()?.trim().parse().ok());
-    forwarded
-        .or_else(|| req.peer_addr().map(|a| a.ip()))
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
 async fn connection(
