@@ -2,11 +2,13 @@
 
 mod client_addr;
 mod frames;
+mod head;
 mod routes;
 mod ws;
 
 use crate::hub::Hub;
 use crate::ice::Ice;
+use actix_web::middleware::from_fn;
 use actix_web::web;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -22,16 +24,19 @@ pub struct AppState {
     pub tracker: TaskTracker,
 }
 
+/// Every route, in one scope whose middleware answers HEAD as GET (see `head`).
 pub fn configure(app: Arc<AppState>) -> impl Fn(&mut web::ServiceConfig) + Clone {
     move |cfg: &mut web::ServiceConfig| {
         let public_dir = app.hub.config().server.public_dir.clone();
-        cfg.app_data(web::Data::from(app.clone()))
+        let mut routes = web::scope("")
+            .wrap(from_fn(head::as_get))
             .route("/ws", web::get().to(ws::upgrade))
             .route("/healthz", web::get().to(routes::healthz))
             .route("/iceservers", web::get().to(routes::ice_servers))
             .route("/", web::get().to(routes::index));
         if let Some(dir) = public_dir.filter(|d| d.is_dir()) {
-            cfg.service(actix_files::Files::new("/", dir));
+            routes = routes.service(actix_files::Files::new("/", dir));
         }
+        cfg.app_data(web::Data::from(app.clone())).service(routes);
     }
 }
