@@ -45,10 +45,11 @@ pub fn setup(config: &TlsConfig) -> Result<Option<Tls>, TlsError> {
         }));
     }
     let files = config.files()?;
+    let seen = reload::stamp(&files);
     let resolver = Arc::new(reload::Reloading::new(files.load(&provider)?));
     let server_config = builder.with_cert_resolver(resolver.clone());
     let every = Duration::from_secs(config.reload_secs);
-    let watcher = reload::watch(files, resolver, provider, every);
+    let watcher = reload::watch(files, seen, resolver, provider, every);
     Ok(Some(Tls {
         server_config,
         watcher,
