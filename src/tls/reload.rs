@@ -70,10 +70,12 @@ pub fn watch(
     })
 }
 
-/// What tells a changed file: modification time and size of each (`None`: missing).
-pub type Stamp = Vec<Option<(SystemTime, u64)>>;
+/// What tells a changed file: modification time and size of each (`None`: missing or
+/// unreadable), in the order of [`CertFiles::paths`].
+pub(super) type Stamp = Vec<Option<(SystemTime, u64)>>;
 
-pub fn stamp(files: &CertFiles) -> Stamp {
+/// The files' [`Stamp`] now.
+pub(super) fn stamp(files: &CertFiles) -> Stamp {
     files
         .paths()
         .map(|p| {
