@@ -16,6 +16,7 @@ pub mod protocol;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod telemetry;
 pub mod tls;
 pub mod transport;
 

@@ -2,7 +2,6 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use switchboard::config::{self, Env};
@@ -51,14 +50,14 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         config.server.port = port;
     }
     if let Some(Command::ImportJson { file, pin }) = args.command {
-        init_tracing(true);
+        switchboard::telemetry::init(true);
         let report = switchboard::import::import_json(&config, &file, pin.as_deref()).await?;
         for line in report.lines {
             println!("{line}");
         }
         return Ok(());
     }
-    init_tracing(config.server.development);
+    switchboard::telemetry::init(config.server.development);
 
     let (host, port) = config.bind_addr();
     let listener = std::net::TcpListener::bind((host.as_str(), port))
@@ -77,38 +76,6 @@ enum Command {
         #[arg(long)]
         pin: Option<String>,
     },
-}
-
-/// Human-readable logs in development, JSON lines in production.
-fn init_tracing(development: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal())
-        .with_writer(|| Lossy(std::io::stdout()));
-    if development {
-        builder.init();
-    } else {
-        builder.json().init();
-    }
-}
-
-/// Logs must never take the server down: with stdout's reader gone, a line is dropped
-/// rather than failing, since tracing would report the failure on stderr (gone too) and
-/// panic in whatever task was logging, shutdown included.
-struct Lossy<W>(W);
-
-impl<W: std::io::Write> std::io::Write for Lossy<W> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let _ = self.0.write_all(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        let _ = self.0.flush();
-        Ok(())
-    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -96,3 +96,80 @@ async fn iceservers_over_http_needs_a_live_session_token() {
     let gone = get(&app, "/iceservers", Some(&ada.token)).await;
     assert_unauthorized(gone, "a token whose membership is gone").await;
 }
+
+/// `HEAD path` answers what `GET path` does, status and headers, without a body.
+async fn assert_head_matches_get(app: &TestApp, path: &str, bearer: Option<&str>) -> StatusCode {
+    let got = get(app, path, bearer).await;
+    let mut head = reqwest::Client::new().head(format!("{}{path}", app.http_url));
+    if let Some(token) = bearer {
+        head = head.bearer_auth(token);
+    }
+    let head = within(&format!("HEAD {path}"), head.send())
+        .await
+        .unwrap_or_else(|e| panic!("HEAD {path}: {e}"));
+    assert_eq!(head.status(), got.status(), "HEAD {path}");
+    let headers = |r: &reqwest::Response| {
+        let mut all: Vec<(String, String)> = r
+            .headers()
+            .iter()
+            .filter(|(name, _)| *name != "date")
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("?").to_string()))
+            .collect();
+        all.sort();
+        all
+    };
+    assert_eq!(headers(&head), headers(&got), "HEAD {path}");
+    let status = got.status();
+    let body = head.bytes().await.expect("HEAD's (empty) body");
+    assert!(body.is_empty(), "HEAD {path} sent a body: {body:?}");
+    status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_get_route_answers_head_alike_without_a_body() {
+    let dir = tempfile::tempdir().expect("temporary public dir");
+    std::fs::write(dir.path().join("index.html"), "<!doctype html><p>demo").unwrap();
+    std::fs::write(dir.path().join("app.js"), "export const x = 1;\n").unwrap();
+    let public = dir.path().to_path_buf();
+    let app = spawn_app_with(move |c| c.server.public_dir = Some(public)).await;
+    let owner = app.create_workspace(None).await;
+    for (path, bearer, status) in [
+        ("/", None, StatusCode::OK),
+        ("/index.html", None, StatusCode::OK),
+        ("/app.js", None, StatusCode::OK),
+        ("/missing.js", None, StatusCode::NOT_FOUND),
+        ("/healthz", None, StatusCode::OK),
+        ("/iceservers", Some(owner.token.as_str()), StatusCode::OK),
+        ("/iceservers", None, StatusCode::UNAUTHORIZED),
+        ("/ws", None, StatusCode::BAD_REQUEST),
+    ] {
+        assert_eq!(
+            assert_head_matches_get(&app, path, bearer).await,
+            status,
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_page_answers_head_too() {
+    let app = spawn_app().await;
+    let status = assert_head_matches_get(&app, "/", None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_never_upgrades_to_a_websocket() {
+    let app = spawn_app().await;
+    let head = reqwest::Client::new()
+        .head(format!("{}/ws", app.http_url))
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "websocket")
+        .header("Sec-WebSocket-Version", "13")
+        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send();
+    let head = within("HEAD /ws", head).await.expect("a response");
+    // What a GET /ws that asks for no upgrade gets.
+    assert_eq!(head.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(get(&app, "/healthz", None).await.status(), StatusCode::OK);
+}

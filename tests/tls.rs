@@ -1,88 +1,17 @@
 //! HTTPS and WSS: the native protocol over TLS, certificates renewed on disk without a
-//! restart, broken renewals ignored, and startup errors that name the file. Certificates
-//! are made at test time by a throwaway CA.
+//! restart, broken renewals ignored, and plain HTTP redirected. Certificates are made at
+//! test time by a throwaway CA; `tls_errors.rs` has the files that cannot be used.
 
 mod common;
 
+use common::certs::{Ca, Files};
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
-
-struct Ca {
-    cert: rcgen::Certificate,
-    key: KeyPair,
-}
-
-struct Leaf {
-    cert_pem: String,
-    key_pem: String,
-    der: CertificateDer<'static>,
-}
-
-impl Ca {
-    fn new() -> Ca {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        Ca {
-            cert: params.self_signed(&key).unwrap(),
-            key,
-        }
-    }
-
-    fn leaf(&self) -> Leaf {
-        let key = KeyPair::generate().unwrap();
-        let params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
-        Leaf {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-            der: cert.der().clone(),
-        }
-    }
-
-    fn connector(&self) -> TlsConnector {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.cert.der().clone()).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        TlsConnector::from(Arc::new(config))
-    }
-}
-
-struct Files {
-    cert: PathBuf,
-    key: PathBuf,
-}
-
-impl Files {
-    fn write(dir: &Path, leaf: &Leaf) -> Files {
-        let files = Files {
-            cert: dir.join("fullchain.pem"),
-            key: dir.join("privkey.pem"),
-        };
-        files.replace(leaf);
-        files
-    }
-
-    /// As certbot renews: new files in place of the old ones.
-    fn replace(&self, leaf: &Leaf) {
-        std::fs::write(&self.key, &leaf.key_pem).unwrap();
-        std::fs::write(&self.cert, &leaf.cert_pem).unwrap();
-    }
-}
 
 async fn tls_app(files: &Files) -> TestApp {
     let (cert, key) = (files.cert.clone(), files.key.clone());
@@ -205,49 +134,6 @@ async fn a_broken_renewal_keeps_the_old_certificate() {
     let (mut client, presented) = wss(&app, &ca).await;
     assert_eq!(presented, leaf.der, "the old certificate is still served");
     client.ok("create", json!({}), "created").await;
-}
-
-async fn start_error(files: &Files) -> String {
-    let (cert, key) = (files.cert.clone(), files.key.clone());
-    let mut app = spawn_app_with(move |c| {
-        c.tls.enabled = true;
-        c.tls.cert = Some(cert);
-        c.tls.key = Some(key);
-    })
-    .await;
-    let handle = app.handle.take().unwrap();
-    let result = within("run to give up", handle).await.unwrap();
-    result
-        .expect_err("the server must refuse to start")
-        .to_string()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn startup_errors_name_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let ca = Ca::new();
-    let files = Files::write(dir.path(), &ca.leaf());
-
-    std::fs::remove_file(&files.key).unwrap();
-    let error = start_error(&files).await;
-    assert!(
-        error.contains("privkey.pem") && error.contains("does not exist"),
-        "{error}"
-    );
-
-    std::fs::write(&files.key, ca.leaf().key_pem).unwrap();
-    let error = start_error(&files).await;
-    assert!(
-        error.contains("does not belong") && error.contains("fullchain.pem"),
-        "{error}"
-    );
-
-    std::fs::write(&files.cert, "not a certificate").unwrap();
-    let error = start_error(&files).await;
-    assert!(
-        error.contains("fullchain.pem") && error.contains("no PEM certificate"),
-        "{error}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -158,10 +158,11 @@ impl CreateLimiter {
     }
 }
 
-/// The key of a client address for per-address limits: an IPv4 address as it is, an
-/// IPv6 address by its /64, the smallest block one subscriber is given (RFC 6177), so
-/// that hopping between addresses of one's own block buys nothing. An IPv4-mapped IPv6
-/// address counts as the IPv4 one.
+/// The key per-address limits count under: an IPv4 address as it is, an IPv6 address
+/// cut to its /64, and an IPv4-mapped IPv6 address as the IPv4 one. One IPv6 host
+/// chooses freely among the 2^64 interface identifiers of its /64 (RFC 4291 §2.5.1,
+/// RFC 8981), so counting whole addresses would give it that many buckets
+/// (PROTOCOL.md 1.1, "PIN checks": "IPv6 keyed per /64").
 pub fn source_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => IpAddr::V4(v4),

@@ -162,6 +162,7 @@ impl Config {
     pub fn prepare(&mut self) -> Result<Vec<String>, ConfigError> {
         self.check_values()?;
         self.check_ice()?;
+        self.server.trusted_nets = super::proxies::parse(&self.server.trusted_proxies)?;
         let mut warnings = Vec::new();
         let strong = self
             .secrets
@@ -331,6 +332,10 @@ mod tests {
         assert_eq!(shipped.workspace.untitled, defaults.workspace.untitled);
         assert_eq!(shipped.storage.backend, defaults.storage.backend);
         assert_eq!(shipped.storage.path, defaults.storage.path);
+        assert_eq!(
+            shipped.server.trusted_proxies,
+            defaults.server.trusted_proxies
+        );
     }
 
     #[test]

@@ -4,11 +4,13 @@
 //! default.
 
 mod load;
+mod proxies;
 mod secret;
 
 pub use load::{load, ConfigError, Env};
 pub use secret::Secret;
 
+use ipnet::IpNet;
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -44,8 +46,15 @@ pub struct ServerConfig {
     /// HTTP worker threads; 0 means one per CPU core.
     pub workers: usize,
     /// TLS ends at a reverse proxy in front: production may then serve plain HTTP, and
-    /// the client address is the last one the proxy adds to `X-Forwarded-For`.
+    /// requests from a `trusted_proxies` peer name their client in `Forwarded` or
+    /// `X-Forwarded-For` (see `http::client_addr`).
     pub behind_proxy: bool,
+    /// CIDRs (or single addresses) of the reverse proxies whose forwarding headers are
+    /// believed, as written in the file; default loopback.
+    pub trusted_proxies: Vec<String>,
+    /// `trusted_proxies` parsed, by [`Config::prepare`], which refuses a bad entry.
+    #[serde(skip)]
+    pub(crate) trusted_nets: Vec<IpNet>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -234,6 +243,8 @@ impl Default for ServerConfig {
             shutdown_grace_secs: 5,
             workers: 0,
             behind_proxy: false,
+            trusted_proxies: proxies::DEFAULT.iter().map(|s| s.to_string()).collect(),
+            trusted_nets: proxies::default_nets(),
         }
     }
 }

@@ -1,10 +1,13 @@
 //! The HTTP face of the server: routes, static files, and the WebSocket endpoint.
 
+pub(crate) mod client_addr;
+mod head;
 mod routes;
 
 use crate::hub::Hub;
 use crate::ice::Ice;
 use crate::transport::Live;
+use actix_web::middleware::from_fn;
 use actix_web::web;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -22,16 +25,19 @@ pub struct AppState {
     pub live: Arc<Live>,
 }
 
+/// Every route, in one scope whose middleware answers HEAD as GET (see `head`).
 pub fn configure(app: Arc<AppState>) -> impl Fn(&mut web::ServiceConfig) + Clone {
     move |cfg: &mut web::ServiceConfig| {
         let public_dir = app.hub.config().server.public_dir.clone();
-        cfg.app_data(web::Data::from(app.clone()))
+        let mut routes = web::scope("")
+            .wrap(from_fn(head::as_get))
             .route("/ws", web::get().to(crate::transport::ws::upgrade))
             .route("/healthz", web::get().to(routes::healthz))
             .route("/iceservers", web::get().to(routes::ice_servers))
             .route("/", web::get().to(routes::index));
         if let Some(dir) = public_dir.filter(|d| d.is_dir()) {
-            cfg.service(actix_files::Files::new("/", dir));
+            routes = routes.service(actix_files::Files::new("/", dir));
         }
+        cfg.app_data(web::Data::from(app.clone())).service(routes);
     }
 }

@@ -29,10 +29,7 @@ pub fn setup(config: &TlsConfig) -> Result<Option<Tls>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| TlsError::BadKey {
-            key: "(protocol versions)".into(),
-            reason: e.to_string(),
-        })?
+        .map_err(|e| TlsError::Setup(e.to_string()))?
         .with_no_client_auth();
     if !config.acme.domains.is_empty() {
         let (resolver, task) = acme::start(&config.acme, provider)?;
@@ -45,10 +42,11 @@ pub fn setup(config: &TlsConfig) -> Result<Option<Tls>, TlsError> {
         }));
     }
     let files = config.files()?;
+    let seen = reload::stamp(&files);
     let resolver = Arc::new(reload::Reloading::new(files.load(&provider)?));
     let server_config = builder.with_cert_resolver(resolver.clone());
     let every = Duration::from_secs(config.reload_secs);
-    let watcher = reload::watch(files, resolver, provider, every);
+    let watcher = reload::watch(files, seen, resolver, provider, every);
     Ok(Some(Tls {
         server_config,
         watcher,

@@ -39,15 +39,17 @@ impl ResolvesServerCert for Reloading {
     }
 }
 
-/// Checks the files every `every` and swaps the certificate when they changed.
+/// Checks the files every `every` and swaps the certificate when they changed since
+/// `seen`, their [`stamp`] taken before the certificate being served was loaded: a
+/// renewal that lands while the server starts is picked up too.
 pub fn watch(
     files: CertFiles,
+    mut seen: Stamp,
     resolver: Arc<Reloading>,
     provider: Arc<CryptoProvider>,
     every: Duration,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut seen = stamp(&files);
         let mut tick = tokio::time::interval(every);
         tick.tick().await;
         loop {
@@ -68,8 +70,12 @@ pub fn watch(
     })
 }
 
-/// What tells a changed file: modification time and size of each.
-fn stamp(files: &CertFiles) -> Vec<Option<(SystemTime, u64)>> {
+/// What tells a changed file: modification time and size of each (`None`: missing or
+/// unreadable), in the order of [`CertFiles::paths`].
+pub(super) type Stamp = Vec<Option<(SystemTime, u64)>>;
+
+/// The files' [`Stamp`] now.
+pub(super) fn stamp(files: &CertFiles) -> Stamp {
     files
         .paths()
         .map(|p| {

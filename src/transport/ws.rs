@@ -20,7 +20,7 @@ use crate::hub::Outbox;
 use crate::session::Session;
 use actix_web::body::{BodyStream, MessageBody};
 use actix_web::{web, HttpRequest, HttpResponse};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -47,7 +47,7 @@ pub async fn upgrade(
         Duration::from_secs(limits.stall_secs),
     );
     let conn = Conn {
-        ip: client_ip(&req, config.server.behind_proxy),
+        ip: crate::http::client_addr::client_addr(&req, &config.server),
         frames: FrameReader::new(body.into_inner(), limits.max_message_bytes),
         socket: req.conn_data::<Arc<SocketHandle>>().map(Arc::downgrade),
         out,
@@ -56,19 +56,6 @@ pub async fn upgrade(
     actix_web::rt::spawn(app.tracker.track_future(connection(app.clone(), conn)));
     let body = BodyStream::new(OutboundBody::new(rx)).boxed();
     Ok(response.message_body(body)?.into())
-}
-
-/// The client's address, for per-IP limits. Behind a reverse proxy that is the last
-/// `X-Forwarded-For` entry: the one our proxy added. Earlier entries come from the
-/// client and could be forged.
-fn client_ip(req: &HttpRequest, behind_proxy: bool) -> IpAddr {
-    let forwarded = behind_proxy
-        .then(|| req.headers().get("x-forwarded-for")?.to_str().ok())
-        .flatten()
-        .and_then(|v| v.rsplit(',').next()?.trim().parse().ok());
-    forwarded
-        .or_else(|| req.peer_addr().map(|a| a.ip()))
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
 struct Conn {

@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
 
 /// The binary in `dir` (no config.toml, no .env there), with `vars` set on top of a
 /// clean environment.
@@ -68,6 +69,8 @@ pub struct Running {
     pub child: Child,
     pub addr: String,
     stderr: Arc<Mutex<String>>,
+    /// Its log (stdout), one entry a line, as far as it has been read.
+    log: watch::Receiver<Vec<String>>,
 }
 
 impl Running {
@@ -99,9 +102,13 @@ impl Running {
             let _ = pipe.read_to_string(&mut text);
             sink.lock().unwrap().push_str(&text);
         });
-        let stdout = child.stdout.take().expect("piped stdout");
-        let read = tokio::task::spawn_blocking(move || listening_addr(stdout));
-        let addr = within("the server to log its address", read).await.unwrap();
+        let log = read_log(child.stdout.take().expect("piped stdout"));
+        let mut waiting = log.clone();
+        let started = waiting.wait_for(|lines| lines.iter().any(|l| listening_addr(l).is_some()));
+        let addr = within("the server to log its address", started)
+            .await
+            .ok()
+            .and_then(|lines| lines.iter().find_map(|l| listening_addr(l)));
         let Some(addr) = addr else {
             let _ = drained.join();
             let _ = child.wait();
@@ -111,7 +118,25 @@ impl Running {
             child,
             addr,
             stderr,
+            log,
         }
+    }
+
+    /// The log lines read so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.borrow().clone()
+    }
+
+    /// Waits for a log line that satisfies `wanted` (`what` names it); returns it.
+    pub async fn log_line(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let mut log = self.log.clone();
+        let found = within(what, log.wait_for(|lines| lines.iter().any(|l| wanted(l)))).await;
+        let lines = found.unwrap_or_else(|_| panic!("the log ended before {what}"));
+        let line = lines
+            .iter()
+            .find(|l| wanted(l))
+            .expect("the line waited for");
+        line.clone()
     }
 
     pub fn ws_url(&self) -> String {
@@ -151,15 +176,22 @@ impl Drop for Running {
     }
 }
 
-/// Reads the log until the server says where it listens; `None` if it never does.
-fn listening_addr(stdout: std::process::ChildStdout) -> Option<String> {
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = lines.by_ref().map_while(Result::ok).find_map(|line| {
-        let at = line.find("listening on http://")?;
-        let rest = &line[at + "listening on http://".len()..];
-        Some(rest.split_whitespace().next()?.to_string())
+/// Reads the log, the whole of it (so the server never blocks on a full pipe), on a
+/// thread of its own; the channel closes when the log does.
+fn read_log(stdout: std::process::ChildStdout) -> watch::Receiver<Vec<String>> {
+    let (lines, log) = watch::channel(Vec::new());
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            lines.send_modify(|all| all.push(line));
+        }
     });
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    addr
+    log
+}
+
+/// The address in the line where the server says where it listens, text or JSON.
+fn listening_addr(line: &str) -> Option<String> {
+    let at = line.find("listening on http")?;
+    let rest = line[at..].split_once("://")?.1;
+    let addr = rest.split(|c: char| c.is_whitespace() || c == '"').next()?;
+    Some(addr.to_string())
 }

@@ -6,6 +6,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -22,9 +24,23 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(url: &str) -> Client {
+        Client::connect_with_headers(url, &[]).await
+    }
+
+    /// Connects with extra handshake headers, each `(name, value)` its own line, in order
+    /// (as a reverse proxy in front of the server would add them).
+    pub async fn connect_with_headers(url: &str, headers: &[(&str, &str)]) -> Client {
+        let mut request = url
+            .into_client_request()
+            .unwrap_or_else(|e| panic!("a WebSocket request for {url}: {e}"));
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).expect("a header name");
+            let value = HeaderValue::from_str(value).expect("a header value");
+            request.headers_mut().append(name, value);
+        }
         let (ws, _) = within(
             "the WebSocket handshake",
-            tokio_tungstenite::connect_async(url),
+            tokio_tungstenite::connect_async(request),
         )
         .await
         .unwrap_or_else(|e| panic!("connect to {url}: {e}"));

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod bin;
+pub mod certs;
 mod client;
 pub mod raw;
 mod setup;

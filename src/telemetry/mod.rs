@@ -1,0 +1,58 @@
+//! Logs: human-readable lines in development, JSON lines in production, on stdout,
+//! filtered by `RUST_LOG` (default `info`).
+//!
+//! A level says who has to act. ERROR is a fault of the server: a store that fails, a
+//! certificate that expired, a bug. What a client causes (a malformed request, a broken
+//! WebSocket frame) is never an ERROR, or every scanner on the internet would page the
+//! operator; some libraries log those as errors, and [`client`] moves them to DEBUG.
+
+mod client;
+
+use std::io::IsTerminal;
+use tracing_subscriber::filter::{EnvFilter, FilterExt};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{fmt, Layer, Registry};
+
+/// Installs the process-wide subscriber (and the bridge from the `log` crate, which
+/// actix-web and rustls log through). `development` picks text over JSON. Call once;
+/// a second call does nothing.
+pub fn init(development: bool) {
+    let directives = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|d| EnvFilter::try_new(d).is_ok())
+        .unwrap_or_else(|| "info".to_string());
+    let layer = fmt::layer()
+        .with_ansi(std::io::stdout().is_terminal())
+        .with_writer(|| Lossy(std::io::stdout()));
+    let layer: Box<dyn Layer<Registry> + Send + Sync> = if development {
+        Box::new(layer.event_format(client::Relabel(fmt::format())))
+    } else {
+        Box::new(
+            layer
+                .json()
+                .event_format(client::Relabel(fmt::format().json())),
+        )
+    };
+    let filter = EnvFilter::new(&directives).and(client::Shown::new(&directives));
+    let _ = tracing_subscriber::registry()
+        .with(layer.with_filter(filter))
+        .try_init();
+}
+
+/// Logs must never take the server down: with stdout's reader gone, a line is dropped
+/// rather than failing, since tracing would report the failure on stderr (gone too) and
+/// panic in whatever task was logging, shutdown included.
+struct Lossy<W>(W);
+
+impl<W: std::io::Write> std::io::Write for Lossy<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let _ = self.0.write_all(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = self.0.flush();
+        Ok(())
+    }
+}
