@@ -140,7 +140,10 @@ mod tests {
         // Nothing was queued, so the FIN of the shutdown arrives before the RST of the
         // close; with unread data queued, only the RST would.
         let read = client.read(&mut buf).await;
-        assert!(matches!(read, Ok(0) | Err(_)), "the connection ended: {read:?}");
+        assert!(
+            matches!(read, Ok(0) | Err(_)),
+            "the connection ended: {read:?}"
+        );
         drop(extensions);
         drop(handle);
         assert!(gone.is_cancelled());
