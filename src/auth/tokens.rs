@@ -40,6 +40,9 @@ pub struct Tokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// `validation` without the `exp` check, for `re-attend` alone: the hub decides
+    /// whether a lapsed session is still within its grace.
+    lapsed: Validation,
     session_ttl_secs: u64,
     invite_ttl_secs: u64,
 }
@@ -54,10 +57,13 @@ impl Tokens {
         validation.leeway = 0;
         // Invites may carry no `exp`; when present it is always checked.
         validation.required_spec_claims.clear();
+        let mut lapsed = validation.clone();
+        lapsed.validate_exp = false;
         Tokens {
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
             validation,
+            lapsed,
             session_ttl_secs,
             invite_ttl_secs,
         }
@@ -88,7 +94,7 @@ impl Tokens {
     }
 
     pub fn verify_invite(&self, token: &str) -> Result<InviteClaims, Error> {
-        let claims: InviteClaims = self.verify(token)?;
+        let claims: InviteClaims = self.verify(token, &self.validation)?;
         if claims.typ != INVITE {
             return Err(Error::InvalidToken("not an invite token"));
         }
@@ -96,15 +102,22 @@ impl Tokens {
     }
 
     pub fn verify_session(&self, token: &str) -> Result<SessionClaims, Error> {
-        let claims: SessionClaims = self.verify(token)?;
-        if claims.typ != SESSION {
-            return Err(Error::InvalidToken("not a session token"));
-        }
-        Ok(claims)
+        session_typed(self.verify(token, &self.validation)?)
     }
 
-    fn verify<T: DeserializeOwned>(&self, token: &str) -> Result<T, Error> {
-        match decode::<T>(token, &self.decoding, &self.validation) {
+    /// A session token checked in full (signature, algorithm, type) except for its
+    /// `exp`, which the caller must judge: only `re-attend` forgives a lapsed session,
+    /// and only within `auth.reattend_grace_secs`.
+    pub fn verify_session_lapsed(&self, token: &str) -> Result<SessionClaims, Error> {
+        session_typed(self.verify(token, &self.lapsed)?)
+    }
+
+    fn verify<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        validation: &Validation,
+    ) -> Result<T, Error> {
+        match decode::<T>(token, &self.decoding, validation) {
             Ok(data) => Ok(data.claims),
             Err(e) => Err(match e.kind() {
                 ErrorKind::ExpiredSignature => Error::ExpiredToken,
@@ -122,6 +135,13 @@ impl Tokens {
         // not verify later, which is the safe outcome should it ever happen.
         encode(&Header::new(Algorithm::HS256), claims, &self.encoding).unwrap_or_default()
     }
+}
+
+fn session_typed(claims: SessionClaims) -> Result<SessionClaims, Error> {
+    if claims.typ != SESSION {
+        return Err(Error::InvalidToken("not a session token"));
+    }
+    Ok(claims)
 }
 
 pub fn now_secs() -> u64 {
@@ -161,6 +181,45 @@ mod tests {
         let invite = other.invite("_w");
         assert_eq!(
             tokens().verify_invite(&invite).unwrap_err().code(),
+            "invalid_token"
+        );
+    }
+
+    /// A session of `_a` in `_w` that expired an hour ago, signed by `t`.
+    fn lapsed_session(t: &Tokens) -> String {
+        let now = now_secs();
+        t.sign(&SessionClaims {
+            typ: SESSION.into(),
+            wid: "_w".into(),
+            sub: "_a".into(),
+            role: Role::Owner,
+            iat: now - 7200,
+            exp: now - 3600,
+        })
+    }
+
+    #[test]
+    fn a_lapsed_session_is_expired_except_to_the_lapsed_check() {
+        let t = tokens();
+        let token = lapsed_session(&t);
+        assert_eq!(t.verify_session(&token).unwrap_err(), Error::ExpiredToken);
+        let claims = t.verify_session_lapsed(&token).unwrap();
+        assert_eq!(claims.sub, "_a");
+        assert!(claims.exp < now_secs());
+    }
+
+    #[test]
+    fn the_lapsed_check_still_checks_signature_and_type() {
+        let other = Tokens::new(&Secret::new("another-secret-another-secret-xx"), 60, 0);
+        let t = tokens();
+        let forged = lapsed_session(&other);
+        assert_eq!(
+            t.verify_session_lapsed(&forged).unwrap_err().code(),
+            "invalid_token"
+        );
+        let invite = t.invite("_w");
+        assert_eq!(
+            t.verify_session_lapsed(&invite).unwrap_err().code(),
             "invalid_token"
         );
     }

@@ -7,7 +7,8 @@
 
 use super::workspace::{Member, State, Workspace};
 use super::{now_ms, Binding, Caller, Hub};
-use crate::auth::Role;
+use crate::auth::tokens::now_secs;
+use crate::auth::{Role, SessionClaims};
 use crate::error::{Error, Result};
 use crate::ids::new_id;
 use crate::protocol::outbound::{push, reply};
@@ -170,8 +171,35 @@ impl Hub {
         Err(Error::WrongPin)
     }
 
+    /// `re-attend`: the member behind a session token takes this socket (a socket it
+    /// had before gets 4001). A token past its `exp` still re-attends within
+    /// `auth.reattend_grace_secs`, so that an owner is never locked out of their own
+    /// workspace by time alone; a lapsed token whose membership or workspace is gone is
+    /// `expired_token`, as it was before the grace existed.
     pub fn re_attend(&self, token: &str, caller: &Caller<'_>) -> Result<Binding> {
-        let claims = self.tokens.verify_session(token)?;
+        let claims = self.tokens.verify_session_lapsed(token)?;
+        let lapsed = self.lapsed(claims.exp)?;
+        self.rejoin(claims, caller).map_err(|e| match e {
+            Error::WorkspaceNotFound | Error::InvalidToken(_) if lapsed => Error::ExpiredToken,
+            e => e,
+        })
+    }
+
+    /// Whether a session token's `exp` has passed; `expired_token` when it passed
+    /// longer ago than the grace.
+    fn lapsed(&self, exp: u64) -> Result<bool> {
+        let now = now_secs();
+        if exp >= now {
+            return Ok(false);
+        }
+        if now - exp < self.config.auth.reattend_grace_secs {
+            Ok(true)
+        } else {
+            Err(Error::ExpiredToken)
+        }
+    }
+
+    fn rejoin(&self, claims: SessionClaims, caller: &Caller<'_>) -> Result<Binding> {
         let workspace = self.find(&claims.wid)?;
         let mut state = workspace.lock();
         if !state.live {
