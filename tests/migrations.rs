@@ -1,6 +1,7 @@
 //! Stores written by earlier layouts still open. `tests/fixtures/store-v1/` is a layout 1
-//! store written by the server itself, with what it holds in `tests/fixtures/store-v1.json`;
-//! `cargo test --test migrations -- --ignored` regenerates both.
+//! store written by the server itself, with what it holds in `tests/fixtures/store-v1.json`.
+//! `cargo test --test migrations -- --ignored` writes the same pair for the layout the
+//! server writes today: run it before changing the layout, to keep the one left behind.
 
 mod common;
 
@@ -11,6 +12,8 @@ use std::path::{Path, PathBuf};
 use switchboard::Config;
 
 const PIN: &str = "1357";
+/// The layout the server writes today.
+const LAYOUT: u32 = 2;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -69,7 +72,8 @@ async fn a_layout_1_store_opens_with_its_workspace_invite_and_pin() {
     assert!(stored.iter().all(|a| a["online"] == false), "{stored:?}");
 
     let marker = std::fs::read_to_string(marker_of(dir.path())).unwrap();
-    assert!(marker.contains("layout = 1"), "still layout 1: {marker}");
+    let migrated = format!("layout = {LAYOUT}");
+    assert!(marker.contains(&migrated), "migrated: {marker}");
 }
 
 /// Leaves out what git would not keep (empty directories) and the lock file, a
@@ -84,11 +88,11 @@ fn as_git_keeps_it(dir: &Path) {
     }
 }
 
-/// Regenerates `tests/fixtures/store-v1/` and `tests/fixtures/store-v1.json` with the
-/// server as built (which must write layout 1).
+/// Writes `tests/fixtures/store-v{LAYOUT}/` and `tests/fixtures/store-v{LAYOUT}.json`
+/// with the server as built.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "regenerates the fixture; run with --ignored"]
-async fn regenerate_the_v1_fixture() {
+#[ignore = "writes a fixture; run with --ignored"]
+async fn regenerate_the_fixture_of_todays_layout() {
     let scratch = tempfile::tempdir().unwrap();
     let mut app = spawn_app_in(scratch.path(), durable).await;
     let mut grace = app.client().await;
@@ -102,11 +106,12 @@ async fn regenerate_the_v1_fixture() {
     app.stop().await;
 
     let marker = std::fs::read_to_string(marker_of(scratch.path())).unwrap();
+    let today = format!("layout = {LAYOUT}");
     assert!(
-        marker.contains("layout = 1"),
-        "the server writes layout 1: {marker}"
+        marker.contains(&today),
+        "the server writes {today}: {marker}"
     );
-    let target = fixture("store-v1");
+    let target = fixture(&format!("store-v{LAYOUT}"));
     if target.exists() {
         std::fs::remove_dir_all(&target).unwrap();
     }
@@ -117,14 +122,14 @@ async fn regenerate_the_v1_fixture() {
         .map(|(id, name, role)| json!({"id": id, "name": name, "role": role}))
         .collect();
     let contents = json!({
-        "layout": 1,
-        "note": "Written by regenerate_the_v1_fixture in tests/migrations.rs; tokens are \
-                 signed with the harness SECRET; the PIN is below.",
+        "layout": LAYOUT,
+        "note": "Written by regenerate_the_fixture_of_todays_layout in tests/migrations.rs; \
+                 tokens are signed with the harness SECRET; the PIN is below.",
         "workspace": created["workspace"],
         "invite": invite,
         "pin": PIN,
         "attendees": listed,
     });
     let text = serde_json::to_string_pretty(&contents).unwrap() + "\n";
-    std::fs::write(fixture("store-v1.json"), text).unwrap();
+    std::fs::write(fixture(&format!("store-v{LAYOUT}.json")), text).unwrap();
 }

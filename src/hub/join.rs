@@ -5,6 +5,7 @@
 //! makes the newcomer reachable and announces it: nobody can push to a member before
 //! its own `attended` reply is on its way.
 
+use super::admission::Admission;
 use super::workspace::{Member, State, Workspace};
 use super::{now_ms, Binding, Caller, Hub};
 use crate::auth::tokens::now_secs;
@@ -41,12 +42,12 @@ impl Hub {
         };
         let now = now_ms();
         let wid = new_id(ws.id_len);
-        let owner = new_member(new_id(ws.id_len), attendee_name, Role::Owner, now);
+        let owner = new_member(new_id(ws.id_len), attendee_name, Role::Owner, now, caller);
         let owner_id = owner.id.clone();
         let state = State {
             name,
             owner: owner_id.clone(),
-            pin_hash,
+            admission: Admission::new(pin_hash, 0, Vec::new()),
             capacity: ws.max_capacity,
             created_at: now,
             members: IndexMap::new(),
@@ -86,11 +87,11 @@ impl Hub {
         )?;
         let offered = validate::offered_pin(req.pin.as_deref())?;
         let workspace = self.find(&invite.wid)?;
-        let pin_hash = workspace.lock().pin_hash.clone();
+        let pin_hash = workspace.lock().admission.pin_hash.clone();
         if let Some(hash) = pin_hash {
             self.check_pin(&workspace.id, offered, hash, caller).await?;
         }
-        let id = self.reserve_seat(&workspace, name)?;
+        let id = self.reserve_seat(&workspace, name, caller)?;
         if let Err(e) = self.commit().await {
             self.release_seat(&workspace, &id);
             return Err(e);
@@ -119,7 +120,12 @@ impl Hub {
     }
 
     /// Takes a seat for a newcomer, written to the store but not yet reachable.
-    fn reserve_seat(&self, workspace: &Workspace, name: String) -> Result<String> {
+    fn reserve_seat(
+        &self,
+        workspace: &Workspace,
+        name: String,
+        caller: &Caller<'_>,
+    ) -> Result<String> {
         let mut state = workspace.lock();
         if !state.live {
             return Err(Error::WorkspaceNotFound);
@@ -132,6 +138,7 @@ impl Hub {
             name,
             Role::Attendee,
             now_ms(),
+            caller,
         );
         self.write(&[Change::PutMember(workspace.id.clone(), member.record())])?;
         let id = member.id.clone();
@@ -211,6 +218,7 @@ impl Hub {
             .ok_or(Error::InvalidToken("this membership no longer exists"))?;
         let role = member.role;
         let previous = member.conn.replace(caller.out.clone());
+        member.addr = Some(caller.ip);
         member.offline_since = None;
         let record = member.record();
         if let Some(old) = &previous {
@@ -264,13 +272,14 @@ impl Hub {
 }
 
 /// A member not yet reachable: no socket, and not counted as offline either.
-fn new_member(id: String, name: String, role: Role, now: u64) -> Member {
+fn new_member(id: String, name: String, role: Role, now: u64, caller: &Caller<'_>) -> Member {
     Member {
         id,
         name,
         role,
         joined_at: now,
         conn: None,
+        addr: Some(caller.ip),
         offline_since: None,
         mic: None,
         cam: None,

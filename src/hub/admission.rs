@@ -1,0 +1,86 @@
+//! Who may attend a workspace: the holder of an invite of its current version, from an
+//! address it has not banned, with its PIN when it has one.
+//!
+//! Rotating the invite bumps the version, which refuses every invite handed out before
+//! without a list of revoked tokens to keep. Bans are kept by address key (IPv6 by its
+//! /64, as every per-address limit is: see `auth::limits::source_key`), bounded in time
+//! and in number, and stored with the workspace so that they survive restarts.
+
+use crate::store::BanRecord;
+use std::collections::VecDeque;
+
+/// The most bans one workspace keeps: an owner banning address after address cannot
+/// grow the record without bound. A ban beyond it pushes out the oldest.
+pub(crate) const MAX_BANS: usize = 256;
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Admission {
+    /// argon2id PHC string; `None` for an unprotected workspace.
+    pub(crate) pin_hash: Option<String>,
+    /// Bumped by every rotation; an invite carries the version it was minted at.
+    pub(crate) invite_version: u64,
+    /// Oldest first, at most [`MAX_BANS`]; expired ones linger until the next prune.
+    bans: VecDeque<BanRecord>,
+}
+
+impl Admission {
+    pub(crate) fn new(pin_hash: Option<String>, invite_version: u64, bans: Vec<BanRecord>) -> Self {
+        let mut admission = Admission {
+            pin_hash,
+            invite_version,
+            bans: bans.into(),
+        };
+        // A record written by hand, or by a binary with a larger cap, still obeys ours.
+        while admission.bans.len() > MAX_BANS {
+            admission.bans.pop_front();
+        }
+        admission
+    }
+
+    /// Forgets the bans that ran out by `now_ms`; true when there were any.
+    pub(crate) fn prune(&mut self, now_ms: u64) -> bool {
+        let before = self.bans.len();
+        self.bans.retain(|b| b.until > now_ms);
+        self.bans.len() != before
+    }
+
+    pub(crate) fn ban_records(&self) -> Vec<BanRecord> {
+        self.bans.iter().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    fn ban(addr: [u8; 4], until: u64) -> BanRecord {
+        BanRecord {
+            addr: IpAddr::from(addr),
+            until,
+        }
+    }
+
+    #[test]
+    fn bans_are_kept_in_order_until_they_run_out() {
+        let mut admission = Admission::new(
+            None,
+            0,
+            vec![ban([10, 0, 0, 1], 10), ban([10, 0, 0, 2], 20)],
+        );
+        assert!(!admission.prune(10 - 1));
+        assert!(admission.prune(10));
+        assert_eq!(admission.ban_records(), vec![ban([10, 0, 0, 2], 20)]);
+    }
+
+    #[test]
+    fn a_stored_list_longer_than_the_cap_keeps_the_newest() {
+        let stored = (0..=MAX_BANS as u64)
+            .map(|n| ban([10, 0, 0, 1], n + 1))
+            .collect();
+        let admission = Admission::new(None, 0, stored);
+        let kept = admission.ban_records();
+        assert_eq!(kept.len(), MAX_BANS);
+        assert_eq!(kept[0].until, 2, "the oldest went");
+    }
+}
