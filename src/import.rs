@@ -117,7 +117,7 @@ pub async fn import_json(
             ws.id,
             ws.name,
             members.len(),
-            tokens.invite(&ws.id)
+            tokens.invite(&ws.id, ws.invite_version)
         ));
     }
     store.sync().await?;

@@ -120,8 +120,8 @@ impl Session {
                 hub.leave(bound(&mut self.binding)?, &caller).await?;
                 self.binding = None;
             }
-            Request::Kick { attendee_id } => {
-                hub.kick(bound(&mut self.binding)?, &attendee_id, &caller)
+            Request::Moderate(event) => {
+                hub.moderate(bound(&mut self.binding)?, event, &caller)
                     .await?
             }
             Request::Destroy => {

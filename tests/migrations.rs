@@ -76,6 +76,54 @@ async fn a_layout_1_store_opens_with_its_workspace_invite_and_pin() {
     assert!(marker.contains(&migrated), "migrated: {marker}");
 }
 
+/// The owner's session token for the fixture's workspace, signed as the server signs.
+fn owner_token(expected: &Value) -> String {
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let owner = &expected["attendees"][0];
+    assert_eq!(owner["role"], "owner", "the fixture lists its owner first");
+    let claims = json!({"typ": "session", "wid": expected["workspace"]["id"],
+        "sub": owner["id"], "role": "owner", "iat": now, "exp": now + 600});
+    encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layout_1_invite_works_until_the_first_rotation_which_survives_a_restart() {
+    let expected = expected();
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture("store-v1"), dir.path());
+    let mut app = spawn_app_in(dir.path(), timeless).await;
+    let (old, pin) = (str_of(&expected["invite"]), str_of(&expected["pin"]));
+    assert!(
+        claims(&old).get("ver").is_none(),
+        "minted before versions: {old}"
+    );
+    let mut client = app.client().await;
+    let data = json!({"token": owner_token(&expected)});
+    client.ok("re-attend", data, "re-attended").await;
+    let rotated = client
+        .ok("rotate-invite", json!({}), "invite-rotated")
+        .await;
+    let (_client, frame) = app.try_attend(&old, Some(&pin), "Late").await;
+    assert_eq!(alert_code(&frame), "invalid_token");
+    drop(client);
+    app.stop().await;
+
+    let app = spawn_app_in(dir.path(), timeless).await;
+    let (_client, frame) = app.try_attend(&old, Some(&pin), "Late").await;
+    assert_eq!(alert_code(&frame), "invalid_token", "after a restart");
+    app.attend(&str_of(&rotated["invite"]), Some(&pin), "Newcomer")
+        .await;
+}
+
 /// Leaves out what git would not keep (empty directories) and the lock file, a
 /// run-time artifact: the fixture is tested as a checkout has it.
 fn as_git_keeps_it(dir: &Path) {

@@ -1,4 +1,5 @@
-//! The owner's powers: `kick` one member, `destroy` the whole workspace.
+//! The owner's powers: `kick` one member, `destroy` the whole workspace, replace the
+//! invite with `rotate-invite`.
 
 mod common;
 
@@ -112,4 +113,60 @@ async fn destroy_tells_everyone_and_unbinds_their_sockets() {
         .client
         .ok("attend", json!({ "invite": next_invite }), "attended")
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_invite_retires_every_earlier_invite_and_tells_the_members() {
+    let app = spawn_app().await;
+    let (mut owner, [mut ada]) = app.acquainted_workspace(["Ada"]).await;
+    let old = owner.invite();
+    assert_eq!(
+        claims(&old)["ver"],
+        0,
+        "a new workspace's invites are version 0"
+    );
+
+    let rotated = owner
+        .client
+        .ok("rotate-invite", json!({}), "invite-rotated")
+        .await;
+    let invite = str_of(&rotated["invite"]);
+    assert_eq!(claims(&invite)["ver"], 1);
+    assert_eq!(claims(&invite)["wid"], owner.workspace["id"]);
+    assert_eq!(ada.client.recv_event("invite-rotated").await, rotated);
+
+    let (_client, frame) = app.try_attend(&old, None, "Late").await;
+    assert_eq!(alert_code(&frame), "invalid_token", "the old invite");
+    let bob = app.attend(&invite, None, "Bob").await;
+    assert_eq!(
+        bob.workspace["invite"],
+        json!(invite),
+        "attended hands out the current one"
+    );
+    let (_client, frame) = app.try_re_attend(&ada.token).await;
+    assert_eq!(
+        frame["data"]["workspace"]["invite"],
+        json!(invite),
+        "so does re-attended"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_owner_moderates() {
+    let app = spawn_app().await;
+    let (owner, [mut ada, bob]) = app.workspace_with(["Ada", "Bob"]).await;
+    let cases = [
+        ("rotate-invite", json!({})),
+        ("kick", json!({"attendee_id": bob.id()})),
+    ];
+    for (event, data) in cases {
+        assert_eq!(
+            ada.client.alert(event, data.clone()).await,
+            "forbidden",
+            "{event} {data}"
+        );
+    }
+    // Nothing changed: the invite still admits, and Bob is still in.
+    let carol = app.attend(&owner.invite(), None, "Carol").await;
+    assert!(ids_of(&carol.reply["attendees"]).contains(&bob.id()));
 }

@@ -21,6 +21,10 @@ pub enum Role {
 pub struct InviteClaims {
     pub typ: String,
     pub wid: String,
+    /// The workspace's invite version when this invite was minted; invites minted
+    /// before versions existed carry none, which is version 0.
+    #[serde(default)]
+    pub ver: u64,
     pub iat: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exp: Option<u64>,
@@ -69,12 +73,14 @@ impl Tokens {
         }
     }
 
-    pub fn invite(&self, wid: &str) -> String {
+    /// An invite to `wid` at its invite version `ver`.
+    pub fn invite(&self, wid: &str, ver: u64) -> String {
         let iat = now_secs();
         let exp = (self.invite_ttl_secs > 0).then(|| iat + self.invite_ttl_secs);
         self.sign(&InviteClaims {
             typ: INVITE.into(),
             wid: wid.into(),
+            ver,
             iat,
             exp,
         })
@@ -167,7 +173,7 @@ mod tests {
             t.verify_invite(&session).unwrap_err().code(),
             "invalid_token"
         );
-        let invite = t.invite("_w");
+        let invite = t.invite("_w", 0);
         assert_eq!(
             t.verify_session(&invite).unwrap_err().code(),
             "invalid_token"
@@ -178,7 +184,7 @@ mod tests {
     #[test]
     fn another_secret_does_not_verify() {
         let other = Tokens::new(&Secret::new("another-secret-another-secret-xx"), 60, 0);
-        let invite = other.invite("_w");
+        let invite = other.invite("_w", 0);
         assert_eq!(
             tokens().verify_invite(&invite).unwrap_err().code(),
             "invalid_token"
@@ -217,10 +223,20 @@ mod tests {
             t.verify_session_lapsed(&forged).unwrap_err().code(),
             "invalid_token"
         );
-        let invite = t.invite("_w");
+        let invite = t.invite("_w", 0);
         assert_eq!(
             t.verify_session_lapsed(&invite).unwrap_err().code(),
             "invalid_token"
         );
+    }
+
+    #[test]
+    fn invites_carry_their_version_and_old_ones_read_as_version_0() {
+        let t = tokens();
+        assert_eq!(t.verify_invite(&t.invite("_w", 3)).unwrap().ver, 3);
+        let before_versions = t.sign(&serde_json::json!({
+            "typ": "invite", "wid": "_w", "iat": now_secs()
+        }));
+        assert_eq!(t.verify_invite(&before_versions).unwrap().ver, 0);
     }
 }

@@ -6,8 +6,11 @@
 //! /64, as every per-address limit is: see `auth::limits::source_key`), bounded in time
 //! and in number, and stored with the workspace so that they survive restarts.
 
+use crate::auth::limits::source_key;
+use crate::error::{Error, Result};
 use crate::store::BanRecord;
 use std::collections::VecDeque;
+use std::net::IpAddr;
 
 /// The most bans one workspace keeps: an owner banning address after address cannot
 /// grow the record without bound. A ban beyond it pushes out the oldest.
@@ -37,6 +40,29 @@ impl Admission {
         admission
     }
 
+    /// Refuses an invite of another version (`invalid_token`: it was rotated away) and
+    /// an address banned past `now_ms` (`forbidden`). The PIN is checked apart, since
+    /// that needs a hash.
+    pub(crate) fn admits(&self, invite_version: u64, ip: IpAddr, now_ms: u64) -> Result<()> {
+        if invite_version != self.invite_version {
+            return Err(Error::InvalidToken(
+                "this invite has been replaced by a newer one",
+            ));
+        }
+        let key = source_key(ip);
+        if self.bans.iter().any(|b| b.addr == key && b.until > now_ms) {
+            return Err(Error::Forbidden(
+                "this address is banned from this workspace",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Makes every invite handed out so far worthless.
+    pub(crate) fn rotate(&mut self) {
+        self.invite_version += 1;
+    }
+
     /// Forgets the bans that ran out by `now_ms`; true when there were any.
     pub(crate) fn prune(&mut self, now_ms: u64) -> bool {
         let before = self.bans.len();
@@ -52,13 +78,37 @@ impl Admission {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::IpAddr;
 
     fn ban(addr: [u8; 4], until: u64) -> BanRecord {
         BanRecord {
             addr: IpAddr::from(addr),
             until,
         }
+    }
+
+    #[test]
+    fn only_the_current_invite_version_is_admitted() {
+        let mut admission = Admission::default();
+        let ip = IpAddr::from([10, 0, 0, 1]);
+        assert!(admission.admits(0, ip, 0).is_ok());
+        admission.rotate();
+        assert_eq!(
+            admission.admits(0, ip, 0).unwrap_err().code(),
+            "invalid_token"
+        );
+        assert!(admission.admits(1, ip, 0).is_ok());
+    }
+
+    #[test]
+    fn a_stored_ban_refuses_its_address_until_it_runs_out() {
+        let admission = Admission::new(None, 0, vec![ban([10, 0, 0, 1], 10)]);
+        let banned = IpAddr::from([10, 0, 0, 1]);
+        assert_eq!(
+            admission.admits(0, banned, 9).unwrap_err().code(),
+            "forbidden"
+        );
+        assert!(admission.admits(0, banned, 10).is_ok());
+        assert!(admission.admits(0, IpAddr::from([10, 0, 0, 2]), 9).is_ok());
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! Joining: `create`, `attend` and `re-attend`.
 //!
+//! `attend` checks, in order: the invite (its signature, expiry and version), the
+//! workspace, a ban of the caller's address, the PIN lockout, the PIN, then capacity.
+//!
 //! A join is acknowledged only once durable. `attend` reserves the seat under the
 //! workspace lock (so concurrent attends never exceed capacity), commits, and only then
 //! makes the newcomer reachable and announces it: nobody can push to a member before
@@ -69,7 +72,7 @@ impl Hub {
         self.registry_mut().insert(wid.clone(), workspace.clone());
         let (token, claims) = self.tokens.session(&wid, &owner_id, Role::Owner);
         let data = json!({
-            "workspace": state.view(&wid, self.tokens.invite(&wid)),
+            "workspace": state.view(&wid, self.invite(&wid, &state)),
             "attendee": state.members[&owner_id].view(),
             "token": token,
         });
@@ -87,11 +90,16 @@ impl Hub {
         )?;
         let offered = validate::offered_pin(req.pin.as_deref())?;
         let workspace = self.find(&invite.wid)?;
-        let pin_hash = workspace.lock().admission.pin_hash.clone();
-        if let Some(hash) = pin_hash {
-            self.check_pin(&workspace.id, offered, hash, caller).await?;
+        let pin_hash = {
+            let state = workspace.lock();
+            state.admission.admits(invite.ver, caller.ip, now_ms())?;
+            state.admission.pin_hash.clone()
+        };
+        if let Some(hash) = &pin_hash {
+            self.check_pin(&workspace.id, offered, hash.clone(), caller)
+                .await?;
         }
-        let id = self.reserve_seat(&workspace, name, caller)?;
+        let id = self.reserve_seat(&workspace, name, invite.ver, caller)?;
         if let Err(e) = self.commit().await {
             self.release_seat(&workspace, &id);
             return Err(e);
@@ -119,29 +127,28 @@ impl Hub {
         Ok(bind(workspace, id, Role::Attendee, claims.exp))
     }
 
-    /// Takes a seat for a newcomer, written to the store but not yet reachable.
+    /// Takes a seat for a newcomer, written to the store but not yet reachable. The
+    /// owner may have rotated the invite while the PIN was being verified: the rules in
+    /// force now decide.
     fn reserve_seat(
         &self,
         workspace: &Workspace,
         name: String,
+        invite_version: u64,
         caller: &Caller<'_>,
     ) -> Result<String> {
         let mut state = workspace.lock();
         if !state.live {
             return Err(Error::WorkspaceNotFound);
         }
+        let now = now_ms();
+        state.admission.admits(invite_version, caller.ip, now)?;
         if state.members.len() >= state.capacity {
             return Err(Error::WorkspaceFull(state.capacity));
         }
-        let member = new_member(
-            new_id(self.config.workspace.id_len),
-            name,
-            Role::Attendee,
-            now_ms(),
-            caller,
-        );
+        let id = new_id(self.config.workspace.id_len);
+        let member = new_member(id.clone(), name, Role::Attendee, now, caller);
         self.write(&[Change::PutMember(workspace.id.clone(), member.record())])?;
-        let id = member.id.clone();
         state.members.insert(id.clone(), member);
         Ok(id)
     }
@@ -261,13 +268,18 @@ impl Hub {
         caller: &Caller<'_>,
     ) -> ByteString {
         let data = json!({
-            "workspace": state.view(wid, self.tokens.invite(wid)),
+            "workspace": state.view(wid, self.invite(wid, state)),
             "attendee": state.members[attendee].view(),
             "token": token,
             "attendees": state.attendees(),
             "call": state.call,
         });
         reply(caller.re, event, data)
+    }
+
+    /// An invite of the workspace's current version: the only kind it admits.
+    pub(super) fn invite(&self, wid: &str, state: &State) -> String {
+        self.tokens.invite(wid, state.admission.invite_version)
     }
 }
 

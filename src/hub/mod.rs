@@ -8,6 +8,7 @@ mod admission;
 mod expiry;
 mod join;
 mod membership;
+mod moderation;
 pub mod outbox;
 mod persist;
 mod relay;

@@ -17,12 +17,19 @@ pub enum Request {
     Refresh,
     Attendees,
     Leave,
-    Kick { attendee_id: String },
+    Moderate(Moderation),
     Destroy,
     Signal(Signal),
     Hangup { call: String, to: Option<String> },
     State(StateChange),
     IceServers,
+}
+
+/// The owner's say over who is in and who may come in.
+#[derive(Debug)]
+pub enum Moderation {
+    Kick { attendee_id: String },
+    RotateInvite,
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,9 +150,10 @@ impl Request {
             "refresh" => Request::Refresh,
             "attendees" => Request::Attendees,
             "leave" => Request::Leave,
-            "kick" => Request::Kick {
+            "kick" => Request::Moderate(Moderation::Kick {
                 attendee_id: fields::<KickData>(data)?.attendee_id,
-            },
+            }),
+            "rotate-invite" => Request::Moderate(Moderation::RotateInvite),
             "destroy" => Request::Destroy,
             "ring" => signal(SignalKind::Ring, data)?,
             "answer" => signal(SignalKind::Answer, data)?,

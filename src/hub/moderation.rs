@@ -1,0 +1,130 @@
+//! The owner's say over who is in and who may come in: `kick` and `rotate-invite`.
+//!
+//! Each is acknowledged only once durable (see `persist.rs`): the new admission rules
+//! are written under the workspace lock before they take effect, committed, and only
+//! then replied to and announced. `attend` checks the rules again under that lock when
+//! it takes its seat, so once the owner has the reply, no later seat is taken under
+//! the old rules.
+
+use super::admission::Admission;
+use super::membership::bound;
+use super::outbox::CLOSE_KICKED;
+use super::workspace::State;
+use super::{now_ms, Binding, Caller, Hub, Outbox};
+use crate::auth::Role;
+use crate::error::{Error, Result};
+use crate::protocol::outbound::{push, reply};
+use crate::protocol::Moderation;
+use crate::store::Change;
+use serde_json::json;
+
+impl Hub {
+    /// One of the owner's events; each is described below.
+    pub(crate) async fn moderate(
+        &self,
+        binding: &Binding,
+        event: Moderation,
+        caller: &Caller<'_>,
+    ) -> Result<()> {
+        match event {
+            Moderation::Kick { attendee_id } => self.kick(binding, &attendee_id, caller).await,
+            Moderation::RotateInvite => self.rotate_invite(binding, caller).await,
+        }
+    }
+
+    /// `kick {attendee_id}`, owner only. Replies `kicked {attendee_id}`; pushes
+    /// `kicked {attendee_id}` to the target's socket, then closes it with 4003, and
+    /// `attendee-left {attendee_id, reason: "kicked"}` to the other online members.
+    ///
+    /// Errors: `forbidden` (a non-owner, or the owner kicking themself),
+    /// `unknown_attendee`, `not_attending` or `expired_token` (the caller's own
+    /// binding), `unavailable` (storage).
+    async fn kick(&self, binding: &Binding, target: &str, caller: &Caller<'_>) -> Result<()> {
+        let kicked = self.expel(binding, target, caller)?;
+        self.commit().await?;
+        let data = json!({"attendee_id": target});
+        caller.out.send(reply(caller.re, "kicked", &data));
+        if let Some(conn) = kicked {
+            conn.send(push("kicked", &data));
+            conn.close(CLOSE_KICKED, "kicked by the owner");
+        }
+        let wid = &binding.workspace.id;
+        let state = binding.workspace.lock();
+        let left = json!({"attendee_id": target, "reason": "kicked"});
+        state.broadcast(&push("attendee-left", left), &binding.attendee);
+        tracing::info!(workspace = %wid, attendee = %target, "attendee kicked");
+        Ok(())
+    }
+
+    /// Removes `target` for good, store first; returns its socket, if it had one.
+    fn expel(
+        &self,
+        binding: &Binding,
+        target: &str,
+        caller: &Caller<'_>,
+    ) -> Result<Option<Outbox>> {
+        let state = &mut *binding.workspace.lock();
+        owner_only(state, binding, caller, "only the owner can kick")?;
+        if target == binding.attendee {
+            return Err(Error::Forbidden("the owner cannot kick themself"));
+        }
+        if !state.members.contains_key(target) {
+            return Err(Error::UnknownAttendee(target.to_string()));
+        }
+        let wid = &binding.workspace.id;
+        self.write(&[Change::DropMember(wid.clone(), target.to_string())])?;
+        // The owner is online (bound above), so the room's idle time is unchanged.
+        Ok(state.remove_member(target, now_ms()).and_then(|m| m.conn))
+    }
+
+    /// `rotate-invite {}`, owner only: every invite handed out so far stops working
+    /// (`invalid_token` at `attend`). Replies `invite-rotated {invite}` with the new
+    /// invite, and pushes the same to the other online members.
+    ///
+    /// Errors: `forbidden` (a non-owner), `not_attending` or `expired_token` (the
+    /// caller's own binding), `unavailable` (storage).
+    async fn rotate_invite(&self, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
+        let wid = &binding.workspace.id;
+        {
+            let state = &mut *binding.workspace.lock();
+            owner_only(
+                state,
+                binding,
+                caller,
+                "only the owner can rotate the invite",
+            )?;
+            let mut next = state.admission.clone();
+            next.rotate();
+            self.put_admission(wid, state, next)?;
+        }
+        self.commit().await?;
+        let state = binding.workspace.lock();
+        let data = json!({"invite": self.invite(wid, &state)});
+        caller.out.send(reply(caller.re, "invite-rotated", &data));
+        state.broadcast(&push("invite-rotated", &data), &binding.attendee);
+        tracing::info!(workspace = %wid, "invite rotated");
+        Ok(())
+    }
+
+    /// Writes `next` as the workspace's admission rules, and only then puts them in
+    /// force: a failed write changes nothing.
+    fn put_admission(&self, wid: &str, state: &mut State, next: Admission) -> Result<()> {
+        self.write(&[Change::PutWorkspace(state.record_with(wid, &next))])?;
+        state.admission = next;
+        Ok(())
+    }
+}
+
+/// The caller's binding still holds (see `membership::bound`) and is the owner's.
+fn owner_only(
+    state: &mut State,
+    binding: &Binding,
+    caller: &Caller<'_>,
+    refusal: &'static str,
+) -> Result<()> {
+    bound(state, binding, caller)?;
+    if binding.role != Role::Owner {
+        return Err(Error::Forbidden(refusal));
+    }
+    Ok(())
+}
