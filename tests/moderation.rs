@@ -1,5 +1,5 @@
 //! The owner's powers: `kick` one member, `destroy` the whole workspace, replace the
-//! invite with `rotate-invite`.
+//! invite with `rotate-invite`, change the PIN with `set-pin`.
 
 mod common;
 
@@ -152,11 +152,74 @@ async fn rotate_invite_retires_every_earlier_invite_and_tells_the_members() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_pin_protects_changes_and_removes_the_pin_for_newcomers() {
+    let app = spawn_app().await;
+    let mut owner = app.create_workspace(None).await;
+    let invite = owner.invite();
+    let set = json!({"pin": "2468"});
+    let reply = owner.client.ok("set-pin", set, "pin-set").await;
+    assert_eq!(reply, json!({"protected": true}));
+    let (_client, frame) = app.try_attend(&invite, None, "Eve").await;
+    assert_eq!(alert_code(&frame), "wrong_pin", "a PIN is needed now");
+    let ada = app.attend(&invite, Some("2468"), "Ada").await;
+    assert_eq!(ada.workspace["protected"], true);
+
+    owner
+        .client
+        .ok("set-pin", json!({"pin": "9753"}), "pin-set")
+        .await;
+    let (_client, frame) = app.try_attend(&invite, Some("2468"), "Eve").await;
+    assert_eq!(alert_code(&frame), "wrong_pin", "the replaced PIN");
+    app.attend(&invite, Some("9753"), "Bob").await;
+
+    let reply = owner
+        .client
+        .ok("set-pin", json!({"pin": null}), "pin-set")
+        .await;
+    assert_eq!(reply, json!({"protected": false}));
+    let carol = app.attend(&invite, None, "Carol").await;
+    assert_eq!(carol.workspace["protected"], false);
+    // Members let in under an earlier PIN stay.
+    let listed = owner.list_attendees().await;
+    assert_eq!(ids_of(&listed).len(), 4, "{listed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_pin_keeps_the_rules_of_create() {
+    let app = spawn_app().await;
+    let mut owner = app.create_workspace(Some("2468")).await;
+    let cases = [
+        (json!({}), "bad_request"),
+        (json!({"pin": 2468}), "bad_request"),
+        (json!({"pin": "123"}), "bad_request"),
+        (json!({"pin": "12\n45"}), "bad_request"),
+        (json!({"pin": "9".repeat(65)}), "too_large"),
+    ];
+    for (data, code) in cases {
+        assert_eq!(
+            owner.client.alert("set-pin", data.clone()).await,
+            code,
+            "{data}"
+        );
+    }
+    // Refusals changed nothing; an empty PIN, as at create, means none.
+    let (_client, frame) = app.try_attend(&owner.invite(), None, "Eve").await;
+    assert_eq!(alert_code(&frame), "wrong_pin");
+    let reply = owner
+        .client
+        .ok("set-pin", json!({"pin": ""}), "pin-set")
+        .await;
+    assert_eq!(reply, json!({"protected": false}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_owner_moderates() {
     let app = spawn_app().await;
     let (owner, [mut ada, bob]) = app.workspace_with(["Ada", "Bob"]).await;
     let cases = [
         ("rotate-invite", json!({})),
+        ("set-pin", json!({"pin": "2468"})),
+        ("set-pin", json!({"pin": null})),
         ("kick", json!({"attendee_id": bob.id()})),
     ];
     for (event, data) in cases {
@@ -166,7 +229,8 @@ async fn only_the_owner_moderates() {
             "{event} {data}"
         );
     }
-    // Nothing changed: the invite still admits, and Bob is still in.
+    // Nothing changed: the invite still admits without a PIN, and Bob is still in.
     let carol = app.attend(&owner.invite(), None, "Carol").await;
+    assert_eq!(carol.workspace["protected"], false);
     assert!(ids_of(&carol.reply["attendees"]).contains(&bob.id()));
 }

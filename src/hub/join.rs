@@ -37,10 +37,7 @@ impl Hub {
             ));
         }
         let pin_hash = match pin {
-            Some(pin) => {
-                let _permit = self.pin_limits.hash(caller.ip)?;
-                Some(unless_closed(caller, self.pins.hash(pin)).await??)
-            }
+            Some(pin) => Some(self.hash_new_pin(pin, caller).await?),
             None => None,
         };
         let now = now_ms();
@@ -99,7 +96,7 @@ impl Hub {
             self.check_pin(&workspace.id, offered, hash.clone(), caller)
                 .await?;
         }
-        let id = self.reserve_seat(&workspace, name, invite.ver, caller)?;
+        let id = self.reserve_seat(&workspace, name, invite.ver, &pin_hash, caller)?;
         if let Err(e) = self.commit().await {
             self.release_seat(&workspace, &id);
             return Err(e);
@@ -128,13 +125,14 @@ impl Hub {
     }
 
     /// Takes a seat for a newcomer, written to the store but not yet reachable. The
-    /// owner may have rotated the invite while the PIN was being verified: the rules in
-    /// force now decide.
+    /// owner may have rotated the invite, banned this address or changed the PIN while
+    /// the PIN (`checked`) was being verified: the rules in force now decide.
     fn reserve_seat(
         &self,
         workspace: &Workspace,
         name: String,
         invite_version: u64,
+        checked: &Option<String>,
         caller: &Caller<'_>,
     ) -> Result<String> {
         let mut state = workspace.lock();
@@ -143,6 +141,9 @@ impl Hub {
         }
         let now = now_ms();
         state.admission.admits(invite_version, caller.ip, now)?;
+        if state.admission.pin_hash.is_some() && state.admission.pin_hash != *checked {
+            return Err(Error::WrongPin);
+        }
         if state.members.len() >= state.capacity {
             return Err(Error::WorkspaceFull(state.capacity));
         }
@@ -280,6 +281,13 @@ impl Hub {
     /// An invite of the workspace's current version: the only kind it admits.
     pub(super) fn invite(&self, wid: &str, state: &State) -> String {
         self.tokens.invite(wid, state.admission.invite_version)
+    }
+
+    /// Hashes a new PIN (`create`, `set-pin`) under a hash permit of the caller's
+    /// address; abandoned when the connection closes.
+    pub(super) async fn hash_new_pin(&self, pin: String, caller: &Caller<'_>) -> Result<String> {
+        let _permit = self.pin_limits.hash(caller.ip)?;
+        unless_closed(caller, self.pins.hash(pin)).await?
     }
 }
 

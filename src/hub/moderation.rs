@@ -1,4 +1,5 @@
-//! The owner's say over who is in and who may come in: `kick` and `rotate-invite`.
+//! The owner's say over who is in and who may come in: `kick`, `rotate-invite` and
+//! `set-pin`.
 //!
 //! Each is acknowledged only once durable (see `persist.rs`): the new admission rules
 //! are written under the workspace lock before they take effect, committed, and only
@@ -14,7 +15,7 @@ use super::{now_ms, Binding, Caller, Hub, Outbox};
 use crate::auth::Role;
 use crate::error::{Error, Result};
 use crate::protocol::outbound::{push, reply};
-use crate::protocol::Moderation;
+use crate::protocol::{validate, Moderation};
 use crate::store::Change;
 use serde_json::json;
 
@@ -29,6 +30,7 @@ impl Hub {
         match event {
             Moderation::Kick { attendee_id } => self.kick(binding, &attendee_id, caller).await,
             Moderation::RotateInvite => self.rotate_invite(binding, caller).await,
+            Moderation::SetPin { pin } => self.set_pin(binding, pin, caller).await,
         }
     }
 
@@ -103,6 +105,42 @@ impl Hub {
         caller.out.send(reply(caller.re, "invite-rotated", &data));
         state.broadcast(&push("invite-rotated", &data), &binding.attendee);
         tracing::info!(workspace = %wid, "invite rotated");
+        Ok(())
+    }
+
+    /// `set-pin {pin}`, owner only: the PIN every later `attend` needs. `pin` obeys the
+    /// rules of `create` (empty means none); `None` (JSON null) removes the PIN. Members
+    /// already in stay. Replies `pin-set {protected}`; pushes nothing.
+    ///
+    /// Errors: `forbidden` (a non-owner), `bad_request` or `too_large` (the PIN's
+    /// shape), `rate_limited` (too many PIN hashes of this address at once),
+    /// `not_attending` or `expired_token` (the caller's own binding), `unavailable`
+    /// (storage, or the connection closing while the PIN is hashed).
+    async fn set_pin(
+        &self,
+        binding: &Binding,
+        pin: Option<String>,
+        caller: &Caller<'_>,
+    ) -> Result<()> {
+        let only = "only the owner can set the PIN";
+        owner_only(&mut binding.workspace.lock(), binding, caller, only)?;
+        let pin_hash = match validate::new_pin(pin.as_deref())? {
+            Some(pin) => Some(self.hash_new_pin(pin, caller).await?),
+            None => None,
+        };
+        let protected = pin_hash.is_some();
+        {
+            // The binding may have been replaced while the PIN was hashed.
+            let state = &mut *binding.workspace.lock();
+            owner_only(state, binding, caller, only)?;
+            let mut next = state.admission.clone();
+            next.pin_hash = pin_hash;
+            self.put_admission(&binding.workspace.id, state, next)?;
+        }
+        self.commit().await?;
+        let data = json!({"protected": protected});
+        caller.out.send(reply(caller.re, "pin-set", data));
+        tracing::info!(workspace = %binding.workspace.id, protected, "PIN set");
         Ok(())
     }
 

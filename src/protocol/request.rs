@@ -28,8 +28,14 @@ pub enum Request {
 /// The owner's say over who is in and who may come in.
 #[derive(Debug)]
 pub enum Moderation {
-    Kick { attendee_id: String },
+    Kick {
+        attendee_id: String,
+    },
     RotateInvite,
+    /// `None` removes the PIN.
+    SetPin {
+        pin: Option<String>,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,6 +118,13 @@ struct KickData {
     attendee_id: String,
 }
 
+/// `data` of `set-pin`: `pin` must be there, a string or null (no PIN).
+#[derive(Deserialize)]
+struct SetPinData {
+    #[serde(default, deserialize_with = "nullable")]
+    pin: Option<Option<String>>,
+}
+
 /// `data` of `hangup`.
 #[derive(Deserialize)]
 struct HangupData {
@@ -138,6 +151,11 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::
     <&RawValue>::deserialize(d).map(Some)
 }
 
+/// A field that is there, `null` included; only a missing field is `None`.
+fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
 impl Request {
     pub fn parse(envelope: Envelope<'_>) -> Result<Request> {
         let Envelope { event, data, .. } = envelope;
@@ -154,6 +172,11 @@ impl Request {
                 attendee_id: fields::<KickData>(data)?.attendee_id,
             }),
             "rotate-invite" => Request::Moderate(Moderation::RotateInvite),
+            "set-pin" => {
+                let SetPinData { pin } = fields(data)?;
+                let pin = pin.ok_or_else(|| Error::bad_request("missing field pin"))?;
+                Request::Moderate(Moderation::SetPin { pin })
+            }
             "destroy" => Request::Destroy,
             "ring" => signal(SignalKind::Ring, data)?,
             "answer" => signal(SignalKind::Answer, data)?,
@@ -246,6 +269,24 @@ mod tests {
         assert_eq!(s.payload.unwrap().1.get(), "null");
         let e = parse(r#"{"event":"icecandidate","data":{"to":"_a"}}"#).unwrap_err();
         assert_eq!(e.code(), "bad_request");
+    }
+
+    #[test]
+    fn set_pin_needs_its_field_and_null_removes_the_pin() {
+        use Moderation::SetPin;
+        let r = parse(r#"{"event":"set-pin","data":{"pin":"2468"}}"#);
+        let pin = matches!(r, Ok(Request::Moderate(SetPin { pin: Some(p) })) if p == "2468");
+        assert!(pin);
+        let r = parse(r#"{"event":"set-pin","data":{"pin":null}}"#);
+        assert!(matches!(r, Ok(Request::Moderate(SetPin { pin: None }))));
+        for data in ["{}", r#"{"pin":2468}"#] {
+            let e = parse(&format!(r#"{{"event":"set-pin","data":{data}}}"#)).unwrap_err();
+            assert_eq!(e.code(), "bad_request", "{data}");
+        }
+        assert_eq!(
+            parse(r#"{"event":"set-pin"}"#).unwrap_err().code(),
+            "bad_request"
+        );
     }
 
     #[test]
