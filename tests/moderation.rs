@@ -1,5 +1,5 @@
 //! The owner's powers: `kick` one member, `destroy` the whole workspace, replace the
-//! invite with `rotate-invite`, change the PIN with `set-pin`.
+//! invite with `rotate-invite`, change the PIN with `set-pin`. Bans are in `bans.rs`.
 
 mod common;
 
@@ -220,6 +220,7 @@ async fn only_the_owner_moderates() {
         ("rotate-invite", json!({})),
         ("set-pin", json!({"pin": "2468"})),
         ("set-pin", json!({"pin": null})),
+        ("kick", json!({"attendee_id": bob.id(), "ban": true})),
         ("kick", json!({"attendee_id": bob.id()})),
     ];
     for (event, data) in cases {

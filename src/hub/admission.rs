@@ -63,6 +63,18 @@ impl Admission {
         self.invite_version += 1;
     }
 
+    /// Refuses `ip`'s address key until `until` (unix ms). A ban of the same key is
+    /// replaced; past [`MAX_BANS`], the oldest goes.
+    pub(crate) fn ban(&mut self, ip: IpAddr, until: u64, now_ms: u64) {
+        self.prune(now_ms);
+        let addr = source_key(ip);
+        self.bans.retain(|b| b.addr != addr);
+        if self.bans.len() >= MAX_BANS {
+            self.bans.pop_front();
+        }
+        self.bans.push_back(BanRecord { addr, until });
+    }
+
     /// Forgets the bans that ran out by `now_ms`; true when there were any.
     pub(crate) fn prune(&mut self, now_ms: u64) -> bool {
         let before = self.bans.len();
@@ -78,6 +90,10 @@ impl Admission {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
 
     fn ban(addr: [u8; 4], until: u64) -> BanRecord {
         BanRecord {
@@ -132,5 +148,41 @@ mod tests {
         let kept = admission.ban_records();
         assert_eq!(kept.len(), MAX_BANS);
         assert_eq!(kept[0].until, 2, "the oldest went");
+    }
+
+    #[test]
+    fn a_ban_covers_the_ipv6_slash_64_until_it_runs_out() {
+        let mut admission = Admission::default();
+        admission.ban(ip("2001:db8:1:2::5"), 1_000, 0);
+        let neighbour = ip("2001:db8:1:2:ffff::9");
+        assert_eq!(
+            admission.admits(0, neighbour, 999).unwrap_err().code(),
+            "forbidden"
+        );
+        assert!(admission.admits(0, ip("2001:db8:1:3::5"), 999).is_ok());
+        assert!(admission.admits(0, neighbour, 1_000).is_ok());
+        assert_eq!(admission.ban_records()[0].addr, ip("2001:db8:1:2::"));
+    }
+
+    #[test]
+    fn bans_are_pruned_and_capped_oldest_first() {
+        let mut admission = Admission::default();
+        admission.ban(ip("10.0.0.1"), 10, 0);
+        for n in 0..MAX_BANS as u32 {
+            let addr = IpAddr::from(std::net::Ipv4Addr::from(0x0b00_0000 + n));
+            admission.ban(addr, 1_000 + u64::from(n), 0);
+        }
+        assert_eq!(admission.ban_records().len(), MAX_BANS);
+        assert!(
+            admission.admits(0, ip("10.0.0.1"), 5).is_ok(),
+            "the oldest went"
+        );
+        admission.ban(ip("10.0.0.2"), 5_000, 0);
+        let records = admission.ban_records();
+        assert_eq!(records.len(), MAX_BANS);
+        assert_eq!(records[0].addr, ip("11.0.0.1"));
+        assert!(admission.prune(1_100));
+        assert_eq!(admission.ban_records().len(), MAX_BANS - 100);
+        assert!(!admission.prune(1_100));
     }
 }

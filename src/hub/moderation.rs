@@ -1,5 +1,5 @@
-//! The owner's say over who is in and who may come in: `kick`, `rotate-invite` and
-//! `set-pin`.
+//! The owner's say over who is in and who may come in: `kick` (with or without a ban),
+//! `rotate-invite` and `set-pin`.
 //!
 //! Each is acknowledged only once durable (see `persist.rs`): the new admission rules
 //! are written under the workspace lock before they take effect, committed, and only
@@ -18,6 +18,7 @@ use crate::protocol::outbound::{push, reply};
 use crate::protocol::{validate, Moderation};
 use crate::store::Change;
 use serde_json::json;
+use std::net::IpAddr;
 
 impl Hub {
     /// One of the owner's events; each is described below.
@@ -28,21 +29,34 @@ impl Hub {
         caller: &Caller<'_>,
     ) -> Result<()> {
         match event {
-            Moderation::Kick { attendee_id } => self.kick(binding, &attendee_id, caller).await,
+            Moderation::Kick { attendee_id, ban } => {
+                self.kick(binding, &attendee_id, ban, caller).await
+            }
             Moderation::RotateInvite => self.rotate_invite(binding, caller).await,
             Moderation::SetPin { pin } => self.set_pin(binding, pin, caller).await,
         }
     }
 
-    /// `kick {attendee_id}`, owner only. Replies `kicked {attendee_id}`; pushes
+    /// `kick {attendee_id, ban?}`, owner only. Replies `kicked {attendee_id}`; pushes
     /// `kicked {attendee_id}` to the target's socket, then closes it with 4003, and
     /// `attendee-left {attendee_id, reason: "kicked"}` to the other online members.
+    ///
+    /// With `ban`, the invite is rotated too and the address the target is connected
+    /// from (or last connected from, when offline) is refused at `attend` for
+    /// `workspace.ban_secs`; every online member left, the owner included, gets
+    /// `invite-rotated {invite}` after the `attendee-left`.
     ///
     /// Errors: `forbidden` (a non-owner, or the owner kicking themself),
     /// `unknown_attendee`, `not_attending` or `expired_token` (the caller's own
     /// binding), `unavailable` (storage).
-    async fn kick(&self, binding: &Binding, target: &str, caller: &Caller<'_>) -> Result<()> {
-        let kicked = self.expel(binding, target, caller)?;
+    async fn kick(
+        &self,
+        binding: &Binding,
+        target: &str,
+        ban: bool,
+        caller: &Caller<'_>,
+    ) -> Result<()> {
+        let kicked = self.expel(binding, target, ban, caller)?;
         self.commit().await?;
         let data = json!({"attendee_id": target});
         caller.out.send(reply(caller.re, "kicked", &data));
@@ -54,15 +68,26 @@ impl Hub {
         let state = binding.workspace.lock();
         let left = json!({"attendee_id": target, "reason": "kicked"});
         state.broadcast(&push("attendee-left", left), &binding.attendee);
-        tracing::info!(workspace = %wid, attendee = %target, "attendee kicked");
+        if ban {
+            // The owner's reply is `kicked`: the new invite reaches them as a push.
+            let rotated = push(
+                "invite-rotated",
+                json!({"invite": self.invite(wid, &state)}),
+            );
+            caller.out.send(rotated.clone());
+            state.broadcast(&rotated, &binding.attendee);
+        }
+        tracing::info!(workspace = %wid, attendee = %target, ban, "attendee kicked");
         Ok(())
     }
 
-    /// Removes `target` for good, store first; returns its socket, if it had one.
+    /// Removes `target` for good (with `ban`, rotating the invite and banning its
+    /// address in the same write), store first; returns its socket, if it had one.
     fn expel(
         &self,
         binding: &Binding,
         target: &str,
+        ban: bool,
         caller: &Caller<'_>,
     ) -> Result<Option<Outbox>> {
         let state = &mut *binding.workspace.lock();
@@ -70,11 +95,19 @@ impl Hub {
         if target == binding.attendee {
             return Err(Error::Forbidden("the owner cannot kick themself"));
         }
-        if !state.members.contains_key(target) {
-            return Err(Error::UnknownAttendee(target.to_string()));
-        }
+        let member = state
+            .members
+            .get(target)
+            .ok_or_else(|| Error::UnknownAttendee(target.to_string()))?;
         let wid = &binding.workspace.id;
-        self.write(&[Change::DropMember(wid.clone(), target.to_string())])?;
+        let dropped = Change::DropMember(wid.clone(), target.to_string());
+        if ban {
+            let mut next = state.admission.clone();
+            self.ban(&mut next, member.addr);
+            self.put_admission(wid, state, next, Some(dropped))?;
+        } else {
+            self.write(&[dropped])?;
+        }
         // The owner is online (bound above), so the room's idle time is unchanged.
         Ok(state.remove_member(target, now_ms()).and_then(|m| m.conn))
     }
@@ -97,7 +130,7 @@ impl Hub {
             )?;
             let mut next = state.admission.clone();
             next.rotate();
-            self.put_admission(wid, state, next)?;
+            self.put_admission(wid, state, next, None)?;
         }
         self.commit().await?;
         let state = binding.workspace.lock();
@@ -135,7 +168,7 @@ impl Hub {
             owner_only(state, binding, caller, only)?;
             let mut next = state.admission.clone();
             next.pin_hash = pin_hash;
-            self.put_admission(&binding.workspace.id, state, next)?;
+            self.put_admission(&binding.workspace.id, state, next, None)?;
         }
         self.commit().await?;
         let data = json!({"protected": protected});
@@ -144,10 +177,29 @@ impl Hub {
         Ok(())
     }
 
-    /// Writes `next` as the workspace's admission rules, and only then puts them in
-    /// force: a failed write changes nothing.
-    fn put_admission(&self, wid: &str, state: &mut State, next: Admission) -> Result<()> {
-        self.write(&[Change::PutWorkspace(state.record_with(wid, &next))])?;
+    /// Rotates the invite and, when the address is known and bans last at all, refuses
+    /// `addr` for `workspace.ban_secs`.
+    fn ban(&self, admission: &mut Admission, addr: Option<IpAddr>) {
+        admission.rotate();
+        let secs = self.config.workspace.ban_secs;
+        if let Some(addr) = addr.filter(|_| secs > 0) {
+            let now = now_ms();
+            admission.ban(addr, now.saturating_add(secs.saturating_mul(1000)), now);
+        }
+    }
+
+    /// Writes `next` as the workspace's admission rules, in one batch with `also`, and
+    /// only then puts them in force: a failed write changes nothing.
+    fn put_admission(
+        &self,
+        wid: &str,
+        state: &mut State,
+        next: Admission,
+        also: Option<Change>,
+    ) -> Result<()> {
+        let mut changes: Vec<Change> = also.into_iter().collect();
+        changes.push(Change::PutWorkspace(state.record_with(wid, &next)));
+        self.write(&changes)?;
         state.admission = next;
         Ok(())
     }

@@ -30,6 +30,7 @@ pub enum Request {
 pub enum Moderation {
     Kick {
         attendee_id: String,
+        ban: bool,
     },
     RotateInvite,
     /// `None` removes the PIN.
@@ -112,10 +113,11 @@ struct TokenData {
     token: String,
 }
 
-/// `data` of `kick`.
+/// `data` of `kick`; a `ban` of null is no ban, as if left out.
 #[derive(Deserialize)]
 struct KickData {
     attendee_id: String,
+    ban: Option<bool>,
 }
 
 /// `data` of `set-pin`: `pin` must be there, a string or null (no PIN).
@@ -168,9 +170,11 @@ impl Request {
             "refresh" => Request::Refresh,
             "attendees" => Request::Attendees,
             "leave" => Request::Leave,
-            "kick" => Request::Moderate(Moderation::Kick {
-                attendee_id: fields::<KickData>(data)?.attendee_id,
-            }),
+            "kick" => {
+                let KickData { attendee_id, ban } = fields(data)?;
+                let ban = ban.unwrap_or(false);
+                Request::Moderate(Moderation::Kick { attendee_id, ban })
+            }
             "rotate-invite" => Request::Moderate(Moderation::RotateInvite),
             "set-pin" => {
                 let SetPinData { pin } = fields(data)?;
@@ -269,6 +273,23 @@ mod tests {
         assert_eq!(s.payload.unwrap().1.get(), "null");
         let e = parse(r#"{"event":"icecandidate","data":{"to":"_a"}}"#).unwrap_err();
         assert_eq!(e.code(), "bad_request");
+    }
+
+    #[test]
+    fn kick_bans_only_when_asked() {
+        use Moderation::Kick;
+        let r = parse(r#"{"event":"kick","data":{"attendee_id":"_a","ban":true}}"#);
+        assert!(matches!(r, Ok(Request::Moderate(Kick { ban: true, .. }))));
+        for data in [
+            r#"{"attendee_id":"_a"}"#,
+            r#"{"attendee_id":"_a","ban":null}"#,
+        ] {
+            let r = parse(&format!(r#"{{"event":"kick","data":{data}}}"#));
+            let no_ban = matches!(r, Ok(Request::Moderate(Kick { ban: false, .. })));
+            assert!(no_ban, "{data}");
+        }
+        let e = parse(r#"{"event":"kick","data":{"attendee_id":"_a","ban":"yes"}}"#);
+        assert_eq!(e.unwrap_err().code(), "bad_request");
     }
 
     #[test]
