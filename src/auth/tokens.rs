@@ -114,7 +114,7 @@ impl Tokens {
     /// A session token checked in full (signature, algorithm, type) except for its
     /// `exp`, which the caller must judge: only `re-attend` forgives a lapsed session,
     /// and only within `auth.reattend_grace_secs`.
-    pub fn verify_session_lapsed(&self, token: &str) -> Result<SessionClaims, Error> {
+    pub(crate) fn verify_session_lapsed(&self, token: &str) -> Result<SessionClaims, Error> {
         session_typed(self.verify(token, &self.lapsed)?)
     }
 
