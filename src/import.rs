@@ -117,7 +117,7 @@ pub async fn import_json(
             ws.id,
             ws.name,
             members.len(),
-            tokens.invite(&ws.id)
+            tokens.invite(&ws.id, ws.invite_version)
         ));
     }
     store.sync().await?;
@@ -183,6 +183,7 @@ fn convert(
             id: a.id,
             joined_at: created_at,
             offline_since: None,
+            addr: None,
         })
         .collect();
     // Every workspace needs its owner as a member, or nobody could destroy it.
@@ -202,6 +203,7 @@ fn convert(
                 role: Role::Owner,
                 joined_at: created_at,
                 offline_since: None,
+                addr: None,
             },
         ),
     }
@@ -213,6 +215,8 @@ fn convert(
         created_at,
         capacity: defaults.max_capacity.max(members.len()),
         idle_since: None,
+        invite_version: 0,
+        bans: Vec::new(),
     };
     (ws, members)
 }

@@ -51,11 +51,24 @@ impl Session {
             Err(e) => Err(e),
         };
         if let Err(e) = outcome {
-            if e == Error::NotAttending {
-                // The membership went away under us (destroyed, replaced): unbind.
-                self.binding = None;
-            }
+            self.unbind_after(&e);
             self.alert(re.as_ref(), &e);
+        }
+    }
+
+    /// A member event failed because the binding no longer holds: forget it.
+    fn unbind_after(&mut self, error: &Error) {
+        match error {
+            // The membership went away under us (destroyed, replaced): nobody to tell.
+            Error::NotAttending => self.binding = None,
+            // The session ran out: the member goes offline as if its socket had
+            // closed, and may `re-attend` on this socket.
+            Error::ExpiredToken => {
+                if let Some(binding) = self.binding.take() {
+                    self.hub.disconnect(&binding, self.out.id());
+                }
+            }
+            _ => {}
         }
     }
 
@@ -107,8 +120,8 @@ impl Session {
                 hub.leave(bound(&mut self.binding)?, &caller).await?;
                 self.binding = None;
             }
-            Request::Kick { attendee_id } => {
-                hub.kick(bound(&mut self.binding)?, &attendee_id, &caller)
+            Request::Moderate(event) => {
+                hub.moderate(bound(&mut self.binding)?, event, &caller)
                     .await?
             }
             Request::Destroy => {
@@ -136,13 +149,19 @@ fn bound(binding: &mut Option<Binding>) -> Result<&mut Binding> {
 }
 
 /// `create`/`attend`/`re-attend` need a free connection. A binding whose membership has
-/// gone away (destroyed workspace) no longer counts.
+/// gone away (destroyed workspace) no longer counts, nor does one whose session ran out:
+/// that member goes offline first, as a member event would have made it.
 fn ensure_unbound(hub: &Hub, binding: &mut Option<Binding>, caller: &Caller<'_>) -> Result<()> {
     let Some(current) = binding else {
         return Ok(());
     };
     match hub.check_member(current, caller) {
         Err(Error::NotAttending) => {
+            *binding = None;
+            Ok(())
+        }
+        Err(Error::ExpiredToken) => {
+            hub.disconnect(current, caller.out.id());
             *binding = None;
             Ok(())
         }

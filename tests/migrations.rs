@@ -1,6 +1,7 @@
 //! Stores written by earlier layouts still open. `tests/fixtures/store-v1/` is a layout 1
-//! store written by the server itself, with what it holds in `tests/fixtures/store-v1.json`;
-//! `cargo test --test migrations -- --ignored` regenerates both.
+//! store written by the server itself, with what it holds in `tests/fixtures/store-v1.json`.
+//! `cargo test --test migrations -- --ignored` writes the same pair for the layout the
+//! server writes today: run it before changing the layout, to keep the one left behind.
 
 mod common;
 
@@ -11,6 +12,8 @@ use std::path::{Path, PathBuf};
 use switchboard::Config;
 
 const PIN: &str = "1357";
+/// The layout the server writes today.
+const LAYOUT: u32 = 2;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -69,7 +72,56 @@ async fn a_layout_1_store_opens_with_its_workspace_invite_and_pin() {
     assert!(stored.iter().all(|a| a["online"] == false), "{stored:?}");
 
     let marker = std::fs::read_to_string(marker_of(dir.path())).unwrap();
-    assert!(marker.contains("layout = 1"), "still layout 1: {marker}");
+    let migrated = format!("layout = {LAYOUT}");
+    assert!(marker.contains(&migrated), "migrated: {marker}");
+}
+
+/// The owner's session token for the fixture's workspace, signed as the server signs.
+fn owner_token(expected: &Value) -> String {
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let owner = &expected["attendees"][0];
+    assert_eq!(owner["role"], "owner", "the fixture lists its owner first");
+    let claims = json!({"typ": "session", "wid": expected["workspace"]["id"],
+        "sub": owner["id"], "role": "owner", "iat": now, "exp": now + 600});
+    encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layout_1_invite_works_until_the_first_rotation_which_survives_a_restart() {
+    let expected = expected();
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture("store-v1"), dir.path());
+    let mut app = spawn_app_in(dir.path(), timeless).await;
+    let (old, pin) = (str_of(&expected["invite"]), str_of(&expected["pin"]));
+    assert!(
+        claims(&old).get("ver").is_none(),
+        "minted before versions: {old}"
+    );
+    let mut client = app.client().await;
+    let data = json!({"token": owner_token(&expected)});
+    client.ok("re-attend", data, "re-attended").await;
+    let rotated = client
+        .ok("rotate-invite", json!({}), "invite-rotated")
+        .await;
+    let (_client, frame) = app.try_attend(&old, Some(&pin), "Late").await;
+    assert_eq!(alert_code(&frame), "invalid_token");
+    drop(client);
+    app.stop().await;
+
+    let app = spawn_app_in(dir.path(), timeless).await;
+    let (_client, frame) = app.try_attend(&old, Some(&pin), "Late").await;
+    assert_eq!(alert_code(&frame), "invalid_token", "after a restart");
+    app.attend(&str_of(&rotated["invite"]), Some(&pin), "Newcomer")
+        .await;
 }
 
 /// Leaves out what git would not keep (empty directories) and the lock file, a
@@ -84,11 +136,11 @@ fn as_git_keeps_it(dir: &Path) {
     }
 }
 
-/// Regenerates `tests/fixtures/store-v1/` and `tests/fixtures/store-v1.json` with the
-/// server as built (which must write layout 1).
+/// Writes `tests/fixtures/store-v{LAYOUT}/` and `tests/fixtures/store-v{LAYOUT}.json`
+/// with the server as built.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "regenerates the fixture; run with --ignored"]
-async fn regenerate_the_v1_fixture() {
+#[ignore = "writes a fixture; run with --ignored"]
+async fn regenerate_the_fixture_of_todays_layout() {
     let scratch = tempfile::tempdir().unwrap();
     let mut app = spawn_app_in(scratch.path(), durable).await;
     let mut grace = app.client().await;
@@ -102,11 +154,12 @@ async fn regenerate_the_v1_fixture() {
     app.stop().await;
 
     let marker = std::fs::read_to_string(marker_of(scratch.path())).unwrap();
+    let today = format!("layout = {LAYOUT}");
     assert!(
-        marker.contains("layout = 1"),
-        "the server writes layout 1: {marker}"
+        marker.contains(&today),
+        "the server writes {today}: {marker}"
     );
-    let target = fixture("store-v1");
+    let target = fixture(&format!("store-v{LAYOUT}"));
     if target.exists() {
         std::fs::remove_dir_all(&target).unwrap();
     }
@@ -117,14 +170,14 @@ async fn regenerate_the_v1_fixture() {
         .map(|(id, name, role)| json!({"id": id, "name": name, "role": role}))
         .collect();
     let contents = json!({
-        "layout": 1,
-        "note": "Written by regenerate_the_v1_fixture in tests/migrations.rs; tokens are \
-                 signed with the harness SECRET; the PIN is below.",
+        "layout": LAYOUT,
+        "note": "Written by regenerate_the_fixture_of_todays_layout in tests/migrations.rs; \
+                 tokens are signed with the harness SECRET; the PIN is below.",
         "workspace": created["workspace"],
         "invite": invite,
         "pin": PIN,
         "attendees": listed,
     });
     let text = serde_json::to_string_pretty(&contents).unwrap() + "\n";
-    std::fs::write(fixture("store-v1.json"), text).unwrap();
+    std::fs::write(fixture(&format!("store-v{LAYOUT}.json")), text).unwrap();
 }

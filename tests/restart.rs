@@ -1,7 +1,8 @@
 //! Restarts: what a sled store keeps across a stop and a start on the same directory.
 //! Members come back offline and `re-attend` with their old tokens; invites, PINs and
-//! capacity still hold; removals stay removed; the offline and idle TTLs keep counting
-//! while the server is down. The memory backend forgets everything.
+//! capacity still hold (so do the owner's later changes: see `bans.rs`); removals stay
+//! removed; the offline and idle TTLs keep counting while the server is down. The memory
+//! backend forgets everything.
 
 mod common;
 

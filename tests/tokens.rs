@@ -1,5 +1,7 @@
 //! Forged, tampered and expired tokens: only HS256 with the configured secret, of the
-//! right type, within its `exp`, for a membership that still exists, is accepted.
+//! right type, within its `exp`, for a membership that still exists, is accepted. The
+//! one exception: `re-attend` forgives a lapsed session token within
+//! `auth.reattend_grace_secs`, so that nobody is locked out of a membership by time.
 
 mod common;
 
@@ -115,30 +117,154 @@ async fn a_tampered_payload_does_not_verify() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_session_token_is_expired_token() {
+async fn an_owner_whose_session_lapsed_re_attends_with_it_and_moderates() {
     let app = spawn_app().await;
+    let (owner, [mut ada]) = app.acquainted_workspace(["Ada"]).await;
+    // The owner's token as it would be a day after it ran out.
+    let lapsed = session_token(&owner, now() - 43_200 - 86_400, now() - 86_400);
+    drop(owner);
+    ada.client.recv_event("attendee-offline").await;
+
+    let (client, frame) = app.try_re_attend(&lapsed).await;
+    assert_eq!(frame["event"], "re-attended", "{frame}");
+    let mut owner = Member::new(client, frame["data"].clone());
+    assert_eq!(owner.attendee["role"], "owner");
+    let exp = claims(&owner.token)["exp"].as_u64().expect("exp");
+    assert!(exp > now(), "a fresh token: exp {exp}");
+    ada.client.recv_event("attendee-online").await;
+
+    let kick = json!({"attendee_id": ada.id()});
+    owner.client.ok("kick", kick, "kicked").await;
+    ada.client.expect_close(4003).await;
+    owner.client.ok("destroy", json!({}), "destroyed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_lapsed_longer_than_the_grace_is_expired_token() {
+    let app = spawn_app_with(|c| c.auth.reattend_grace_secs = 3600).await;
     let (_owner, [ada]) = app.workspace_with(["Ada"]).await;
-    let token = session_token(&ada, now() - 7200, now() - 3600);
+    let beyond = session_token(&ada, now() - 7200, now() - 3700);
+    assert_eq!(app.re_attend_alert(&beyond).await, "expired_token");
+    let within_grace = session_token(&ada, now() - 7200, now() - 3500);
+    let (_client, frame) = app.try_re_attend(&within_grace).await;
+    assert_eq!(frame["event"], "re-attended", "{frame}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_grace_a_lapsed_session_is_expired_token() {
+    let app = spawn_app_with(|c| c.auth.reattend_grace_secs = 0).await;
+    let (owner, [_ada]) = app.workspace_with(["Ada"]).await;
+    let token = session_token(&owner, now() - 7200, now() - 1);
     assert_eq!(app.re_attend_alert(&token).await, "expired_token");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_session_expiring_while_bound_is_refused() {
+async fn a_lapsed_session_of_a_gone_membership_is_expired_token() {
+    let app = spawn_app().await;
+    let (mut owner, [ada]) = app.workspace_with(["Ada"]).await;
+    let kick = json!({"attendee_id": ada.id()});
+    owner.client.ok("kick", kick, "kicked").await;
+    let lapsed = session_token(&ada, now() - 7200, now() - 3600);
+    assert_eq!(
+        app.re_attend_alert(&lapsed).await,
+        "expired_token",
+        "kicked"
+    );
+    let current = session_token(&ada, now(), now() + 600);
+    assert_eq!(
+        app.re_attend_alert(&current).await,
+        "invalid_token",
+        "kicked"
+    );
+
+    owner.client.ok("destroy", json!({}), "destroyed").await;
+    let lapsed = session_token(&owner, now() - 7200, now() - 3600);
+    let code = app.re_attend_alert(&lapsed).await;
+    assert_eq!(code, "expired_token", "destroyed");
+    let current = session_token(&owner, now(), now() + 600);
+    let code = app.re_attend_alert(&current).await;
+    assert_eq!(code, "workspace_not_found", "destroyed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_grace_is_only_for_lapsed_tokens_that_verify() {
+    let app = spawn_app().await;
+    let (_owner, [ada]) = app.workspace_with(["Ada"]).await;
+    let claims = session_claims(&ada, now() - 7200, now() - 3600);
+    let mut invite_typed = claims.clone();
+    invite_typed["typ"] = json!("invite");
+    let cases = [
+        (
+            "another secret",
+            sign(
+                Algorithm::HS256,
+                "another-secret-another-secret-0123",
+                &claims,
+            ),
+        ),
+        ("HS512", sign(Algorithm::HS512, SECRET, &claims)),
+        ("typ invite", sign(Algorithm::HS256, SECRET, &invite_typed)),
+    ];
+    for (what, token) in cases {
+        let code = app.re_attend_alert(&token).await;
+        assert_eq!(code, "invalid_token", "{what}");
+    }
+}
+
+/// Asks `attendees` on `member`'s bound socket until the answer is no longer the list:
+/// the first answer after its session token's `exp`, at most about two seconds away.
+async fn first_answer_after_expiry(member: &mut Member) -> Value {
+    let exp = claims(&member.token)["exp"].as_u64().expect("exp");
+    assert!(exp <= now() + 2, "the session is short: exp {exp}");
+    within("the session to expire", async {
+        loop {
+            let frame = member.client.request("attendees", json!({})).await;
+            if frame["event"] != "attendees" {
+                return frame;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_whose_session_expired_is_unbound_and_may_re_attend() {
     let app = spawn_app_with(|c| c.auth.session_ttl_secs = 1).await;
-    let mut owner = app.create_workspace(None).await;
+    let (mut owner, [mut ada]) = app.acquainted_workspace(["Ada"]).await;
+    let frame = first_answer_after_expiry(&mut owner).await;
+    assert_eq!(alert_code(&frame), "expired_token");
+    let offline = ada.client.recv_event("attendee-offline").await;
+    assert_eq!(offline, json!({"attendee_id": owner.id()}));
+    let code = owner.client.alert("attendees", json!({})).await;
+    assert_eq!(code, "not_attending", "unbound by the expired_token");
+
+    let again = json!({"token": owner.token});
+    let reply = owner.client.ok("re-attend", again, "re-attended").await;
+    assert_eq!(reply["attendee"]["id"], json!(owner.id()));
+    assert_eq!(reply["attendee"]["online"], true);
+    let online = ada.client.recv_event("attendee-online").await;
+    assert_eq!(online, json!({"attendee_id": owner.id()}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn re_attend_on_a_socket_whose_session_expired_needs_no_member_event_first() {
+    let app = spawn_app_with(|c| c.auth.session_ttl_secs = 1).await;
+    let (mut owner, [mut ada]) = app.acquainted_workspace(["Ada"]).await;
     let exp = claims(&owner.token)["exp"].as_u64().expect("exp");
-    // Time itself is what this test waits for: until the second after `exp`.
+    // Time itself is what this test waits for: the second after `exp`, at most ~2 s.
     let past_exp = UNIX_EPOCH + Duration::from_secs(exp + 1);
     let wait = past_exp
         .duration_since(SystemTime::now())
         .unwrap_or(Duration::ZERO);
-    assert!(
-        wait <= Duration::from_secs(3),
-        "exp is one second after iat"
-    );
     tokio::time::sleep(wait + Duration::from_millis(50)).await;
-    let code = owner.client.alert("attendees", json!({})).await;
-    assert_eq!(code, "expired_token");
+
+    let again = json!({"token": owner.token});
+    owner.client.ok("re-attend", again, "re-attended").await;
+    let offline = ada.client.recv_event("attendee-offline").await;
+    assert_eq!(offline, json!({"attendee_id": owner.id()}));
+    let online = ada.client.recv_event("attendee-online").await;
+    assert_eq!(online, json!({"attendee_id": owner.id()}));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,6 +21,10 @@ pub enum Role {
 pub struct InviteClaims {
     pub typ: String,
     pub wid: String,
+    /// The workspace's invite version when this invite was minted; invites minted
+    /// before versions existed carry none, which is version 0.
+    #[serde(default)]
+    pub ver: u64,
     pub iat: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exp: Option<u64>,
@@ -40,6 +44,9 @@ pub struct Tokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// `validation` without the `exp` check, for `re-attend` alone: the hub decides
+    /// whether a lapsed session is still within its grace.
+    lapsed: Validation,
     session_ttl_secs: u64,
     invite_ttl_secs: u64,
 }
@@ -54,21 +61,26 @@ impl Tokens {
         validation.leeway = 0;
         // Invites may carry no `exp`; when present it is always checked.
         validation.required_spec_claims.clear();
+        let mut lapsed = validation.clone();
+        lapsed.validate_exp = false;
         Tokens {
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
             validation,
+            lapsed,
             session_ttl_secs,
             invite_ttl_secs,
         }
     }
 
-    pub fn invite(&self, wid: &str) -> String {
+    /// An invite to `wid` at its invite version `ver`.
+    pub fn invite(&self, wid: &str, ver: u64) -> String {
         let iat = now_secs();
         let exp = (self.invite_ttl_secs > 0).then(|| iat + self.invite_ttl_secs);
         self.sign(&InviteClaims {
             typ: INVITE.into(),
             wid: wid.into(),
+            ver,
             iat,
             exp,
         })
@@ -88,7 +100,7 @@ impl Tokens {
     }
 
     pub fn verify_invite(&self, token: &str) -> Result<InviteClaims, Error> {
-        let claims: InviteClaims = self.verify(token)?;
+        let claims: InviteClaims = self.verify(token, &self.validation)?;
         if claims.typ != INVITE {
             return Err(Error::InvalidToken("not an invite token"));
         }
@@ -96,15 +108,22 @@ impl Tokens {
     }
 
     pub fn verify_session(&self, token: &str) -> Result<SessionClaims, Error> {
-        let claims: SessionClaims = self.verify(token)?;
-        if claims.typ != SESSION {
-            return Err(Error::InvalidToken("not a session token"));
-        }
-        Ok(claims)
+        session_typed(self.verify(token, &self.validation)?)
     }
 
-    fn verify<T: DeserializeOwned>(&self, token: &str) -> Result<T, Error> {
-        match decode::<T>(token, &self.decoding, &self.validation) {
+    /// A session token checked in full (signature, algorithm, type) except for its
+    /// `exp`, which the caller must judge: only `re-attend` forgives a lapsed session,
+    /// and only within `auth.reattend_grace_secs`.
+    pub(crate) fn verify_session_lapsed(&self, token: &str) -> Result<SessionClaims, Error> {
+        session_typed(self.verify(token, &self.lapsed)?)
+    }
+
+    fn verify<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        validation: &Validation,
+    ) -> Result<T, Error> {
+        match decode::<T>(token, &self.decoding, validation) {
             Ok(data) => Ok(data.claims),
             Err(e) => Err(match e.kind() {
                 ErrorKind::ExpiredSignature => Error::ExpiredToken,
@@ -122,6 +141,13 @@ impl Tokens {
         // not verify later, which is the safe outcome should it ever happen.
         encode(&Header::new(Algorithm::HS256), claims, &self.encoding).unwrap_or_default()
     }
+}
+
+fn session_typed(claims: SessionClaims) -> Result<SessionClaims, Error> {
+    if claims.typ != SESSION {
+        return Err(Error::InvalidToken("not a session token"));
+    }
+    Ok(claims)
 }
 
 pub fn now_secs() -> u64 {
@@ -147,7 +173,7 @@ mod tests {
             t.verify_invite(&session).unwrap_err().code(),
             "invalid_token"
         );
-        let invite = t.invite("_w");
+        let invite = t.invite("_w", 0);
         assert_eq!(
             t.verify_session(&invite).unwrap_err().code(),
             "invalid_token"
@@ -158,10 +184,59 @@ mod tests {
     #[test]
     fn another_secret_does_not_verify() {
         let other = Tokens::new(&Secret::new("another-secret-another-secret-xx"), 60, 0);
-        let invite = other.invite("_w");
+        let invite = other.invite("_w", 0);
         assert_eq!(
             tokens().verify_invite(&invite).unwrap_err().code(),
             "invalid_token"
         );
+    }
+
+    /// A session of `_a` in `_w` that expired an hour ago, signed by `t`.
+    fn lapsed_session(t: &Tokens) -> String {
+        let now = now_secs();
+        t.sign(&SessionClaims {
+            typ: SESSION.into(),
+            wid: "_w".into(),
+            sub: "_a".into(),
+            role: Role::Owner,
+            iat: now - 7200,
+            exp: now - 3600,
+        })
+    }
+
+    #[test]
+    fn a_lapsed_session_is_expired_except_to_the_lapsed_check() {
+        let t = tokens();
+        let token = lapsed_session(&t);
+        assert_eq!(t.verify_session(&token).unwrap_err(), Error::ExpiredToken);
+        let claims = t.verify_session_lapsed(&token).unwrap();
+        assert_eq!(claims.sub, "_a");
+        assert!(claims.exp < now_secs());
+    }
+
+    #[test]
+    fn the_lapsed_check_still_checks_signature_and_type() {
+        let other = Tokens::new(&Secret::new("another-secret-another-secret-xx"), 60, 0);
+        let t = tokens();
+        let forged = lapsed_session(&other);
+        assert_eq!(
+            t.verify_session_lapsed(&forged).unwrap_err().code(),
+            "invalid_token"
+        );
+        let invite = t.invite("_w", 0);
+        assert_eq!(
+            t.verify_session_lapsed(&invite).unwrap_err().code(),
+            "invalid_token"
+        );
+    }
+
+    #[test]
+    fn invites_carry_their_version_and_old_ones_read_as_version_0() {
+        let t = tokens();
+        assert_eq!(t.verify_invite(&t.invite("_w", 3)).unwrap().ver, 3);
+        let before_versions = t.sign(&serde_json::json!({
+            "typ": "invite", "wid": "_w", "iat": now_secs()
+        }));
+        assert_eq!(t.verify_invite(&before_versions).unwrap().ver, 0);
     }
 }

@@ -1,6 +1,7 @@
-//! Lifetimes: offline members leave after `offline_ttl_secs`, and a workspace with nobody
-//! online for `idle_ttl_secs` is deleted. One sweep visits every workspace; it is cheap
-//! (a lock and a scan of at most `max_capacity` members each) and runs once a second.
+//! Lifetimes: offline members leave after `offline_ttl_secs`, a workspace with nobody
+//! online for `idle_ttl_secs` is deleted, and bans are forgotten once they run out. One
+//! sweep visits every workspace; it is cheap (a lock and a scan of at most
+//! `max_capacity` members and 256 bans each) and runs once a second.
 
 use super::membership::end;
 use super::{now_ms, Hub};
@@ -20,6 +21,9 @@ impl Hub {
         let workspaces: Vec<_> = self.registry().values().cloned().collect();
         for workspace in workspaces {
             let mut state = workspace.lock();
+            if state.admission.prune(now) {
+                self.write_presence(&[Change::PutWorkspace(state.record(&workspace.id))]);
+            }
             let expired: Vec<String> = state
                 .members
                 .values()

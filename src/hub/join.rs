@@ -1,13 +1,18 @@
 //! Joining: `create`, `attend` and `re-attend`.
 //!
+//! `attend` checks, in order: the invite (its signature, expiry and version), the
+//! workspace, a ban of the caller's address, the PIN lockout, the PIN, then capacity.
+//!
 //! A join is acknowledged only once durable. `attend` reserves the seat under the
 //! workspace lock (so concurrent attends never exceed capacity), commits, and only then
 //! makes the newcomer reachable and announces it: nobody can push to a member before
 //! its own `attended` reply is on its way.
 
+use super::admission::Admission;
 use super::workspace::{Member, State, Workspace};
 use super::{now_ms, Binding, Caller, Hub};
-use crate::auth::Role;
+use crate::auth::tokens::now_secs;
+use crate::auth::{Role, SessionClaims};
 use crate::error::{Error, Result};
 use crate::ids::new_id;
 use crate::protocol::outbound::{push, reply};
@@ -32,20 +37,17 @@ impl Hub {
             ));
         }
         let pin_hash = match pin {
-            Some(pin) => {
-                let _permit = self.pin_limits.hash(caller.ip)?;
-                Some(unless_closed(caller, self.pins.hash(pin)).await??)
-            }
+            Some(pin) => Some(self.hash_new_pin(pin, caller).await?),
             None => None,
         };
         let now = now_ms();
         let wid = new_id(ws.id_len);
-        let owner = new_member(new_id(ws.id_len), attendee_name, Role::Owner, now);
+        let owner = new_member(new_id(ws.id_len), attendee_name, Role::Owner, now, caller);
         let owner_id = owner.id.clone();
         let state = State {
             name,
             owner: owner_id.clone(),
-            pin_hash,
+            admission: Admission::new(pin_hash, 0, Vec::new()),
             capacity: ws.max_capacity,
             created_at: now,
             members: IndexMap::new(),
@@ -67,7 +69,7 @@ impl Hub {
         self.registry_mut().insert(wid.clone(), workspace.clone());
         let (token, claims) = self.tokens.session(&wid, &owner_id, Role::Owner);
         let data = json!({
-            "workspace": state.view(&wid, self.tokens.invite(&wid)),
+            "workspace": state.view(&wid, self.invite(&wid, &state)),
             "attendee": state.members[&owner_id].view(),
             "token": token,
         });
@@ -85,11 +87,16 @@ impl Hub {
         )?;
         let offered = validate::offered_pin(req.pin.as_deref())?;
         let workspace = self.find(&invite.wid)?;
-        let pin_hash = workspace.lock().pin_hash.clone();
-        if let Some(hash) = pin_hash {
-            self.check_pin(&workspace.id, offered, hash, caller).await?;
+        let pin_hash = {
+            let state = workspace.lock();
+            state.admission.admits(invite.ver, caller.ip, now_ms())?;
+            state.admission.pin_hash.clone()
+        };
+        if let Some(hash) = &pin_hash {
+            self.check_pin(&workspace.id, offered, hash.clone(), caller)
+                .await?;
         }
-        let id = self.reserve_seat(&workspace, name)?;
+        let id = self.reserve_seat(&workspace, name, invite.ver, &pin_hash, caller)?;
         if let Err(e) = self.commit().await {
             self.release_seat(&workspace, &id);
             return Err(e);
@@ -117,23 +124,32 @@ impl Hub {
         Ok(bind(workspace, id, Role::Attendee, claims.exp))
     }
 
-    /// Takes a seat for a newcomer, written to the store but not yet reachable.
-    fn reserve_seat(&self, workspace: &Workspace, name: String) -> Result<String> {
+    /// Takes a seat for a newcomer, written to the store but not yet reachable. The
+    /// owner may have rotated the invite, banned this address or changed the PIN while
+    /// the PIN (`checked`) was being verified: the rules in force now decide.
+    fn reserve_seat(
+        &self,
+        workspace: &Workspace,
+        name: String,
+        invite_version: u64,
+        checked: &Option<String>,
+        caller: &Caller<'_>,
+    ) -> Result<String> {
         let mut state = workspace.lock();
         if !state.live {
             return Err(Error::WorkspaceNotFound);
         }
+        let now = now_ms();
+        state.admission.admits(invite_version, caller.ip, now)?;
+        if state.admission.pin_hash.is_some() && state.admission.pin_hash != *checked {
+            return Err(Error::WrongPin);
+        }
         if state.members.len() >= state.capacity {
             return Err(Error::WorkspaceFull(state.capacity));
         }
-        let member = new_member(
-            new_id(self.config.workspace.id_len),
-            name,
-            Role::Attendee,
-            now_ms(),
-        );
+        let id = new_id(self.config.workspace.id_len);
+        let member = new_member(id.clone(), name, Role::Attendee, now, caller);
         self.write(&[Change::PutMember(workspace.id.clone(), member.record())])?;
-        let id = member.id.clone();
         state.members.insert(id.clone(), member);
         Ok(id)
     }
@@ -170,8 +186,35 @@ impl Hub {
         Err(Error::WrongPin)
     }
 
+    /// `re-attend`: the member behind a session token takes this socket (a socket it
+    /// had before gets 4001). A token past its `exp` still re-attends within
+    /// `auth.reattend_grace_secs`, so that an owner is never locked out of their own
+    /// workspace by time alone; a lapsed token whose membership or workspace is gone is
+    /// `expired_token`, as it was before the grace existed.
     pub fn re_attend(&self, token: &str, caller: &Caller<'_>) -> Result<Binding> {
-        let claims = self.tokens.verify_session(token)?;
+        let claims = self.tokens.verify_session_lapsed(token)?;
+        let lapsed = self.lapsed(claims.exp)?;
+        self.rejoin(claims, caller).map_err(|e| match e {
+            Error::WorkspaceNotFound | Error::InvalidToken(_) if lapsed => Error::ExpiredToken,
+            e => e,
+        })
+    }
+
+    /// Whether a session token's `exp` has passed; `expired_token` when it passed
+    /// longer ago than the grace.
+    fn lapsed(&self, exp: u64) -> Result<bool> {
+        let now = now_secs();
+        if exp >= now {
+            return Ok(false);
+        }
+        if now - exp < self.config.auth.reattend_grace_secs {
+            Ok(true)
+        } else {
+            Err(Error::ExpiredToken)
+        }
+    }
+
+    fn rejoin(&self, claims: SessionClaims, caller: &Caller<'_>) -> Result<Binding> {
         let workspace = self.find(&claims.wid)?;
         let mut state = workspace.lock();
         if !state.live {
@@ -183,6 +226,7 @@ impl Hub {
             .ok_or(Error::InvalidToken("this membership no longer exists"))?;
         let role = member.role;
         let previous = member.conn.replace(caller.out.clone());
+        member.addr = Some(caller.ip);
         member.offline_since = None;
         let record = member.record();
         if let Some(old) = &previous {
@@ -225,7 +269,7 @@ impl Hub {
         caller: &Caller<'_>,
     ) -> ByteString {
         let data = json!({
-            "workspace": state.view(wid, self.tokens.invite(wid)),
+            "workspace": state.view(wid, self.invite(wid, state)),
             "attendee": state.members[attendee].view(),
             "token": token,
             "attendees": state.attendees(),
@@ -233,16 +277,29 @@ impl Hub {
         });
         reply(caller.re, event, data)
     }
+
+    /// An invite of the workspace's current version: the only kind it admits.
+    pub(super) fn invite(&self, wid: &str, state: &State) -> String {
+        self.tokens.invite(wid, state.admission.invite_version)
+    }
+
+    /// Hashes a new PIN (`create`, `set-pin`) under a hash permit of the caller's
+    /// address; abandoned when the connection closes.
+    pub(super) async fn hash_new_pin(&self, pin: String, caller: &Caller<'_>) -> Result<String> {
+        let _permit = self.pin_limits.hash(caller.ip)?;
+        unless_closed(caller, self.pins.hash(pin)).await?
+    }
 }
 
 /// A member not yet reachable: no socket, and not counted as offline either.
-fn new_member(id: String, name: String, role: Role, now: u64) -> Member {
+fn new_member(id: String, name: String, role: Role, now: u64, caller: &Caller<'_>) -> Member {
     Member {
         id,
         name,
         role,
         joined_at: now,
         conn: None,
+        addr: Some(caller.ip),
         offline_since: None,
         mic: None,
         cam: None,

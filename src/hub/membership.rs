@@ -1,10 +1,9 @@
-//! Membership after joining: refresh, the attendee list, leave, kick, destroy, and what
-//! happens when a socket goes away.
+//! Membership after joining: refresh, the attendee list, leave, destroy, and what
+//! happens when a socket goes away (`kick` is in `moderation.rs`).
 //!
-//! `left`, `kicked` and `destroyed` are acknowledged only once durable (see
-//! `persist.rs`); the pushes that tell the others follow the acknowledgement.
+//! `left` and `destroyed` are acknowledged only once durable (see `persist.rs`); the
+//! pushes that tell the others follow the acknowledgement.
 
-use super::outbox::CLOSE_KICKED;
 use super::workspace::State;
 use super::{now_ms, Binding, Caller, Hub};
 use crate::auth::tokens::now_secs;
@@ -51,30 +50,6 @@ impl Hub {
         );
         binding.workspace.lock().broadcast(&left, &binding.attendee);
         tracing::info!(workspace = %binding.workspace.id, attendee = %binding.attendee, "attendee left");
-        Ok(())
-    }
-
-    pub async fn kick(&self, binding: &Binding, target: &str, caller: &Caller<'_>) -> Result<()> {
-        if binding.role != Role::Owner {
-            return Err(Error::Forbidden("only the owner can kick"));
-        }
-        if target == binding.attendee {
-            return Err(Error::Forbidden("the owner cannot kick themself"));
-        }
-        let kicked = self.remove(binding, target, caller)?;
-        self.commit().await?;
-        let data = json!({"attendee_id": target});
-        caller.out.send(reply(caller.re, "kicked", &data));
-        if let Some(conn) = kicked {
-            conn.send(push("kicked", &data));
-            conn.close(CLOSE_KICKED, "kicked by the owner");
-        }
-        let left = push(
-            "attendee-left",
-            json!({"attendee_id": target, "reason": "kicked"}),
-        );
-        binding.workspace.lock().broadcast(&left, &binding.attendee);
-        tracing::info!(workspace = %binding.workspace.id, attendee = %target, "attendee kicked");
         Ok(())
     }
 

@@ -4,9 +4,11 @@
 //! happens under the one workspace's own lock (see `workspace.rs`). Lock order: a
 //! workspace lock is never taken while the registry lock is held.
 
+mod admission;
 mod expiry;
 mod join;
 mod membership;
+mod moderation;
 pub mod outbox;
 mod persist;
 mod relay;

@@ -5,6 +5,7 @@
 //! the lock, `commit` (await durability), and only then reply. Presence changes are
 //! written but not awaited: they reach the disk within the store's flush interval.
 
+use super::admission::Admission;
 use super::workspace::{Member, State, Workspace};
 use super::Hub;
 use crate::error::{Error, Result};
@@ -45,14 +46,22 @@ impl Hub {
 
 impl State {
     pub fn record(&self, id: &str) -> WorkspaceRecord {
+        self.record_with(id, &self.admission)
+    }
+
+    /// The record this workspace would have with `admission` in force: what is
+    /// written before a change of admission rules takes effect.
+    pub(super) fn record_with(&self, id: &str, admission: &Admission) -> WorkspaceRecord {
         WorkspaceRecord {
             id: id.to_string(),
             name: self.name.clone(),
             owner: self.owner.clone(),
-            pin_hash: self.pin_hash.clone(),
+            pin_hash: admission.pin_hash.clone(),
             created_at: self.created_at,
             capacity: self.capacity,
             idle_since: self.idle_since,
+            invite_version: admission.invite_version,
+            bans: admission.ban_records(),
         }
     }
 }
@@ -65,6 +74,7 @@ impl Member {
             role: self.role,
             joined_at: self.joined_at,
             offline_since: self.offline_since,
+            addr: self.addr,
         }
     }
 }
@@ -84,7 +94,7 @@ pub(super) fn restore(snapshot: Snapshot, now: u64) -> HashMap<String, Arc<Works
             let state = State {
                 name: ws.name,
                 owner: ws.owner,
-                pin_hash: ws.pin_hash,
+                admission: Admission::new(ws.pin_hash, ws.invite_version, ws.bans),
                 capacity: ws.capacity,
                 created_at: ws.created_at,
                 members,
@@ -111,6 +121,7 @@ fn restore_member(m: MemberRecord, stopped_at: u64) -> Member {
         role: m.role,
         joined_at: m.joined_at,
         conn: None,
+        addr: m.addr,
         mic: None,
         cam: None,
     }

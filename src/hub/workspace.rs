@@ -4,11 +4,13 @@
 //! `.await`. Every change (join, leave, relay bookkeeping) happens under it, which is
 //! what makes capacity checks atomic and keeps pushes to one member in order.
 
+use super::admission::Admission;
 use super::outbox::Outbox;
 use crate::auth::Role;
 use bytestring::ByteString;
 use indexmap::IndexMap;
 use serde::Serialize;
+use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 
 pub struct Workspace {
@@ -19,8 +21,8 @@ pub struct Workspace {
 pub struct State {
     pub name: String,
     pub owner: String,
-    /// argon2id PHC string; `None` for an unprotected workspace.
-    pub pin_hash: Option<String>,
+    /// The PIN, the invite version and the bans: what `attend` must get past.
+    pub(crate) admission: Admission,
     pub capacity: usize,
     /// Unix milliseconds.
     pub created_at: u64,
@@ -40,6 +42,8 @@ pub struct Member {
     pub joined_at: u64,
     /// The member's current socket; `None` while offline.
     pub conn: Option<Outbox>,
+    /// The client address of the current socket, or of the last one while offline.
+    pub addr: Option<IpAddr>,
     /// Unix ms since when the member has been offline.
     pub offline_since: Option<u64>,
     pub mic: Option<bool>,
@@ -94,7 +98,7 @@ impl State {
             id,
             name: &self.name,
             owner: &self.owner,
-            protected: self.pin_hash.is_some(),
+            protected: self.admission.pin_hash.is_some(),
             capacity: self.capacity,
             created_at: self.created_at,
             invite,

@@ -7,4 +7,4 @@ pub mod request;
 pub mod validate;
 
 pub use envelope::{decode, Envelope, Rejected, RequestId};
-pub use request::{Request, Signal, SignalKind};
+pub use request::{Moderation, Request, Signal, SignalKind};

@@ -17,12 +17,26 @@ pub enum Request {
     Refresh,
     Attendees,
     Leave,
-    Kick { attendee_id: String },
+    Moderate(Moderation),
     Destroy,
     Signal(Signal),
     Hangup { call: String, to: Option<String> },
     State(StateChange),
     IceServers,
+}
+
+/// The owner's say over who is in and who may come in.
+#[derive(Debug)]
+pub enum Moderation {
+    Kick {
+        attendee_id: String,
+        ban: bool,
+    },
+    RotateInvite,
+    /// `None` removes the PIN.
+    SetPin {
+        pin: Option<String>,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,10 +113,18 @@ struct TokenData {
     token: String,
 }
 
-/// `data` of `kick`.
+/// `data` of `kick`; a `ban` of null is no ban, as if left out.
 #[derive(Deserialize)]
 struct KickData {
     attendee_id: String,
+    ban: Option<bool>,
+}
+
+/// `data` of `set-pin`: `pin` must be there, a string or null (no PIN).
+#[derive(Deserialize)]
+struct SetPinData {
+    #[serde(default, deserialize_with = "nullable")]
+    pin: Option<Option<String>>,
 }
 
 /// `data` of `hangup`.
@@ -131,6 +153,11 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::
     <&RawValue>::deserialize(d).map(Some)
 }
 
+/// A field that is there, `null` included; only a missing field is `None`.
+fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
 impl Request {
     pub fn parse(envelope: Envelope<'_>) -> Result<Request> {
         let Envelope { event, data, .. } = envelope;
@@ -143,9 +170,17 @@ impl Request {
             "refresh" => Request::Refresh,
             "attendees" => Request::Attendees,
             "leave" => Request::Leave,
-            "kick" => Request::Kick {
-                attendee_id: fields::<KickData>(data)?.attendee_id,
-            },
+            "kick" => {
+                let KickData { attendee_id, ban } = fields(data)?;
+                let ban = ban.unwrap_or(false);
+                Request::Moderate(Moderation::Kick { attendee_id, ban })
+            }
+            "rotate-invite" => Request::Moderate(Moderation::RotateInvite),
+            "set-pin" => {
+                let SetPinData { pin } = fields(data)?;
+                let pin = pin.ok_or_else(|| Error::bad_request("missing field pin"))?;
+                Request::Moderate(Moderation::SetPin { pin })
+            }
             "destroy" => Request::Destroy,
             "ring" => signal(SignalKind::Ring, data)?,
             "answer" => signal(SignalKind::Answer, data)?,
@@ -234,6 +269,41 @@ mod tests {
         assert_eq!(s.payload.unwrap().1.get(), "null");
         let e = parse(r#"{"event":"icecandidate","data":{"to":"_a"}}"#).unwrap_err();
         assert_eq!(e.code(), "bad_request");
+    }
+
+    #[test]
+    fn kick_bans_only_when_asked() {
+        use Moderation::Kick;
+        let r = parse(r#"{"event":"kick","data":{"attendee_id":"_a","ban":true}}"#);
+        assert!(matches!(r, Ok(Request::Moderate(Kick { ban: true, .. }))));
+        for data in [
+            r#"{"attendee_id":"_a"}"#,
+            r#"{"attendee_id":"_a","ban":null}"#,
+        ] {
+            let r = parse(&format!(r#"{{"event":"kick","data":{data}}}"#));
+            let no_ban = matches!(r, Ok(Request::Moderate(Kick { ban: false, .. })));
+            assert!(no_ban, "{data}");
+        }
+        let e = parse(r#"{"event":"kick","data":{"attendee_id":"_a","ban":"yes"}}"#);
+        assert_eq!(e.unwrap_err().code(), "bad_request");
+    }
+
+    #[test]
+    fn set_pin_needs_its_field_and_null_removes_the_pin() {
+        use Moderation::SetPin;
+        let r = parse(r#"{"event":"set-pin","data":{"pin":"2468"}}"#);
+        let pin = matches!(r, Ok(Request::Moderate(SetPin { pin: Some(p) })) if p == "2468");
+        assert!(pin);
+        let r = parse(r#"{"event":"set-pin","data":{"pin":null}}"#);
+        assert!(matches!(r, Ok(Request::Moderate(SetPin { pin: None }))));
+        for data in ["{}", r#"{"pin":2468}"#] {
+            let e = parse(&format!(r#"{{"event":"set-pin","data":{data}}}"#)).unwrap_err();
+            assert_eq!(e.code(), "bad_request", "{data}");
+        }
+        assert_eq!(
+            parse(r#"{"event":"set-pin"}"#).unwrap_err().code(),
+            "bad_request"
+        );
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 #[path = "../../migrations/v0001_initial.rs"]
 mod v0001_initial;
+#[path = "../../migrations/v0002_moderation.rs"]
+mod v0002_moderation;
 
 use super::layout::LAYOUT_KEY;
 
@@ -12,11 +14,18 @@ struct Step {
 }
 
 /// In order; each one's `version` is the layout it produces.
-const STEPS: &[Step] = &[Step {
-    version: 1,
-    name: "initial layout",
-    apply: v0001_initial::apply,
-}];
+const STEPS: &[Step] = &[
+    Step {
+        version: 1,
+        name: "initial layout",
+        apply: v0001_initial::apply,
+    },
+    Step {
+        version: 2,
+        name: "moderation: invite versions, bans, member addresses",
+        apply: v0002_moderation::apply,
+    },
+];
 
 /// The layout this binary writes.
 pub const CURRENT: u32 = STEPS[STEPS.len() - 1].version;

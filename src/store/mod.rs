@@ -1,10 +1,11 @@
 //! Storage: what must survive a restart, behind one trait.
 //!
 //! The hub keeps the live state in memory and writes every change through to a
-//! [`Store`] before acknowledging it. Stored: workspaces and memberships (a membership's
-//! existence is what keeps its session tokens valid, and ids are never reused, so
-//! removing it revokes them). Not stored: sockets, relayed signals, mic/cam state and
-//! the current call; the relay path never touches the store.
+//! [`Store`] before acknowledging it. Stored: workspaces (with their invite version and
+//! bans) and memberships (a membership's existence is what keeps its session tokens
+//! valid, and ids are never reused, so removing it revokes them). Not stored: sockets,
+//! relayed signals, mic/cam state and the current call; the relay path never touches
+//! the store.
 
 mod layout;
 mod memory;
@@ -18,6 +19,7 @@ use crate::auth::Role;
 use crate::config::{StorageBackend, StorageConfig};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use thiserror::Error;
@@ -33,6 +35,21 @@ pub struct WorkspaceRecord {
     pub capacity: usize,
     /// Unix ms since when nobody has been online; `None` while someone is.
     pub idle_since: Option<u64>,
+    /// Invites of an older version are refused. Layout 1 had none: version 0.
+    #[serde(default)]
+    pub invite_version: u64,
+    /// Addresses refused at `attend`, oldest first. Layout 1 had none.
+    #[serde(default)]
+    pub bans: Vec<BanRecord>,
+}
+
+/// An address refused at `attend` until `until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanRecord {
+    /// The address key (IPv6 by its /64), never the full IPv6 address.
+    pub addr: IpAddr,
+    /// Unix ms.
+    pub until: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +61,10 @@ pub struct MemberRecord {
     pub joined_at: u64,
     /// Unix ms since when the member has been offline; `None` while online.
     pub offline_since: Option<u64>,
+    /// The client address the member last connected from, which a ban refuses when the
+    /// member is kicked while offline. Layout 1 did not keep it.
+    #[serde(default)]
+    pub addr: Option<IpAddr>,
 }
 
 /// One change; a slice of them is applied atomically.

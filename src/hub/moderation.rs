@@ -1,0 +1,220 @@
+//! The owner's say over who is in and who may come in: `kick` (with or without a ban),
+//! `rotate-invite` and `set-pin`.
+//!
+//! Each is acknowledged only once durable (see `persist.rs`): the new admission rules
+//! are written under the workspace lock before they take effect, committed, and only
+//! then replied to and announced. `attend` checks the rules again under that lock when
+//! it takes its seat, so once the owner has the reply, no later seat is taken under
+//! the old rules.
+
+use super::admission::Admission;
+use super::membership::bound;
+use super::outbox::CLOSE_KICKED;
+use super::workspace::State;
+use super::{now_ms, Binding, Caller, Hub, Outbox};
+use crate::auth::Role;
+use crate::error::{Error, Result};
+use crate::protocol::outbound::{push, reply};
+use crate::protocol::{validate, Moderation};
+use crate::store::Change;
+use serde_json::json;
+use std::net::IpAddr;
+
+impl Hub {
+    /// One of the owner's events; each is described below.
+    pub(crate) async fn moderate(
+        &self,
+        binding: &Binding,
+        event: Moderation,
+        caller: &Caller<'_>,
+    ) -> Result<()> {
+        match event {
+            Moderation::Kick { attendee_id, ban } => {
+                self.kick(binding, &attendee_id, ban, caller).await
+            }
+            Moderation::RotateInvite => self.rotate_invite(binding, caller).await,
+            Moderation::SetPin { pin } => self.set_pin(binding, pin, caller).await,
+        }
+    }
+
+    /// `kick {attendee_id, ban?}`, owner only. Replies `kicked {attendee_id}`; pushes
+    /// `kicked {attendee_id}` to the target's socket, then closes it with 4003, and
+    /// `attendee-left {attendee_id, reason: "kicked"}` to the other online members.
+    ///
+    /// With `ban`, the invite is rotated too and the address the target is connected
+    /// from (or last connected from, when offline) is refused at `attend` for
+    /// `workspace.ban_secs`; every online member left, the owner included, gets
+    /// `invite-rotated {invite}` after the `attendee-left`.
+    ///
+    /// Errors: `forbidden` (a non-owner, or the owner kicking themself),
+    /// `unknown_attendee`, `not_attending` or `expired_token` (the caller's own
+    /// binding), `unavailable` (storage).
+    async fn kick(
+        &self,
+        binding: &Binding,
+        target: &str,
+        ban: bool,
+        caller: &Caller<'_>,
+    ) -> Result<()> {
+        let kicked = self.expel(binding, target, ban, caller)?;
+        self.commit().await?;
+        let data = json!({"attendee_id": target});
+        caller.out.send(reply(caller.re, "kicked", &data));
+        if let Some(conn) = kicked {
+            conn.send(push("kicked", &data));
+            conn.close(CLOSE_KICKED, "kicked by the owner");
+        }
+        let wid = &binding.workspace.id;
+        let state = binding.workspace.lock();
+        let left = json!({"attendee_id": target, "reason": "kicked"});
+        state.broadcast(&push("attendee-left", left), &binding.attendee);
+        if ban {
+            // The owner's reply is `kicked`: the new invite reaches them as a push.
+            let rotated = push(
+                "invite-rotated",
+                json!({"invite": self.invite(wid, &state)}),
+            );
+            caller.out.send(rotated.clone());
+            state.broadcast(&rotated, &binding.attendee);
+        }
+        tracing::info!(workspace = %wid, attendee = %target, ban, "attendee kicked");
+        Ok(())
+    }
+
+    /// Removes `target` for good (with `ban`, rotating the invite and banning its
+    /// address in the same write), store first; returns its socket, if it had one.
+    fn expel(
+        &self,
+        binding: &Binding,
+        target: &str,
+        ban: bool,
+        caller: &Caller<'_>,
+    ) -> Result<Option<Outbox>> {
+        let state = &mut *binding.workspace.lock();
+        owner_only(state, binding, caller, "only the owner can kick")?;
+        if target == binding.attendee {
+            return Err(Error::Forbidden("the owner cannot kick themself"));
+        }
+        let member = state
+            .members
+            .get(target)
+            .ok_or_else(|| Error::UnknownAttendee(target.to_string()))?;
+        let wid = &binding.workspace.id;
+        let dropped = Change::DropMember(wid.clone(), target.to_string());
+        if ban {
+            let mut next = state.admission.clone();
+            self.ban(&mut next, member.addr);
+            self.put_admission(wid, state, next, Some(dropped))?;
+        } else {
+            self.write(&[dropped])?;
+        }
+        // The owner is online (bound above), so the room's idle time is unchanged.
+        Ok(state.remove_member(target, now_ms()).and_then(|m| m.conn))
+    }
+
+    /// `rotate-invite {}`, owner only: every invite handed out so far stops working
+    /// (`invalid_token` at `attend`). Replies `invite-rotated {invite}` with the new
+    /// invite, and pushes the same to the other online members.
+    ///
+    /// Errors: `forbidden` (a non-owner), `not_attending` or `expired_token` (the
+    /// caller's own binding), `unavailable` (storage).
+    async fn rotate_invite(&self, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
+        let wid = &binding.workspace.id;
+        {
+            let state = &mut *binding.workspace.lock();
+            owner_only(
+                state,
+                binding,
+                caller,
+                "only the owner can rotate the invite",
+            )?;
+            let mut next = state.admission.clone();
+            next.rotate();
+            self.put_admission(wid, state, next, None)?;
+        }
+        self.commit().await?;
+        let state = binding.workspace.lock();
+        let data = json!({"invite": self.invite(wid, &state)});
+        caller.out.send(reply(caller.re, "invite-rotated", &data));
+        state.broadcast(&push("invite-rotated", &data), &binding.attendee);
+        tracing::info!(workspace = %wid, "invite rotated");
+        Ok(())
+    }
+
+    /// `set-pin {pin}`, owner only: the PIN every later `attend` needs. `pin` obeys the
+    /// rules of `create` (empty means none); `None` (JSON null) removes the PIN. Members
+    /// already in stay. Replies `pin-set {protected}`; pushes nothing.
+    ///
+    /// Errors: `forbidden` (a non-owner), `bad_request` or `too_large` (the PIN's
+    /// shape), `rate_limited` (too many PIN hashes of this address at once),
+    /// `not_attending` or `expired_token` (the caller's own binding), `unavailable`
+    /// (storage, or the connection closing while the PIN is hashed).
+    async fn set_pin(
+        &self,
+        binding: &Binding,
+        pin: Option<String>,
+        caller: &Caller<'_>,
+    ) -> Result<()> {
+        let only = "only the owner can set the PIN";
+        owner_only(&mut binding.workspace.lock(), binding, caller, only)?;
+        let pin_hash = match validate::new_pin(pin.as_deref())? {
+            Some(pin) => Some(self.hash_new_pin(pin, caller).await?),
+            None => None,
+        };
+        let protected = pin_hash.is_some();
+        {
+            // The binding may have been replaced while the PIN was hashed.
+            let state = &mut *binding.workspace.lock();
+            owner_only(state, binding, caller, only)?;
+            let mut next = state.admission.clone();
+            next.pin_hash = pin_hash;
+            self.put_admission(&binding.workspace.id, state, next, None)?;
+        }
+        self.commit().await?;
+        let data = json!({"protected": protected});
+        caller.out.send(reply(caller.re, "pin-set", data));
+        tracing::info!(workspace = %binding.workspace.id, protected, "PIN set");
+        Ok(())
+    }
+
+    /// Rotates the invite and, when the address is known and bans last at all, refuses
+    /// `addr` for `workspace.ban_secs`.
+    fn ban(&self, admission: &mut Admission, addr: Option<IpAddr>) {
+        admission.rotate();
+        let secs = self.config.workspace.ban_secs;
+        if let Some(addr) = addr.filter(|_| secs > 0) {
+            let now = now_ms();
+            admission.ban(addr, now.saturating_add(secs.saturating_mul(1000)), now);
+        }
+    }
+
+    /// Writes `next` as the workspace's admission rules, in one batch with `also`, and
+    /// only then puts them in force: a failed write changes nothing.
+    fn put_admission(
+        &self,
+        wid: &str,
+        state: &mut State,
+        next: Admission,
+        also: Option<Change>,
+    ) -> Result<()> {
+        let mut changes: Vec<Change> = also.into_iter().collect();
+        changes.push(Change::PutWorkspace(state.record_with(wid, &next)));
+        self.write(&changes)?;
+        state.admission = next;
+        Ok(())
+    }
+}
+
+/// The caller's binding still holds (see `membership::bound`) and is the owner's.
+fn owner_only(
+    state: &mut State,
+    binding: &Binding,
+    caller: &Caller<'_>,
+    refusal: &'static str,
+) -> Result<()> {
+    bound(state, binding, caller)?;
+    if binding.role != Role::Owner {
+        return Err(Error::Forbidden(refusal));
+    }
+    Ok(())
+}
