@@ -36,8 +36,9 @@ impl Target {
 /// Options shared by every scenario that starts servers.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Common {
-    /// The Switchboard binary to measure.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/switchboard"))]
+    /// The Switchboard binary to measure (default: the one built next to this program,
+    /// which follows CARGO_TARGET_DIR).
+    #[arg(long, default_value_os_t = sibling_binary("switchboard"))]
     pub switchboard_bin: PathBuf,
     /// Workspace capacity the Switchboard is configured with (`workspace.max_capacity`).
     #[arg(long, default_value_t = 5)]
@@ -45,6 +46,12 @@ pub struct Common {
     /// Writes the scenario's figures here as JSON (for `report`).
     #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+/// `name` in the directory of this program.
+pub fn sibling_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    exe.with_file_name(name)
 }
 
 /// Raises this process's RLIMIT_NOFILE to its hard limit; returns the new soft limit.
@@ -98,6 +105,8 @@ pub async fn connect(addr: SocketAddr, path: &str) -> anyhow::Result<Ws> {
     socket.set_reuseaddr(true)?;
     socket.bind(next_source())?;
     let stream = socket.connect(addr).await?;
+    // As the server does: with Nagle's algorithm, a frame written behind one not yet
+    // acknowledged waits for the peer's delayed ACK (about 40 ms).
     stream.set_nodelay(true)?;
     let url = format!("ws://{addr}{path}");
     let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await?;

@@ -2,12 +2,14 @@
 //! against baselines run in the same process and the same run.
 
 mod bare;
+mod charts;
 mod churn;
 mod client;
 mod common;
 mod connections;
 mod join_storm;
 mod relay;
+mod relay_load;
 mod report;
 mod server;
 mod store;
@@ -29,7 +31,8 @@ enum Scenario {
     BareRelay(bare::Options),
     /// Server RSS per idle attendee, against the bare relay's per idle connection.
     Connections(connections::Options),
-    /// icecandidate relay: max msgs/s (closed loop), latency at a rate (open loop).
+    /// icecandidate relay: max msgs/s (closed loop), latency at a rate (open loop), latency
+    /// at low concurrency.
     Relay(relay::Options),
     /// N clients joining at once: success rate and join time.
     JoinStorm(join_storm::Options),
