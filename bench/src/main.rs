@@ -1,16 +1,20 @@
 //! `switchboard-bench`: measures Switchboard from the outside, over real WebSockets,
 //! against baselines run in the same process and the same run.
 
+mod attacks;
 mod bare;
 mod charts;
 mod churn;
 mod client;
 mod common;
 mod connections;
+mod hostile;
 mod join_storm;
+mod raw;
 mod relay;
 mod relay_load;
 mod report;
+mod report_attacks;
 mod server;
 mod store;
 
@@ -38,6 +42,8 @@ enum Scenario {
     JoinStorm(join_storm::Options),
     /// connect/attend/leave cycles per second.
     Churn(churn::Options),
+    /// Hostile clients against Switchboard binaries: peak RSS, RSS after, connection ended.
+    Attacks(attacks::Options),
     /// Writes BENCHMARKS.md and the charts from the scenarios' JSON files.
     Report(report::Options),
 }
@@ -66,6 +72,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Relay(options) => relay::run(options).await,
             Scenario::JoinStorm(options) => join_storm::run(options).await,
             Scenario::Churn(options) => churn::run(options).await,
+            Scenario::Attacks(options) => attacks::run(options).await,
             Scenario::Report(_) => unreachable!(),
         }
     })

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct Options {
-    /// Directory holding relay.json, connections.json, join-storm.json, churn.json.
+    /// Directory holding relay.json, connections.json, join-storm.json, churn.json,
+    /// attacks.json.
     #[arg(long)]
     results: PathBuf,
     /// The exact command lines run, one per line.
@@ -79,6 +80,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     let conns = load(&options.results, "connections.json")?;
     let storm = load(&options.results, "join-storm.json")?;
     let churn = load(&options.results, "churn.json")?;
+    let attacks = load(&options.results, "attacks.json")?;
     let commands = std::fs::read_to_string(&options.commands)?;
     std::fs::create_dir_all(&options.charts)?;
     let font: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");
@@ -279,6 +281,8 @@ Bare relay: connect, two echoed frames, close.\n", churn["workers"], churn["dura
             churn[t]["failures"]
         )?;
     }
+
+    crate::report_attacks::section(w, &attacks, &commands)?;
 
     writeln!(
         w,
