@@ -2,6 +2,8 @@
 //! `/pair/<key>` are paired by key and every frame of one goes to the other, as it is;
 //! `/echo` gets its own frames back. No JSON, no auth, no state beyond the pairing.
 //! Both sides of a pair get a text frame `paired` when the pair is complete.
+//! `/pair/<key>?ack` also answers every frame it forwards with the reply Switchboard
+//! gives a relayed signal, `{"event":"sent","data":{}}`, for clients paced by replies.
 
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
@@ -12,6 +14,27 @@ use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::Message;
 
 type Outbox = mpsc::UnboundedSender<Message>;
+
+/// Switchboard's reply to a relayed signal sent without an id.
+const SENT: &str = r#"{"event":"sent","data":{}}"#;
+
+/// Where a connection's frames go, and whether the sender hears back.
+struct Route {
+    partner: Option<Outbox>,
+    /// The connection's own outbox, when it asked for replies.
+    acks: Option<Outbox>,
+}
+
+impl Route {
+    fn forward(&self, message: Message) {
+        if let (Some(partner), Message::Text(_) | Message::Binary(_)) = (&self.partner, &message) {
+            let _ = partner.send(message);
+            if let Some(acks) = &self.acks {
+                let _ = acks.send(Message::text(SENT));
+            }
+        }
+    }
+}
 
 #[derive(Default)]
 struct Pairing {
@@ -48,10 +71,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 #[allow(clippy::result_large_err)] // tungstenite's handshake callback type
 async fn serve(stream: TcpStream, pairing: Arc<Mutex<Pairing>>) -> anyhow::Result<()> {
     stream.set_nodelay(true)?;
-    let mut path = String::new();
+    let (mut path, mut acks) = (String::new(), false);
     let ws =
         tokio_tungstenite::accept_hdr_async(stream, |request: &Request, response: Response| {
             path = request.uri().path().to_string();
+            acks = request.uri().query() == Some("ack");
             Ok(response)
         })
         .await?;
@@ -69,6 +93,7 @@ async fn serve(stream: TcpStream, pairing: Arc<Mutex<Pairing>>) -> anyhow::Resul
             }
         }
     });
+    let acks = acks.then(|| tx.clone());
     let partner = if path == "/echo" {
         Some(tx.clone())
     } else {
@@ -91,13 +116,12 @@ async fn serve(stream: TcpStream, pairing: Arc<Mutex<Pairing>>) -> anyhow::Resul
                 let _ = tx.send(Message::text("paired"));
                 Some(first)
             }
-            Err(told) => return forward(source, told, writer).await,
+            Err(told) => return forward(source, told, acks, writer).await,
         }
     };
+    let route = Route { partner, acks };
     while let Some(Ok(message)) = source.next().await {
-        if let (Some(partner), Message::Text(_) | Message::Binary(_)) = (&partner, &message) {
-            let _ = partner.send(message);
-        }
+        route.forward(message);
     }
     writer.abort();
     Ok(())
@@ -107,16 +131,18 @@ async fn serve(stream: TcpStream, pairing: Arc<Mutex<Pairing>>) -> anyhow::Resul
 async fn forward(
     mut source: futures_util::stream::SplitStream<tokio_tungstenite::WebSocketStream<TcpStream>>,
     mut told: oneshot::Receiver<Outbox>,
+    acks: Option<Outbox>,
     writer: tokio::task::JoinHandle<()>,
 ) -> anyhow::Result<()> {
-    let mut partner: Option<Outbox> = None;
+    let mut route = Route {
+        partner: None,
+        acks,
+    };
     while let Some(Ok(message)) = source.next().await {
-        if partner.is_none() {
-            partner = told.try_recv().ok();
+        if route.partner.is_none() {
+            route.partner = told.try_recv().ok();
         }
-        if let (Some(partner), Message::Text(_) | Message::Binary(_)) = (&partner, &message) {
-            let _ = partner.send(message);
-        }
+        route.forward(message);
     }
     writer.abort();
     Ok(())

@@ -36,8 +36,9 @@ impl Target {
 /// Options shared by every scenario that starts servers.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Common {
-    /// The Switchboard binary to measure.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/switchboard"))]
+    /// The Switchboard binary to measure (default: the one built next to this program,
+    /// which follows CARGO_TARGET_DIR).
+    #[arg(long, default_value_os_t = sibling_binary("switchboard"))]
     pub switchboard_bin: PathBuf,
     /// Workspace capacity the Switchboard is configured with (`workspace.max_capacity`).
     #[arg(long, default_value_t = 5)]
@@ -45,6 +46,12 @@ pub struct Common {
     /// Writes the scenario's figures here as JSON (for `report`).
     #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+/// `name` in the directory of this program.
+pub fn sibling_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    exe.with_file_name(name)
 }
 
 /// Raises this process's RLIMIT_NOFILE to its hard limit; returns the new soft limit.
@@ -98,6 +105,8 @@ pub async fn connect(addr: SocketAddr, path: &str) -> anyhow::Result<Ws> {
     socket.set_reuseaddr(true)?;
     socket.bind(next_source())?;
     let stream = socket.connect(addr).await?;
+    // As the server does: with Nagle's algorithm, a frame written behind one not yet
+    // acknowledged waits for the peer's delayed ACK (about 40 ms).
     stream.set_nodelay(true)?;
     let url = format!("ws://{addr}{path}");
     let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await?;
@@ -114,27 +123,42 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(target: Target, common: &Common) -> anyhow::Result<ServerProcess> {
-        let dir = tempfile::tempdir()?;
-        let mut command = match target {
-            Target::Switchboard => {
-                let config = dir.path().join("config.toml");
-                std::fs::write(&config, switchboard_config(common.capacity))?;
-                let mut command = Command::new(&common.switchboard_bin);
-                command.arg("--config").arg(&config);
-                command
-                    .env(
-                        "MAGICK_TOKEN",
-                        "bench-secret-0123456789abcdef0123456789abcdef",
-                    )
-                    .env("RUST_LOG", "info");
-                command
-            }
+        match target {
+            Target::Switchboard => ServerProcess::switchboard(
+                &common.switchboard_bin,
+                &switchboard_config(common.capacity),
+            ),
             Target::Bare => {
                 let mut command = Command::new(std::env::current_exe()?);
                 command.arg("bare-relay");
-                command
+                ServerProcess::spawn(target, command, tempfile::tempdir()?)
             }
-        };
+        }
+    }
+
+    /// The Switchboard binary `bin`, with `config` (TOML) as its config file.
+    pub fn switchboard(bin: &Path, config: &str) -> anyhow::Result<ServerProcess> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, config)?;
+        let mut command = Command::new(bin);
+        command
+            .arg("--config")
+            .arg(&path)
+            .env(
+                "MAGICK_TOKEN",
+                "bench-secret-0123456789abcdef0123456789abcdef",
+            )
+            .env("RUST_LOG", "info");
+        ServerProcess::spawn(Target::Switchboard, command, dir)
+    }
+
+    /// Starts `command` in `dir` and reads the address it listens on from its log.
+    fn spawn(
+        target: Target,
+        mut command: Command,
+        dir: tempfile::TempDir,
+    ) -> anyhow::Result<ServerProcess> {
         // The working directory is empty: no .env or config.toml of the checkout is read.
         command
             .env_remove("PORT")
@@ -155,22 +179,7 @@ impl ServerProcess {
         let mut child = command
             .spawn()
             .with_context(|| format!("cannot start {target:?} server"))?;
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (found, addr) = std::sync::mpsc::channel();
-        // Reads the address, then keeps draining the logs so that the pipe never fills.
-        std::thread::spawn(move || {
-            let mut found = Some(found);
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(at) = line.find("listening on http://") {
-                    let rest = &line[at + "listening on http://".len()..];
-                    let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
-                    if let Some(found) = found.take() {
-                        let _ = found.send(rest[..end].to_string());
-                    }
-                }
-            }
-        });
+        let addr = listening_address(child.stdout.take().expect("piped stdout"));
         let addr = match addr.recv_timeout(Duration::from_secs(30)) {
             Ok(addr) => addr.parse().context("server address")?,
             Err(_) => {
@@ -195,6 +204,11 @@ impl ServerProcess {
         rss_of(self.pid())
     }
 
+    /// The most the server has been resident, bytes (VmHWM).
+    pub fn peak_rss(&self) -> anyhow::Result<u64> {
+        status_bytes(self.pid(), "VmHWM:")
+    }
+
     /// Fails when the server has exited.
     pub fn check_alive(&mut self) -> anyhow::Result<()> {
         if let Some(status) = self.child.try_wait()? {
@@ -211,16 +225,41 @@ impl Drop for ServerProcess {
     }
 }
 
+/// The address the server logs once it listens; then keeps draining the log so that
+/// the pipe never fills.
+fn listening_address(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    let (found, addr) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut found = Some(found);
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(at) = line.find("listening on http://") {
+                let rest = &line[at + "listening on http://".len()..];
+                let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+                if let Some(found) = found.take() {
+                    let _ = found.send(rest[..end].to_string());
+                }
+            }
+        }
+    });
+    addr
+}
+
 pub fn rss_of(pid: u32) -> anyhow::Result<u64> {
+    status_bytes(pid, "VmRSS:")
+}
+
+/// A `kB` figure of /proc/<pid>/status, in bytes.
+fn status_bytes(pid: u32, key: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .context("no VmRSS")?;
+        .find(|l| l.starts_with(key))
+        .with_context(|| format!("no {key}"))?;
     let kib: u64 = line
         .split_whitespace()
         .nth(1)
-        .context("VmRSS value")?
+        .with_context(|| format!("{key} value"))?
         .parse()?;
     Ok(kib * 1024)
 }

@@ -1,14 +1,20 @@
 //! `switchboard-bench`: measures Switchboard from the outside, over real WebSockets,
 //! against baselines run in the same process and the same run.
 
+mod attacks;
 mod bare;
+mod charts;
 mod churn;
 mod client;
 mod common;
 mod connections;
+mod hostile;
 mod join_storm;
+mod raw;
 mod relay;
+mod relay_load;
 mod report;
+mod report_attacks;
 mod server;
 mod store;
 
@@ -29,12 +35,15 @@ enum Scenario {
     BareRelay(bare::Options),
     /// Server RSS per idle attendee, against the bare relay's per idle connection.
     Connections(connections::Options),
-    /// icecandidate relay: max msgs/s (closed loop), latency at a rate (open loop).
+    /// icecandidate relay: max msgs/s (closed loop), latency at a rate (open loop), latency
+    /// at low concurrency.
     Relay(relay::Options),
     /// N clients joining at once: success rate and join time.
     JoinStorm(join_storm::Options),
     /// connect/attend/leave cycles per second.
     Churn(churn::Options),
+    /// Hostile clients against Switchboard binaries: peak RSS, RSS after, connection ended.
+    Attacks(attacks::Options),
     /// Writes BENCHMARKS.md and the charts from the scenarios' JSON files.
     Report(report::Options),
 }
@@ -63,6 +72,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Relay(options) => relay::run(options).await,
             Scenario::JoinStorm(options) => join_storm::run(options).await,
             Scenario::Churn(options) => churn::run(options).await,
+            Scenario::Attacks(options) => attacks::run(options).await,
             Scenario::Report(_) => unreachable!(),
         }
     })

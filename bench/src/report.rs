@@ -1,14 +1,15 @@
 //! BENCHMARKS.md and the charts, from the JSON files the scenarios wrote.
 
+use crate::charts::{latency_chart, rss_chart, throughput_chart};
 use anyhow::Context;
-use plotters::prelude::*;
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct Options {
-    /// Directory holding relay.json, connections.json, join-storm.json, churn.json.
+    /// Directory holding relay.json, connections.json, join-storm.json, churn.json,
+    /// attacks.json.
     #[arg(long)]
     results: PathBuf,
     /// The exact command lines run, one per line.
@@ -79,10 +80,11 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     let conns = load(&options.results, "connections.json")?;
     let storm = load(&options.results, "join-storm.json")?;
     let churn = load(&options.results, "churn.json")?;
+    let attacks = load(&options.results, "attacks.json")?;
     let commands = std::fs::read_to_string(&options.commands)?;
     std::fs::create_dir_all(&options.charts)?;
     let font: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");
-    let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, font);
+    let _ = plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, font);
     latency_chart(&relay, &options.charts.join("relay-latency.png"))?;
     throughput_chart(&relay, &options.charts.join("relay-throughput.png"))?;
     rss_chart(&conns, &options.charts.join("connections-rss.png"))?;
@@ -137,6 +139,7 @@ every figure, equally for both servers. The bench reports; it asserts no timing.
             s / b
         )?;
     }
+    low_concurrency_rows(w, &relay["latency"])?;
     for step in conns["steps"].as_array().into_iter().flatten() {
         let s = f(&step["switchboard"]["per_connection"]) / 1024.0;
         let b = f(&step["bare"]["per_connection"]) / 1024.0;
@@ -210,6 +213,7 @@ scheduled send time, so a stall is not hidden (no coordinated omission).\n", f(&
         )?;
     }
     writeln!(w, "\n![relay latency]({0}/relay-latency.png)\n\n![relay throughput]({0}/relay-throughput.png)", options.charts_link)?;
+    low_concurrency_section(w, &relay["latency"])?;
 
     writeln!(w, "\n## Idle connections\n")?;
     writeln!(w, "Attendees in workspaces of {} (one owner creates, the others attend), then idle, answering pings. \
@@ -278,6 +282,8 @@ Bare relay: connect, two echoed frames, close.\n", churn["workers"], churn["dura
         )?;
     }
 
+    crate::report_attacks::section(w, &attacks, &commands)?;
+
     writeln!(
         w,
         "\n## Commands\n\nRun from the repository root, in this order:\n\n```sh\n{}```",
@@ -294,171 +300,57 @@ source address runs out of ephemeral ports; both the load generator and the serv
     Ok(())
 }
 
-const SWITCHBOARD: RGBColor = RGBColor(200, 60, 40);
-const BARE: RGBColor = RGBColor(40, 90, 180);
-
-fn points(v: &Value) -> Vec<(f64, f64)> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .map(|p| (f(&p[0]), f(&p[1])))
-        .collect()
-}
-
-fn latency_chart(relay: &Value, path: &Path) -> anyhow::Result<()> {
-    let open = &relay["open"];
-    let s = points(&open["switchboard"]["curve"]);
-    let b = points(&open["bare"]["curve"]);
-    let top = s.iter().chain(&b).map(|p| p.1).fold(0.01, f64::max) * 1.1;
-    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!(
-                "Relay latency at {:.0} msgs/s, {} pairs (open loop)",
-                f(&open["rate"]),
-                open["pairs"]
-            ),
-            ("sans-serif", 22),
-        )
-        .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(65)
-        .build_cartesian_2d(0f64..4f64, (0.001f64..top).log_scale())?;
-    chart
-        .configure_mesh()
-        .x_desc("percentile")
-        .y_desc("latency, ms (log)")
-        .x_label_formatter(&|x| match (*x * 100.0).round() as i64 {
-            0 => "p0".into(),
-            100 => "p90".into(),
-            200 => "p99".into(),
-            300 => "p99.9".into(),
-            400 => "p99.99".into(),
-            _ => String::new(),
-        })
-        .x_labels(5)
-        .label_style(("sans-serif", 15))
-        .draw()?;
-    // A log axis has no zero: the fastest samples sit on its floor.
-    let floor = |v: Vec<(f64, f64)>| v.into_iter().map(|(x, y)| (x, y.max(0.001))).collect();
-    draw_both(
-        &mut chart,
-        [floor(s), floor(b)],
-        false,
-        SeriesLabelPosition::UpperLeft,
-    )?;
-    root.present()?;
-    Ok(())
-}
-
-fn throughput_chart(relay: &Value, path: &Path) -> anyhow::Result<()> {
-    let steps: Vec<_> = relay["closed"].as_array().cloned().unwrap_or_default();
-    let series = |t: &str| -> Vec<(f64, f64)> {
-        steps
-            .iter()
-            .map(|s| (f(&s["pairs"]).max(1.0), f(&s[t])))
-            .collect()
-    };
-    let (s, b) = (series("switchboard"), series("bare"));
-    let xmax = s.iter().map(|p| p.0).fold(2.0, f64::max) * 1.5;
-    let ymax = s.iter().chain(&b).map(|p| p.1).fold(1.0, f64::max) * 1.15;
-    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!(
-                "Relay throughput, closed loop ({} in flight per direction)",
-                relay["window"]
-            ),
-            ("sans-serif", 22),
-        )
-        .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(75)
-        .build_cartesian_2d((0.8f64..xmax).log_scale(), 0f64..ymax)?;
-    chart
-        .configure_mesh()
-        .x_desc("pairs (log)")
-        .y_desc("messages/s")
-        .label_style(("sans-serif", 15))
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.0}"))
-        .draw()?;
-    draw_both(&mut chart, [s, b], true, SeriesLabelPosition::LowerRight)?;
-    root.present()?;
-    Ok(())
-}
-
-fn rss_chart(conns: &Value, path: &Path) -> anyhow::Result<()> {
-    let steps: Vec<_> = conns["steps"].as_array().cloned().unwrap_or_default();
-    let series = |t: &str| -> Vec<(f64, f64)> {
-        let mut v = vec![(
-            0.0,
-            steps.first().map_or(0.0, |s| f(&s[t]["base"]) / 1048576.0),
-        )];
-        v.extend(
-            steps
-                .iter()
-                .map(|s| (f(&s["n"]), f(&s[t]["rss"]) / 1048576.0)),
-        );
-        v
-    };
-    let (s, b) = (series("switchboard"), series("bare"));
-    let xmax = s.iter().map(|p| p.0).fold(1.0, f64::max) * 1.05;
-    let ymax = s.iter().chain(&b).map(|p| p.1).fold(1.0, f64::max) * 1.15;
-    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Server RSS against idle connections", ("sans-serif", 22))
-        .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(65)
-        .build_cartesian_2d(0f64..xmax, 0f64..ymax)?;
-    chart
-        .configure_mesh()
-        .x_desc("idle attendees (bare: connections)")
-        .y_desc("VmRSS, MiB")
-        .label_style(("sans-serif", 15))
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .draw()?;
-    draw_both(&mut chart, [s, b], true, SeriesLabelPosition::UpperLeft)?;
-    root.present()?;
-    Ok(())
-}
-
-/// Switchboard's and the bare relay's series, as lines (with dots at the measured points
-/// when `dots`), and the legend naming them.
-fn draw_both<'a, X, Y>(
-    chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, Y>>,
-    [switchboard, bare]: [Vec<(f64, f64)>; 2],
-    dots: bool,
-    legend: SeriesLabelPosition,
-) -> anyhow::Result<()>
-where
-    X: Ranged<ValueType = f64>,
-    Y: Ranged<ValueType = f64>,
-{
-    for (name, data, color) in [
-        ("Switchboard", switchboard, SWITCHBOARD),
-        ("bare relay", bare, BARE),
-    ] {
-        chart
-            .draw_series(LineSeries::new(data.clone(), color.stroke_width(2)))?
-            .label(name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-        if dots {
-            chart.draw_series(data.into_iter().map(|p| Circle::new(p, 4, color.filled())))?;
-        }
+/// Summary rows of the low-concurrency relay run.
+fn low_concurrency_rows(w: &mut String, latency: &Value) -> std::fmt::Result {
+    if !latency.is_object() {
+        return Ok(());
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .position(legend)
-        .draw()?;
+    let (s, b) = (&latency["switchboard"], &latency["bare"]);
+    let what = format!(
+        "1 pair, {} requests outstanding per side",
+        latency["window"]
+    );
+    let (sa, ba) = (f(&s["achieved"]), f(&b["achieved"]));
+    writeln!(
+        w,
+        "| relay throughput, {what}, msgs/s | {sa:.0} | {ba:.0} | {:.2} |",
+        sa / ba
+    )?;
+    for (label, key) in [("p50", "p50"), ("p99", "p99"), ("p99.9", "p999")] {
+        let (sv, bv) = (f(&s[key]), f(&b[key]));
+        writeln!(
+            w,
+            "| relay latency {label}, {what}, ms | {sv:.3} | {bv:.3} | {:.2} |",
+            sv / bv
+        )?;
+    }
+    Ok(())
+}
+
+/// The low-concurrency relay run, under the relay section.
+fn low_concurrency_section(w: &mut String, latency: &Value) -> std::fmt::Result {
+    if !latency.is_object() {
+        return Ok(());
+    }
+    writeln!(w, "\nLow concurrency: one pair, each side keeping {} `icecandidate` requests outstanding to the other \
+and sending the next as each `sent {{}}` reply arrives, while reading what the other side sends, for {} s. \
+The bare relay answers each frame it forwards with the same `sent {{}}` (`/pair/<key>?ack`). Latency: from the send to \
+the arrival at the target. With this little in flight, a frame held back by Nagle's algorithm waits for the \
+peer's delayed ACK (about 40 ms) and shows in the tail; every socket here, the load generator's included, \
+sets TCP_NODELAY.\n", latency["window"], latency["duration"])?;
+    writeln!(w, "| server | msgs/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|---|---|")?;
+    for t in ["switchboard", "bare"] {
+        let o = &latency[t];
+        writeln!(
+            w,
+            "| {t} | {:.0} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            f(&o["achieved"]),
+            f(&o["p50"]),
+            f(&o["p90"]),
+            f(&o["p99"]),
+            f(&o["p999"]),
+            f(&o["max"])
+        )?;
+    }
     Ok(())
 }

@@ -1,0 +1,166 @@
+//! A WebSocket client at the byte level, for what a hostile client sends: frame headers
+//! that lie, floods of control frames, fragments, sockets it never reads. tungstenite
+//! would refuse to write most of these, so frames are built here (RFC 6455 §5.2, masked
+//! as a client's must be, §5.3).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+pub const CONTINUATION: u8 = 0x0;
+pub const TEXT: u8 = 0x1;
+pub const PING: u8 = 0x9;
+pub const PONG: u8 = 0xA;
+
+/// `tcpi_state` of an established connection (linux/tcp_states.h; libc does not name it).
+const TCP_ESTABLISHED: u8 = 1;
+
+/// The mask of every frame sent here; any key will do, the server must unmask.
+const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// A connection upgraded to WebSocket, and what was read past the handshake.
+pub struct Raw {
+    pub stream: TcpStream,
+    pending: Vec<u8>,
+}
+
+impl Raw {
+    /// Connects to `/ws` of `addr` and completes the upgrade; with `recv_buffer`, the
+    /// socket's SO_RCVBUF is set first, so that a client that does not read fills up
+    /// after a few KiB instead of the several MiB loopback allows.
+    pub async fn connect(addr: SocketAddr, recv_buffer: Option<u32>) -> anyhow::Result<Raw> {
+        let socket = TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))?;
+        if let Some(size) = recv_buffer {
+            socket.set_recv_buffer_size(size)?;
+        }
+        let stream = socket.connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let mut raw = Raw {
+            stream,
+            pending: Vec::new(),
+        };
+        raw.handshake(addr).await?;
+        Ok(raw)
+    }
+
+    async fn handshake(&mut self, addr: SocketAddr) -> anyhow::Result<()> {
+        let request = format!(
+            "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        self.stream.write_all(request.as_bytes()).await?;
+        loop {
+            if let Some(end) = find(&self.pending, b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&self.pending[..end]).to_string();
+                anyhow::ensure!(head.starts_with("HTTP/1.1 101"), "not upgraded: {head}");
+                self.pending.drain(..end + 4);
+                return Ok(());
+            }
+            anyhow::ensure!(self.fill().await? > 0, "closed during the handshake");
+        }
+    }
+
+    /// The next text message from the server (control frames skipped).
+    pub async fn read_text(&mut self) -> anyhow::Result<String> {
+        loop {
+            if let Some((opcode, payload, used)) = parse(&self.pending) {
+                self.pending.drain(..used);
+                if opcode == TEXT {
+                    return Ok(String::from_utf8(payload)?);
+                }
+                continue;
+            }
+            anyhow::ensure!(self.fill().await? > 0, "the server closed the connection");
+        }
+    }
+
+    async fn fill(&mut self) -> anyhow::Result<usize> {
+        let mut buf = vec![0u8; 16 * 1024];
+        let n = self.stream.read(&mut buf).await?;
+        self.pending.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Writes all of `bytes` through a shared socket.
+pub async fn write_all(stream: &TcpStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        stream.writable().await?;
+        match stream.try_write(bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Whether the connection is still established as the kernel sees it, without reading
+/// from it: a FIN or an RST from the server moves it out of ESTABLISHED even while
+/// unread data sits in the receive buffer.
+pub fn established(stream: &TcpStream) -> anyhow::Result<bool> {
+    // SAFETY: tcp_info is plain old data; getsockopt writes at most `len` bytes into it.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    anyhow::ensure!(rc == 0, "TCP_INFO: {}", std::io::Error::last_os_error());
+    Ok(info.tcpi_state == TCP_ESTABLISHED)
+}
+
+/// A masked client frame carrying `payload`.
+pub fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = header(fin, opcode, payload.len() as u64);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
+    out
+}
+
+/// A masked frame's header, mask key included, declaring `len` payload bytes (which
+/// the caller may never send).
+pub fn header(fin: bool, opcode: u8, len: u64) -> Vec<u8> {
+    let mut out = vec![(u8::from(fin) << 7) | opcode];
+    match len {
+        n if n < 126 => out.push(0x80 | n as u8),
+        n if n <= 0xFFFF => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&n.to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&MASK);
+    out
+}
+
+/// One unmasked server frame from the front of `buf`: opcode, payload, bytes taken.
+fn parse(buf: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
+    let (first, second) = (*buf.first()?, *buf.get(1)?);
+    let (len, start): (usize, usize) = match second & 0x7F {
+        126 => (
+            u16::from_be_bytes(buf.get(2..4)?.try_into().ok()?) as usize,
+            4,
+        ),
+        127 => (
+            u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?) as usize,
+            10,
+        ),
+        n => (n as usize, 2),
+    };
+    let payload = buf.get(start..start.checked_add(len)?)?.to_vec();
+    Some((first & 0x0F, payload, start + len))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}

@@ -1,0 +1,325 @@
+//! The relay's traffic: pairs of members (or of bare-relay sockets) sending each other
+//! `icecandidate` frames both ways at once, paced by a window or by a schedule, with the
+//! send time in the payload so that latency is measured where each frame arrives.
+
+use crate::client::Client;
+use crate::common::{connect, histogram, now_us, us_at, Target, Ws};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+/// How senders are paced.
+#[derive(Clone, Copy)]
+pub enum Mode {
+    /// `window` frames in flight per direction; one more as each arrives at its target.
+    Closed { window: usize },
+    /// `window` requests outstanding per sender; one more as each `sent` reply comes back
+    /// to the sender (what a client waiting on its replies does).
+    Replies { window: usize },
+    /// One frame per `interval` per direction, whatever happens to the others.
+    Open { interval: Duration },
+}
+
+pub struct Outcome {
+    pub received: u64,
+    pub seconds: f64,
+    pub latency: Histogram<u64>,
+}
+
+impl Outcome {
+    /// Frames that arrived per second of the measured window.
+    pub fn rate(&self) -> f64 {
+        self.received as f64 / self.seconds
+    }
+}
+
+/// One side of a pair: its socket and the id the server knows its partner by.
+struct End {
+    socket: Ws,
+    to: String,
+}
+
+/// How a `sent {}` reply starts (the bare relay's `?ack` sends the same).
+const SENT: &str = r#"{"event":"sent""#;
+
+/// Two connected members of one workspace, or two paired sockets of the bare relay;
+/// the bare relay answers each frame with `sent {}` when `acks` is set.
+async fn pair(
+    target: Target,
+    addr: SocketAddr,
+    key: usize,
+    acks: bool,
+) -> anyhow::Result<(End, End)> {
+    if target == Target::Switchboard {
+        let owner = Client::create(addr).await?;
+        let guest = Client::attend(addr, &owner.invite).await?;
+        let a = End {
+            socket: owner.client.into_socket(),
+            to: guest.attendee,
+        };
+        let b = End {
+            socket: guest.client.into_socket(),
+            to: owner.attendee,
+        };
+        return Ok((a, b));
+    }
+    let query = if acks { "?ack" } else { "" };
+    let path = format!("/pair/{key}-{}{query}", now_us());
+    let mut a = connect(addr, &path).await?;
+    let mut b = connect(addr, &path).await?;
+    for socket in [&mut a, &mut b] {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Text(t))) if t.as_str() == "paired" => break,
+                Some(Ok(_)) => continue,
+                _ => anyhow::bail!("bare relay closed before pairing"),
+            }
+        }
+    }
+    let to = "_bare".to_string();
+    Ok((
+        End {
+            socket: a,
+            to: to.clone(),
+        },
+        End { socket: b, to },
+    ))
+}
+
+/// A realistic candidate, with the send time (µs) where the receiver finds it.
+fn frame(to: &str, ts: u64) -> String {
+    format!(
+        r#"{{"event":"icecandidate","data":{{"to":"{to}","candidate":{{"candidate":"candidate:842163049 1 udp 1677729535 192.0.2.10 50000 typ srflx raddr 0.0.0.0 rport 0 generation 0 ufrag Zx9q network-cost 999 ts={ts}","sdpMid":"0","sdpMLineIndex":0}}}}}}"#
+    )
+}
+
+fn parse_ts(text: &str) -> Option<u64> {
+    let at = text.find("ts=")? + 3;
+    let digits: &str = &text[at..];
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse().ok()
+}
+
+/// Runs `pairs` pairs in `mode` for `duration` (after a warm-up) and collects what
+/// arrived within it.
+pub async fn measure(
+    target: Target,
+    addr: SocketAddr,
+    pairs: usize,
+    mode: Mode,
+    duration: Duration,
+) -> anyhow::Result<Outcome> {
+    let acks = matches!(mode, Mode::Replies { .. });
+    let mut setups = Vec::new();
+    for key in 0..pairs {
+        setups.push(tokio::spawn(pair(target, addr, key, acks)));
+    }
+    let mut ends = Vec::with_capacity(pairs);
+    for setup in setups {
+        ends.push(setup.await??);
+    }
+    let warmup = match mode {
+        Mode::Closed { .. } | Mode::Replies { .. } => duration / 5,
+        Mode::Open { .. } => Duration::from_millis(500),
+    };
+    let start = Instant::now() + warmup;
+    let run = Run {
+        mode,
+        end: start + duration,
+        window_us: (
+            us_at(start.into_std()),
+            us_at((start + duration).into_std()),
+        ),
+        received: Arc::new(AtomicU64::new(0)),
+    };
+    let mut tasks = Tasks::default();
+    for (n, (a, b)) in ends.into_iter().enumerate() {
+        // Spread the open-loop schedules over one interval.
+        let offset = run.interval().mul_f64((n as f64 / pairs as f64).fract());
+        run.spawn_pair(a, b, offset, &mut tasks);
+    }
+    let latency = tasks.finish().await?;
+    // Lets the server finish its disconnects before the next step.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    Ok(Outcome {
+        received: run.received.load(Ordering::Relaxed),
+        seconds: duration.as_secs_f64(),
+        latency,
+    })
+}
+
+/// One measurement's settings, shared by its writers and readers.
+struct Run {
+    mode: Mode,
+    /// Writers stop here.
+    end: Instant,
+    /// Frames sent within this window (µs, on the `now_us` clock) are counted.
+    window_us: (u64, u64),
+    received: Arc<AtomicU64>,
+}
+
+#[derive(Default)]
+struct Tasks {
+    writers: Vec<tokio::task::JoinHandle<anyhow::Result<SplitSink<Ws, Message>>>>,
+    readers: Vec<tokio::task::JoinHandle<(Histogram<u64>, SplitStream<Ws>)>>,
+}
+
+impl Tasks {
+    /// Waits for every reader, then closes what the writers leave; the latencies of all.
+    async fn finish(self) -> anyhow::Result<Histogram<u64>> {
+        let mut latency = histogram();
+        let mut halves = Vec::new();
+        for reader in self.readers {
+            let (h, stream) = reader.await?;
+            latency.add(&h)?;
+            halves.push(stream);
+        }
+        for writer in self.writers {
+            if let Ok(Ok(mut sink)) = writer.await {
+                let _ = tokio::time::timeout(Duration::from_millis(200), sink.close()).await;
+            }
+        }
+        Ok(latency)
+    }
+}
+
+impl Run {
+    fn interval(&self) -> Duration {
+        match self.mode {
+            Mode::Open { interval } => interval,
+            Mode::Closed { .. } | Mode::Replies { .. } => Duration::ZERO,
+        }
+    }
+
+    fn window(&self) -> usize {
+        match self.mode {
+            Mode::Closed { window } | Mode::Replies { window } => window,
+            Mode::Open { .. } => 0,
+        }
+    }
+
+    /// a -> b and b -> a. A writer's window is refilled by its partner's reader when
+    /// frames arrive (closed loop), or by its own reader when replies do.
+    fn spawn_pair(&self, a: End, b: End, offset: Duration, tasks: &mut Tasks) {
+        let (a_sink, a_stream) = a.socket.split();
+        let (b_sink, b_stream) = b.socket.split();
+        let ab = Arc::new(Semaphore::new(self.window()));
+        let ba = Arc::new(Semaphore::new(self.window()));
+        let first = Instant::now() + offset;
+        let interval = match self.mode {
+            Mode::Open { interval } => Some(interval),
+            _ => None,
+        };
+        let pace = |window: &Arc<Semaphore>, first| Pace {
+            window: window.clone(),
+            interval,
+            first,
+            end: self.end,
+        };
+        tasks
+            .writers
+            .push(tokio::spawn(write(a_sink, a.to, pace(&ab, first))));
+        tasks.writers.push(tokio::spawn(write(
+            b_sink,
+            b.to,
+            pace(&ba, first + self.interval() / 2),
+        )));
+        let (b_refills, a_refills) = match self.mode {
+            Mode::Replies { .. } => (ba, ab),
+            Mode::Closed { .. } | Mode::Open { .. } => (ab, ba),
+        };
+        tasks
+            .readers
+            .push(tokio::spawn(self.read(b_stream, b_refills)));
+        tasks
+            .readers
+            .push(tokio::spawn(self.read(a_stream, a_refills)));
+    }
+
+    /// Receives until the end (plus 2 s in the open loop, for the late ones); counts and
+    /// times the frames sent within the window; refills `window` for each frame that
+    /// arrives (closed loop) or each `sent` reply (replies).
+    fn read(
+        &self,
+        mut stream: SplitStream<Ws>,
+        window: Arc<Semaphore>,
+    ) -> impl std::future::Future<Output = (Histogram<u64>, SplitStream<Ws>)> {
+        let (mode, received, (start_us, end_us)) =
+            (self.mode, self.received.clone(), self.window_us);
+        let stop = match mode {
+            Mode::Open { .. } => self.end + Duration::from_secs(2),
+            Mode::Closed { .. } | Mode::Replies { .. } => self.end,
+        };
+        async move {
+            let mut latency = histogram();
+            while let Ok(Some(Ok(message))) = tokio::time::timeout_at(stop, stream.next()).await {
+                let Message::Text(text) = message else {
+                    continue;
+                };
+                let Some(ts) = parse_ts(&text) else {
+                    if matches!(mode, Mode::Replies { .. }) && text.starts_with(SENT) {
+                        window.add_permits(1);
+                    }
+                    continue;
+                };
+                if matches!(mode, Mode::Closed { .. }) {
+                    window.add_permits(1);
+                }
+                let now = now_us();
+                if ts >= start_us && ts < end_us && now < end_us.max(ts) + 2_000_000 {
+                    received.fetch_add(1, Ordering::Relaxed);
+                    let _ = latency.record(now.saturating_sub(ts).max(1));
+                }
+            }
+            (latency, stream)
+        }
+    }
+}
+
+/// When a writer sends: as its window allows, or on a schedule from `first`.
+struct Pace {
+    window: Arc<Semaphore>,
+    interval: Option<Duration>,
+    first: Instant,
+    end: Instant,
+}
+
+/// Sends to `to` until the end of `pace`.
+async fn write(
+    mut sink: SplitSink<Ws, Message>,
+    to: String,
+    pace: Pace,
+) -> anyhow::Result<SplitSink<Ws, Message>> {
+    let mut next = pace.first;
+    loop {
+        let ts = match pace.interval {
+            Some(interval) => {
+                tokio::time::sleep_until(next).await;
+                if next >= pace.end {
+                    break;
+                }
+                let ts = us_at(next.into_std());
+                next += interval;
+                ts
+            }
+            None => {
+                match tokio::time::timeout_at(pace.end, pace.window.acquire()).await {
+                    Ok(Ok(permit)) => permit.forget(),
+                    _ => break,
+                }
+                now_us()
+            }
+        };
+        sink.send(Message::text(frame(&to, ts))).await?;
+    }
+    Ok(sink)
+}
