@@ -96,8 +96,8 @@ const FLOOD_SECS: u32 = 5;
 const FLOOD_SLOTS: usize = 10;
 const FLOOD_SLOT: Duration = Duration::from_millis(500);
 
-/// Frames over the last 5 s, in ten slots of 500 ms: 56 bytes a connection, where a log
-/// of every frame's time would take kilobytes. The window it sums spans 4.5 to 5 s, so
+/// Frames over the last 5 s, in ten counters of 500 ms each, where a log of every
+/// frame's time would take kilobytes a connection. The window it sums spans 4.5 to 5 s, so
 /// whenever it is over the limit, some 5 s window was too: it never closes a client
 /// that stayed within the rule.
 struct FloodWindow {

@@ -257,7 +257,8 @@ impl OutboxReceiver {
         }
     }
 
-    pub async fn recv(&mut self) -> Option<Outgoing> {
+    #[cfg(test)]
+    async fn recv(&mut self) -> Option<Outgoing> {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 }

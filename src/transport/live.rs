@@ -34,14 +34,6 @@ impl Live {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Outbox>> {
         // Plain inserts and removes: a panic elsewhere cannot leave the map half-changed.
         self.conns.lock().unwrap_or_else(|p| p.into_inner())

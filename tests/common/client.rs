@@ -44,6 +44,10 @@ impl Client {
         )
         .await
         .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+        Client::over(ws)
+    }
+
+    fn over(ws: Socket) -> Client {
         Client {
             ws,
             next_id: 0,
@@ -73,11 +77,7 @@ impl Client {
         )
         .await
         .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
-        Client {
-            ws,
-            next_id: 0,
-            pushes: VecDeque::new(),
-        }
+        Client::over(ws)
     }
 
     pub async fn send(&mut self, frame: Value) {
