@@ -124,6 +124,8 @@ async fn heartbeat(out: Outbox, every: Duration) {
 }
 
 impl FrameHandler for Root {
+    const PROTOCOL: Protocol = Protocol::Bootstrap;
+
     /// The root answers through `/join` sockets of its own; what it sends here (its
     /// heartbeats) needs no answer.
     async fn on_text(&mut self, _text: ByteString, _limited: bool) {}
@@ -196,6 +198,8 @@ async fn expire(out: Outbox, timeout: Duration) {
 }
 
 impl FrameHandler for Join {
+    const PROTOCOL: Protocol = Protocol::Bootstrap;
+
     async fn on_text(&mut self, text: ByteString, limited: bool) {
         let routed = if limited {
             Err(DropReason::RateLimited)

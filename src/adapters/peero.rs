@@ -177,6 +177,8 @@ fn encode(frame: &Relayed<'_>) -> ByteString {
 }
 
 impl FrameHandler for Peer {
+    const PROTOCOL: Protocol = Protocol::Peero;
+
     async fn on_text(&mut self, text: ByteString, limited: bool) {
         let handled = if limited {
             Err(Refusal::Dropped(DropReason::RateLimited))

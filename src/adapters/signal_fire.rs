@@ -105,6 +105,8 @@ impl Peer {
 }
 
 impl FrameHandler for Peer {
+    const PROTOCOL: Protocol = Protocol::SignalFire;
+
     async fn on_text(&mut self, text: ByteString, limited: bool) {
         let routed = if limited {
             Err(DropReason::RateLimited)
