@@ -174,8 +174,11 @@ impl Join {
         let destination = frame.string("destination");
         frame.set_string("origin", &self.id);
         let sent = match destination {
-            Field::Text(to) => self.joins.send(&to, frame.encode()),
-            Field::Absent | Field::Empty => self.root.send(Switch::ROOT, frame.encode()),
+            // The original tests `destination` for truth: "" means the root too.
+            Field::Text(to) if !to.is_empty() => self.joins.send(&to, frame.encode()),
+            Field::Absent | Field::Null | Field::Text(_) => {
+                self.root.send(Switch::ROOT, frame.encode())
+            }
             Field::WrongType => return Err(DropReason::Malformed),
         };
         match sent {

@@ -1,6 +1,7 @@
 //! A JSON object whose values stay raw text: the compatible protocols route on one or
 //! two fields and pass every other field on byte for byte, in the sender's order.
 
+use bytestring::ByteString;
 use indexmap::IndexMap;
 use serde_json::value::RawValue;
 
@@ -12,8 +13,8 @@ pub(crate) struct Object(IndexMap<String, Box<RawValue>>);
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Field {
     Absent,
-    /// Absent, `null`, or `""`: names nobody.
-    Empty,
+    Null,
+    /// A string, perhaps empty.
     Text(String),
     /// Present, but not a string.
     WrongType,
@@ -30,10 +31,9 @@ impl Object {
             return Field::Absent;
         };
         if raw.get() == "null" {
-            return Field::Empty;
+            return Field::Null;
         }
         match serde_json::from_str::<String>(raw.get()) {
-            Ok(text) if text.is_empty() => Field::Empty,
             Ok(text) => Field::Text(text),
             Err(_) => Field::WrongType,
         }
@@ -49,11 +49,20 @@ impl Object {
         self.0.insert(key.to_string(), raw);
     }
 
-    pub(crate) fn encode(&self) -> bytestring::ByteString {
+    pub(crate) fn encode(&self) -> ByteString {
         serde_json::to_string(&self.0)
             .expect("raw values and string keys always encode")
             .into()
     }
+}
+
+/// A frame the server makes, its fields in the order given: the order COMPAT.md writes
+/// them in, which is the original servers' order.
+pub(crate) fn frame<const N: usize>(fields: [(&str, serde_json::Value); N]) -> ByteString {
+    let object: IndexMap<&str, serde_json::Value> = fields.into_iter().collect();
+    serde_json::to_string(&object)
+        .expect("string keys and JSON values always encode")
+        .into()
 }
 
 #[cfg(test)]
@@ -72,11 +81,17 @@ mod tests {
     }
 
     #[test]
+    fn server_frames_keep_the_documented_order() {
+        let made = frame([("type", "id".into()), ("peerId", "x".into())]);
+        assert_eq!(&*made, r#"{"type":"id","peerId":"x"}"#);
+    }
+
+    #[test]
     fn routing_fields_are_told_apart() {
         let obj = Object::parse(r#"{"s":"id","e":"","n":null,"w":5}"#).unwrap();
         assert_eq!(obj.string("s"), Field::Text("id".into()));
-        assert_eq!(obj.string("e"), Field::Empty);
-        assert_eq!(obj.string("n"), Field::Empty);
+        assert_eq!(obj.string("e"), Field::Text(String::new()));
+        assert_eq!(obj.string("n"), Field::Null);
         assert_eq!(obj.string("w"), Field::WrongType);
         assert_eq!(obj.string("x"), Field::Absent);
     }

@@ -8,7 +8,7 @@
 //! or whose queue is too full to take a frame (it is closed 1008), is announced to the
 //! others as `{"type":"remove","peerId":ID}`.
 
-use super::json::{Field, Object};
+use super::json::{frame, Field, Object};
 use crate::core::conn::outbox::CLOSE_POLICY;
 use crate::core::conn::{ConnId, Outbox, Undelivered};
 use crate::core::counters::{Counters, DropReason, Protocol};
@@ -19,7 +19,6 @@ use crate::transport::ws::{self, Accepted, FrameHandler};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytestring::ByteString;
 use serde::Serialize;
-use serde_json::json;
 use serde_json::value::RawValue;
 use std::sync::Arc;
 
@@ -66,8 +65,10 @@ const SLOW: &str = "outbound queue full: the client is not reading";
 impl Peer {
     pub(super) fn open(peers: Arc<Namespace>, counters: Arc<Counters>, conn: &Accepted) -> Peer {
         let id = uuid_v4();
-        conn.out
-            .send(json!({"type": "id", "peerId": id}).to_string().into());
+        conn.out.send(frame([
+            ("type", "id".into()),
+            ("peerId", id.as_str().into()),
+        ]));
         Peer {
             peers,
             counters,
@@ -113,9 +114,12 @@ impl Peer {
         }
         let peers = self.peers.list(&self.id);
         self.out
-            .send(json!({"type": "peers", "peers": peers}).to_string().into());
-        let announce = json!({"type": "announce", "peerId": self.id}).to_string();
-        self.broadcast(&announce.into());
+            .send(frame([("type", "peers".into()), ("peers", peers.into())]));
+        let announce = frame([
+            ("type", "announce".into()),
+            ("peerId", self.id.as_str().into()),
+        ]);
+        self.broadcast(&announce);
     }
 
     fn offer(&self, signal: &RawValue) {
@@ -158,15 +162,19 @@ impl Peer {
 
     fn refuse(&self, refusal: Refusal) {
         let error = match refusal {
-            Refusal::BadRequest => json!({"type": "error", "code": "bad_request"}),
-            Refusal::UnknownPeer(id) => {
-                json!({"type": "error", "code": "unknown_peer", "peerId": id})
+            Refusal::BadRequest => {
+                frame([("type", "error".into()), ("code", "bad_request".into())])
             }
+            Refusal::UnknownPeer(id) => frame([
+                ("type", "error".into()),
+                ("code", "unknown_peer".into()),
+                ("peerId", id.into()),
+            ]),
             Refusal::Dropped(reason) => {
                 return self.counters.dropped(Protocol::Peero, reason);
             }
         };
-        self.out.send(error.to_string().into());
+        self.out.send(error);
     }
 }
 
@@ -203,8 +211,11 @@ impl FrameHandler for Peer {
 
     fn on_end(self) {
         if self.registered && self.peers.unregister(&self.id, self.conn) {
-            let remove = json!({"type": "remove", "peerId": self.id}).to_string();
-            self.broadcast(&remove.into());
+            let remove = frame([
+                ("type", "remove".into()),
+                ("peerId", self.id.as_str().into()),
+            ]);
+            self.broadcast(&remove);
         }
     }
 }

@@ -6,7 +6,7 @@
 //! field passes on byte for byte. signal-fire has no error frame: anything else is
 //! dropped and counted, and, with `notify_unknown`, an unknown receiver is reported.
 
-use super::json::{Field, Object};
+use super::json::{frame, Field, Object};
 use crate::core::conn::{ConnId, Outbox, Undelivered};
 use crate::core::counters::{Counters, DropReason, Protocol};
 use crate::core::ids::url_safe_id;
@@ -15,7 +15,6 @@ use crate::http::AppState;
 use crate::transport::ws::{self, Accepted, FrameHandler};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytestring::ByteString;
-use serde_json::json;
 use std::sync::Arc;
 
 /// A WebSocket upgrade on the signal-fire path (or any path of its own listener).
@@ -57,8 +56,10 @@ impl Peer {
                 break id;
             }
         };
-        conn.out
-            .send(json!({"type": "id", "peerId": id}).to_string().into());
+        conn.out.send(frame([
+            ("type", "id".into()),
+            ("peerId", id.as_str().into()),
+        ]));
         Peer {
             peers,
             counters,
@@ -74,20 +75,18 @@ impl Peer {
     }
 
     fn route(&self, text: &str) -> Result<(), DropReason> {
-        let mut frame = Object::parse(text).ok_or(DropReason::Malformed)?;
-        let receiver = match frame.string("receiverId") {
-            Field::Absent | Field::Empty if frame.string("peerId") != Field::Absent => {
-                frame.string("peerId")
-            }
+        let mut relayed = Object::parse(text).ok_or(DropReason::Malformed)?;
+        let receiver = match relayed.string("receiverId") {
+            Field::Absent | Field::Null => relayed.string("peerId"),
             field => field,
         };
         let receiver = match receiver {
-            Field::Text(id) => id,
+            Field::Text(id) if !id.is_empty() => id,
             Field::WrongType => return Err(DropReason::Malformed),
-            Field::Absent | Field::Empty => return Err(DropReason::NoReceiver),
+            Field::Absent | Field::Null | Field::Text(_) => return Err(DropReason::NoReceiver),
         };
-        frame.set_string("senderId", &self.id);
-        match self.peers.send(&receiver, frame.encode()) {
+        relayed.set_string("senderId", &self.id);
+        match self.peers.send(&receiver, relayed.encode()) {
             Ok(()) => {
                 self.counters.relayed(Protocol::SignalFire);
                 Ok(())
@@ -95,8 +94,11 @@ impl Peer {
             Err(Undelivered::Full) => Err(DropReason::ReceiverFull),
             Err(Undelivered::Gone) => {
                 if self.notify_unknown {
-                    let error = json!({"type": "error", "code": "unknown_receiver", "receiverId": receiver});
-                    self.out.send(error.to_string().into());
+                    self.out.send(frame([
+                        ("type", "error".into()),
+                        ("code", "unknown_receiver".into()),
+                        ("receiverId", receiver.into()),
+                    ]));
                 }
                 Err(DropReason::UnknownReceiver)
             }
