@@ -30,7 +30,7 @@ function buildServer() {
 // The settings every test server gets; `startServer({config})` adds to them per section.
 function baseConfig() {
   return {
-    server: { port: 0 },
+    server: { port: 0, public_dir: path.join(REPO, 'public') },
     storage: { backend: 'memory' },
     ice: { stun_urls: ['stun:127.0.0.1:9'] },
   };
@@ -85,7 +85,15 @@ async function startServer({ config: extra = {}, env = {} } = {}) {
       .filter((p) => typeof p === 'number' && p !== 0),
   );
 
-  const childEnv = { ...process.env, RUST_LOG: 'info', NO_COLOR: '1', ...env };
+  // The environment overrides config.toml: none of the caller's settings leak in.
+  const childEnv = { ...process.env };
+  for (const name of ['PORT', 'HOST', 'ENABLE_HTTPS', 'DEVELOPMENT', 'BOOTSTRAP_SECRET', 'SECRET']) delete childEnv[name];
+  Object.assign(childEnv, {
+    MAGICK_TOKEN: 'compat-magick-token-0123456789abcdef0123456789abcdef',
+    RUST_LOG: 'info',
+    NO_COLOR: '1',
+    ...env,
+  });
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete childEnv[k];
   const child = spawn(BINARY, ['--config', file], {
     cwd: dir, // keeps a developer's .env out of the test
