@@ -88,7 +88,7 @@ impl Error {
 
     /// Logs `cause` under a fresh correlation id and returns the error naming it.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        let reference = crate::ids::correlation_id();
+        let reference = crate::core::ids::correlation_id();
         tracing::error!(reference = %reference, "internal error: {cause}");
         Error::Internal(reference)
     }

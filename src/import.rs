@@ -191,7 +191,7 @@ fn convert(
         members
             .first()
             .map(|m| m.id.clone())
-            .unwrap_or_else(|| crate::ids::new_id(defaults.id_len))
+            .unwrap_or_else(|| crate::core::ids::new_id(defaults.id_len))
     });
     match members.iter_mut().find(|m| m.id == owner) {
         Some(m) => m.role = Role::Owner,

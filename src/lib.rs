@@ -4,13 +4,14 @@
 //! through the server, which also keeps presence and hands out ICE servers. The native
 //! protocol is described in `docs/protocol.md`; the architecture in `docs/design.md`.
 
+pub(crate) mod adapters;
 pub mod auth;
 pub mod config;
+pub mod core;
 pub mod error;
 pub mod http;
 pub mod hub;
 pub mod ice;
-pub mod ids;
 pub mod import;
 pub mod protocol;
 pub mod server;

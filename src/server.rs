@@ -2,8 +2,8 @@
 //! tests both start Switchboard through here.
 
 use crate::config::{Config, ConfigError};
+use crate::core::conn::outbox::CLOSE_GOING_AWAY;
 use crate::http::{self, AppState};
-use crate::hub::outbox::CLOSE_GOING_AWAY;
 use crate::hub::Hub;
 use crate::ice::Ice;
 use crate::transport::socket;
@@ -14,8 +14,6 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 #[derive(Debug, Error)]
 pub enum RunError {
@@ -46,20 +44,15 @@ pub async fn run(
     let store = crate::store::open(&config.storage)?;
     let hub = Arc::new(Hub::new(config.clone(), store)?);
     let sweeper = hub.spawn_sweeper();
-    let app = Arc::new(AppState {
-        hub,
-        ice: Arc::new(Ice::new(&config)),
-        stop: CancellationToken::new(),
-        tracker: TaskTracker::new(),
-        live: Arc::default(),
-    });
+    let app = Arc::new(AppState::new(hub, Arc::new(Ice::new(&config))));
 
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let addr = listener.local_addr()?;
     let tls = crate::tls::setup(&config.tls)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let (tls_config, watcher) = tls.map(|t| (t.server_config, t.watcher)).unzip();
-    let redirect = redirect_server(&config, addr.port())?;
+    let mut extra: Vec<Server> = redirect_server(&config, addr.port())?.into_iter().collect();
+    extra.extend(crate::adapters::listeners(&app, tls_config.as_ref())?);
     let server = http_server(app.clone(), &config, listener, tls_config)?;
     tracing::info!(
         %addr,
@@ -68,14 +61,14 @@ pub async fn run(
     );
 
     let handle = server.handle();
-    let redirect_handle = redirect.as_ref().map(Server::handle);
+    let extra_handles: Vec<_> = extra.iter().map(Server::handle).collect();
     let drain = app.clone();
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: closing every socket with 1001");
         drain.stop.cancel();
         drain
-            .live
+            .router
             .close_all(CLOSE_GOING_AWAY, "server shutting down");
         drain.tracker.close();
         if tokio::time::timeout(grace, drain.tracker.wait())
@@ -85,13 +78,13 @@ pub async fn run(
             tracing::warn!("sockets still open after {grace:?}; stopping anyway");
         }
         handle.stop(false).await;
-        if let Some(redirect) = redirect_handle {
-            redirect.stop(false).await;
+        for extra in extra_handles {
+            extra.stop(false).await;
         }
     });
 
-    if let Some(redirect) = redirect {
-        tokio::spawn(redirect);
+    for server in extra {
+        tokio::spawn(server);
     }
     server.await?;
     sweeper.abort();

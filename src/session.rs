@@ -5,13 +5,29 @@
 //! The session handles one request at a time, so a client's requests are answered, and
 //! its signals relayed, in the order it sent them.
 
+use crate::core::conn::Outbox;
 use crate::error::{Error, Result};
-use crate::hub::{Binding, Caller, Hub, Outbox};
+use crate::http::AppState;
+use crate::hub::{Binding, Caller, Hub};
 use crate::ice::Ice;
 use crate::protocol::outbound::{alert, reply};
 use crate::protocol::{decode, Request, RequestId};
+use crate::transport::ws::{self, FrameHandler};
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytestring::ByteString;
 use std::net::IpAddr;
 use std::sync::Arc;
+
+/// `GET /ws`: a WebSocket speaking the native protocol.
+pub async fn upgrade(
+    req: HttpRequest,
+    body: web::Payload,
+    app: web::Data<AppState>,
+) -> HttpResponse {
+    ws::accept(&req, body, &app, |conn| {
+        Session::new(app.hub.clone(), app.ice.clone(), conn.out.clone(), conn.ip)
+    })
+}
 
 pub struct Session {
     hub: Arc<Hub>,
@@ -32,30 +48,6 @@ impl Session {
         }
     }
 
-    /// Handles one text message: exactly one reply or alert. A message over the rate
-    /// (`limited`) is answered `rate_limited`.
-    pub async fn on_text(&mut self, text: &str, limited: bool) {
-        let envelope = match decode(text) {
-            Ok(envelope) => envelope,
-            Err(rejected) => return self.alert(rejected.id.as_ref(), &rejected.error),
-        };
-        let re = envelope.id.clone();
-        if limited {
-            return self.alert(
-                re.as_ref(),
-                &Error::RateLimited("too many requests; slow down"),
-            );
-        }
-        let outcome = match Request::parse(envelope) {
-            Ok(request) => self.dispatch(request, re.as_ref()).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = outcome {
-            self.unbind_after(&e);
-            self.alert(re.as_ref(), &e);
-        }
-    }
-
     /// A member event failed because the binding no longer holds: forget it.
     fn unbind_after(&mut self, error: &Error) {
         match error {
@@ -72,26 +64,8 @@ impl Session {
         }
     }
 
-    /// Binary messages are not part of the protocol.
-    pub fn on_binary(&mut self, limited: bool) {
-        if !limited {
-            self.alert(None, &Error::bad_request("binary frames are not supported"));
-        }
-    }
-
-    pub fn max_message_bytes(&self) -> usize {
-        self.hub.config().limits.max_message_bytes
-    }
-
-    pub fn alert(&self, re: Option<&RequestId>, error: &Error) {
+    fn alert(&self, re: Option<&RequestId>, error: &Error) {
         self.out.send(alert(re, error));
-    }
-
-    /// The socket is gone: the member, if any, goes offline.
-    pub fn end(self) {
-        if let Some(binding) = &self.binding {
-            self.hub.disconnect(binding, self.out.id());
-        }
     }
 
     async fn dispatch(&mut self, request: Request, re: Option<&RequestId>) -> Result<()> {
@@ -166,5 +140,52 @@ fn ensure_unbound(hub: &Hub, binding: &mut Option<Binding>, caller: &Caller<'_>)
             Ok(())
         }
         _ => Err(Error::AlreadyAttending),
+    }
+}
+
+impl FrameHandler for Session {
+    /// Exactly one reply or alert per request. A message over the rate (`limited`) is
+    /// answered `rate_limited`.
+    async fn on_text(&mut self, text: ByteString, limited: bool) {
+        let envelope = match decode(&text) {
+            Ok(envelope) => envelope,
+            Err(rejected) => return self.alert(rejected.id.as_ref(), &rejected.error),
+        };
+        let re = envelope.id.clone();
+        if limited {
+            return self.alert(
+                re.as_ref(),
+                &Error::RateLimited("too many requests; slow down"),
+            );
+        }
+        let outcome = match Request::parse(envelope) {
+            Ok(request) => self.dispatch(request, re.as_ref()).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            self.unbind_after(&e);
+            self.alert(re.as_ref(), &e);
+        }
+    }
+
+    /// Binary messages are not part of the protocol.
+    fn on_binary(&mut self, limited: bool) {
+        if !limited {
+            self.alert(None, &Error::bad_request("binary frames are not supported"));
+        }
+    }
+
+    fn on_too_large(&mut self, limit: usize) {
+        self.alert(
+            None,
+            &Error::TooLarge(format!("messages are at most {limit} bytes")),
+        );
+    }
+
+    /// The member, if any, goes offline.
+    fn on_end(self) {
+        if let Some(binding) = &self.binding {
+            self.hub.disconnect(binding, self.out.id());
+        }
     }
 }

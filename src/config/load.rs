@@ -139,6 +139,8 @@ fn apply_env(config: &mut Config, env: &Env) -> Result<(), ConfigError> {
         ("TWILIO_ACCOUNT_SID", &mut secrets.twilio_sid),
         ("TWILIO_AUTH_TOKEN", &mut secrets.twilio_token),
         ("TURN_SECRET", &mut secrets.turn),
+        ("BOOTSTRAP_SECRET", &mut secrets.bootstrap),
+        ("SECRET", &mut secrets.legacy_bootstrap),
     ] {
         if let Some(value) = env.get(name) {
             *slot = Some(Secret::new(value));
@@ -163,6 +165,8 @@ impl Config {
         self.check_values()?;
         self.check_ice()?;
         self.server.trusted_nets = super::proxies::parse(&self.server.trusted_proxies)?;
+        self.server.origins = super::origins::parse(&self.server.allowed_origins)?;
+        self.check_compat()?;
         let mut warnings = Vec::new();
         let strong = self
             .secrets
@@ -174,7 +178,7 @@ impl Config {
                 return Err(ConfigError::WeakSecret);
             }
             if self.secrets.jwt.is_none() {
-                self.secrets.jwt = Some(Secret::new(crate::ids::random_secret()));
+                self.secrets.jwt = Some(Secret::new(crate::core::ids::random_secret()));
                 warnings.push(
                     "MAGICK_TOKEN is not set: using a random secret for this run; tokens will \
                      not survive a restart"
@@ -191,6 +195,33 @@ impl Config {
             return Err(ConfigError::NoTls);
         }
         Ok(warnings)
+    }
+
+    /// The compatible endpoints' paths, and the bootstrap secret that turns its endpoint
+    /// on (COMPAT.md 3).
+    fn check_compat(&mut self) -> Result<(), ConfigError> {
+        use super::compat::{bootstrap_secret, check_path};
+        let compat = &self.compat;
+        if compat.signal_fire.enabled {
+            check_path("compat.signal_fire.path", &compat.signal_fire.path)?;
+        }
+        if compat.peero.enabled {
+            check_path("compat.peero.path", &compat.peero.path)?;
+        }
+        let both = compat.signal_fire.enabled && compat.peero.enabled;
+        if both && compat.signal_fire.path == compat.peero.path {
+            return Err(ConfigError::Invalid {
+                key: "compat.peero.path",
+                message: "must differ from compat.signal_fire.path".into(),
+            });
+        }
+        let secrets = &mut self.secrets;
+        secrets.bootstrap_root = bootstrap_secret(
+            &compat.bootstrap,
+            secrets.bootstrap.as_ref(),
+            secrets.legacy_bootstrap.as_ref(),
+        )?;
+        Ok(())
     }
 
     /// Each configured ICE provider must have what it needs, or members would find out
@@ -336,6 +367,12 @@ mod tests {
             shipped.server.trusted_proxies,
             defaults.server.trusted_proxies
         );
+        let (file, built_in) = (&shipped.compat, &defaults.compat);
+        assert_eq!(file.signal_fire.path, built_in.signal_fire.path);
+        assert_eq!(file.signal_fire.enabled, built_in.signal_fire.enabled);
+        assert_eq!(file.peero.path, built_in.peero.path);
+        assert_eq!(file.bootstrap.enabled, built_in.bootstrap.enabled);
+        assert_eq!(file.bootstrap.timeout_secs, built_in.bootstrap.timeout_secs);
     }
 
     #[test]

@@ -3,10 +3,13 @@
 //! known here; an unknown key is an error naming it, so a typo never silently becomes a
 //! default.
 
+mod compat;
 mod load;
+mod origins;
 mod proxies;
 mod secret;
 
+pub use compat::{BootstrapConfig, CompatConfig, PeeroConfig, SignalFireConfig};
 pub use load::{load, ConfigError, Env};
 pub use secret::Secret;
 
@@ -24,6 +27,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub ice: IceConfig,
     pub tls: TlsConfig,
+    pub compat: CompatConfig,
     /// Never read from config.toml: only from the environment or `.env`.
     #[serde(skip)]
     pub secrets: Secrets,
@@ -55,6 +59,19 @@ pub struct ServerConfig {
     /// `trusted_proxies` parsed, by [`Config::prepare`], which refuses a bad entry.
     #[serde(skip)]
     pub(crate) trusted_nets: Vec<IpNet>,
+    /// Origins whose pages may connect (see `origins`); empty means any.
+    pub allowed_origins: Vec<String>,
+    /// `allowed_origins` normalised by [`Config::prepare`].
+    #[serde(skip)]
+    pub(crate) origins: Vec<String>,
+}
+
+impl ServerConfig {
+    /// Whether a request with this `Origin` header (`None` when absent) may connect:
+    /// COMPAT.md's common rules, for every WebSocket endpoint.
+    pub fn origin_allowed(&self, origin: Option<&[u8]>) -> bool {
+        origins::allows(&self.origins, origin)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -229,6 +246,12 @@ pub struct Secrets {
     pub twilio_token: Option<Secret>,
     /// `TURN_SECRET`: coturn's `static-auth-secret`.
     pub turn: Option<Secret>,
+    /// `BOOTSTRAP_SECRET`, and the original webrtc-bootstrap server's `SECRET`.
+    pub bootstrap: Option<Secret>,
+    pub legacy_bootstrap: Option<Secret>,
+    /// The root path's secret once [`Config::prepare`] settled it; `None`: the
+    /// webrtc-bootstrap endpoint is off.
+    pub bootstrap_root: Option<Secret>,
 }
 
 impl Default for ServerConfig {
@@ -245,6 +268,8 @@ impl Default for ServerConfig {
             behind_proxy: false,
             trusted_proxies: proxies::DEFAULT.iter().map(|s| s.to_string()).collect(),
             trusted_nets: proxies::default_nets(),
+            allowed_origins: Vec::new(),
+            origins: Vec::new(),
         }
     }
 }

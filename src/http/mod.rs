@@ -4,9 +4,12 @@ pub(crate) mod client_addr;
 mod head;
 mod routes;
 
+use crate::adapters::bootstrap::JoinIds;
+use crate::core::conn::Router;
+use crate::core::counters::Counters;
+use crate::core::switch::Switch;
 use crate::hub::Hub;
 use crate::ice::Ice;
-use crate::transport::Live;
 use actix_web::middleware::from_fn;
 use actix_web::web;
 use std::sync::Arc;
@@ -21,8 +24,32 @@ pub struct AppState {
     pub stop: CancellationToken,
     /// Tracks live connections, so shutdown can wait for them to drain.
     pub tracker: TaskTracker,
-    /// Every open WebSocket connection, so shutdown can close each one.
-    pub live: Arc<Live>,
+    /// Every open connection, by [`crate::core::conn::ConnId`]: delivery, and shutdown's
+    /// close of each one.
+    pub router: Arc<Router>,
+    /// Peer-id namespaces of the compatible protocols.
+    pub(crate) switch: Switch,
+    /// What was dropped, by protocol and reason.
+    pub counters: Arc<Counters>,
+    /// webrtc-bootstrap's `/join` ids.
+    pub(crate) join_ids: JoinIds,
+}
+
+impl AppState {
+    pub fn new(hub: Arc<Hub>, ice: Arc<Ice>) -> AppState {
+        let router = Arc::new(Router::new(0));
+        let seed = hub.config().compat.bootstrap.seed;
+        AppState {
+            hub,
+            ice,
+            stop: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            switch: Switch::new(&router),
+            router,
+            counters: Arc::default(),
+            join_ids: JoinIds::new(seed),
+        }
+    }
 }
 
 /// Every route, in one scope whose middleware answers HEAD as GET (see `head`).
@@ -31,10 +58,11 @@ pub fn configure(app: Arc<AppState>) -> impl Fn(&mut web::ServiceConfig) + Clone
         let public_dir = app.hub.config().server.public_dir.clone();
         let mut routes = web::scope("")
             .wrap(from_fn(head::as_get))
-            .route("/ws", web::get().to(crate::transport::ws::upgrade))
+            .route("/ws", web::get().to(crate::session::upgrade))
             .route("/healthz", web::get().to(routes::healthz))
             .route("/iceservers", web::get().to(routes::ice_servers))
-            .route("/", web::get().to(routes::index));
+            .route("/", web::get().to(routes::index))
+            .configure(|cfg| crate::adapters::routes(app.hub.config(), cfg));
         if let Some(dir) = public_dir.filter(|d| d.is_dir()) {
             routes = routes.service(actix_files::Files::new("/", dir));
         }

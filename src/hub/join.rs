@@ -13,8 +13,8 @@ use super::workspace::{Member, State, Workspace};
 use super::{now_ms, Binding, Caller, Hub};
 use crate::auth::tokens::now_secs;
 use crate::auth::{Role, SessionClaims};
+use crate::core::ids::new_id;
 use crate::error::{Error, Result};
-use crate::ids::new_id;
 use crate::protocol::outbound::{push, reply};
 use crate::protocol::request::{Attend, Create};
 use crate::protocol::validate;
@@ -231,7 +231,7 @@ impl Hub {
         let record = member.record();
         if let Some(old) = &previous {
             old.close(
-                super::outbox::CLOSE_REPLACED,
+                crate::core::conn::outbox::CLOSE_REPLACED,
                 "replaced by a newer connection",
             );
         }

@@ -59,7 +59,7 @@ impl Hub {
         binding: &Binding,
         target: &str,
         caller: &Caller<'_>,
-    ) -> Result<Option<super::Outbox>> {
+    ) -> Result<Option<crate::core::conn::Outbox>> {
         let wid = &binding.workspace.id;
         let state = &mut *binding.workspace.lock();
         bound(state, binding, caller)?;

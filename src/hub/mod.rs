@@ -9,12 +9,10 @@ mod expiry;
 mod join;
 mod membership;
 mod moderation;
-pub mod outbox;
 mod persist;
 mod relay;
 pub mod workspace;
 
-pub use outbox::{Outbox, OutboxReceiver, Outgoing};
 pub use workspace::Workspace;
 
 use crate::auth::limits::CreateLimiter;
@@ -61,7 +59,7 @@ pub struct Binding {
 
 /// Who is asking: the socket to answer on, its address, and the request id.
 pub struct Caller<'a> {
-    pub out: &'a Outbox,
+    pub out: &'a crate::core::conn::Outbox,
     pub ip: IpAddr,
     pub re: Option<&'a RequestId>,
 }

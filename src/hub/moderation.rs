@@ -9,10 +9,11 @@
 
 use super::admission::Admission;
 use super::membership::bound;
-use super::outbox::CLOSE_KICKED;
 use super::workspace::State;
-use super::{now_ms, Binding, Caller, Hub, Outbox};
+use super::{now_ms, Binding, Caller, Hub};
 use crate::auth::Role;
+use crate::core::conn::outbox::CLOSE_KICKED;
+use crate::core::conn::Outbox;
 use crate::error::{Error, Result};
 use crate::protocol::outbound::{push, reply};
 use crate::protocol::{validate, Moderation};

@@ -5,8 +5,8 @@
 //! what makes capacity checks atomic and keeps pushes to one member in order.
 
 use super::admission::Admission;
-use super::outbox::Outbox;
 use crate::auth::Role;
+use crate::core::conn::Outbox;
 use bytestring::ByteString;
 use indexmap::IndexMap;
 use serde::Serialize;

@@ -6,7 +6,7 @@
 //! that pushes into a channel, keeps every unsent byte inside the outbox, where it is
 //! counted against `max_outbound_bytes` and watched for stalls.
 
-use crate::hub::{OutboxReceiver, Outgoing};
+use crate::core::conn::{OutboxReceiver, Outgoing};
 use actix_http::ws::{CloseCode, CloseReason, Codec, Message};
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;

@@ -3,8 +3,5 @@
 
 mod body;
 pub mod frames;
-mod live;
 pub mod socket;
 pub mod ws;
-
-pub use live::Live;

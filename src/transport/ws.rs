@@ -1,25 +1,27 @@
-//! `GET /ws`: one WebSocket connection, and every rule a connection is held to.
+//! The one WebSocket transport: every WebSocket protocol runs on this loop, and every
+//! rule a connection is held to lives here, once (PROTOCOL.md 1.1, COMPAT.md's common
+//! rules).
 //!
 //! The connection task reads frames ([`FrameReader`]: sizes bounded from each header),
-//! counts every frame of every opcode against the connection's rate, runs the session,
-//! pings, watches the outbox for stalls, and stops reading as soon as anyone closes the
-//! connection. Outbound frames leave through the response body ([`OutboundBody`]), as
-//! fast as the peer reads. Every close, by either side, ends the TCP connection within
-//! [`CLOSE_BOUND`]: a peer that does not read its close frame is cut off.
+//! counts every frame of every opcode against the connection's rate, hands whole
+//! messages to the protocol's [`FrameHandler`], pings, watches the outbox for stalls,
+//! and stops reading as soon as anyone closes the connection. Outbound frames leave
+//! through the response body ([`OutboundBody`]), as fast as the peer reads. Every
+//! close, by either side, ends the TCP connection within [`CLOSE_BOUND`]: a peer that
+//! does not read its close frame is cut off.
 
 use super::body::OutboundBody;
 use super::frames::{FrameReader, Inbound, Violation};
 use super::socket::SocketHandle;
 use crate::auth::limits::{RequestLimiter, Verdict};
-use crate::error::Error;
-use crate::http::AppState;
-use crate::hub::outbox::{
+use crate::core::conn::outbox::{
     CLOSE_INVALID_DATA, CLOSE_NORMAL, CLOSE_POLICY, CLOSE_PROTOCOL, CLOSE_TOO_LARGE,
 };
-use crate::hub::Outbox;
-use crate::session::Session;
+use crate::core::conn::{ConnId, Outbox};
+use crate::http::AppState;
 use actix_web::body::{BodyStream, MessageBody};
 use actix_web::{web, HttpRequest, HttpResponse};
+use bytestring::ByteString;
 use std::net::IpAddr;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -27,71 +29,119 @@ use std::time::{Duration, Instant};
 /// How long a closed connection may take to end its TCP connection (PROTOCOL.md 1.1).
 pub const CLOSE_BOUND: Duration = Duration::from_secs(2);
 
-pub async fn upgrade(
-    req: HttpRequest,
+/// What a WebSocket protocol does with the messages the transport lets through. The
+/// transport has already counted each one against the rate and the size limit; the
+/// handler sees one message at a time, so a client's messages are handled in order.
+pub(crate) trait FrameHandler {
+    /// One whole text message, valid UTF-8. `limited`: it is over the connection's
+    /// rate; a protocol with an error frame says so, the others drop it.
+    async fn on_text(&mut self, text: ByteString, limited: bool);
+
+    /// One whole binary message (its bytes are not kept).
+    fn on_binary(&mut self, limited: bool);
+
+    /// A message over `max_message_bytes` arrived; the transport closes 1009 next.
+    fn on_too_large(&mut self, limit: usize);
+
+    /// The connection is over, whoever ended it. Called once, last.
+    fn on_end(self);
+}
+
+/// A new connection, as its protocol's handler is built from it.
+pub(crate) struct Accepted {
+    pub out: Outbox,
+    pub id: ConnId,
+    pub ip: IpAddr,
+}
+
+/// Upgrades `req` to a WebSocket served by the handler `protocol` builds, after the
+/// checks every endpoint shares: shutdown (503), a WebSocket handshake (RFC 6455
+/// §4.2.1 statuses), and `allowed_origins` (403).
+pub(crate) fn accept<H, F>(
+    req: &HttpRequest,
     body: web::Payload,
-    app: web::Data<AppState>,
-) -> actix_web::Result<HttpResponse> {
+    app: &web::Data<AppState>,
+    protocol: F,
+) -> HttpResponse
+where
+    H: FrameHandler + 'static,
+    F: FnOnce(&Accepted) -> H,
+{
     if app.stop.is_cancelled() {
-        return Ok(HttpResponse::ServiceUnavailable().body("shutting down"));
+        return HttpResponse::ServiceUnavailable().body("shutting down");
+    }
+    let config = app.hub.config();
+    if !config
+        .server
+        .origin_allowed(req.headers().get("origin").map(|v| v.as_bytes()))
+    {
+        return HttpResponse::Forbidden().body("origin not allowed");
     }
     let mut response = match actix_http::ws::handshake(req.head()) {
         Ok(response) => response,
-        // Not a WebSocket upgrade: the status RFC 6455 §4.2.1 calls for.
-        Err(refused) => return Ok(actix_http::Response::from(refused).into()),
+        Err(refused) => return actix_http::Response::from(refused).into(),
     };
-    let config = app.hub.config();
     let limits = &config.limits;
     let (out, rx) = Outbox::new(
         limits.max_outbound_bytes,
         Duration::from_secs(limits.stall_secs),
     );
-    let conn = Conn {
-        ip: crate::http::client_addr::client_addr(&req, &config.server),
-        frames: FrameReader::new(body.into_inner(), limits.max_message_bytes),
-        socket: req.conn_data::<Arc<SocketHandle>>().map(Arc::downgrade),
+    let registered = app.router.register(&out);
+    let accepted = Accepted {
+        id: registered.id(),
+        ip: crate::http::client_addr::client_addr(req, &config.server),
         out,
     };
-    let app = app.into_inner();
-    actix_web::rt::spawn(app.tracker.track_future(connection(app.clone(), conn)));
+    let handler = protocol(&accepted);
+    let conn = Conn {
+        accepted,
+        frames: FrameReader::new(body.into_inner(), limits.max_message_bytes),
+        socket: req.conn_data::<Arc<SocketHandle>>().map(Arc::downgrade),
+    };
+    let app = app.clone().into_inner();
+    let task = connection(app.clone(), conn, handler, registered);
+    actix_web::rt::spawn(app.tracker.track_future(task));
     let body = BodyStream::new(OutboundBody::new(rx)).boxed();
-    Ok(response.message_body(body)?.into())
+    match response.message_body(body) {
+        Ok(response) => response.into(),
+        Err(e) => HttpResponse::from_error(e),
+    }
 }
 
 struct Conn {
-    ip: IpAddr,
+    accepted: Accepted,
     frames: FrameReader<actix_web::dev::Payload>,
     socket: Option<Weak<SocketHandle>>,
-    out: Outbox,
 }
 
-async fn connection(app: Arc<AppState>, conn: Conn) {
+async fn connection<H: FrameHandler>(
+    app: Arc<AppState>,
+    conn: Conn,
+    mut handler: H,
+    registered: crate::core::conn::Registered,
+) {
     let Conn {
-        ip,
+        accepted: Accepted { out, id, ip },
         mut frames,
         socket,
-        out,
     } = conn;
-    let id = out.id();
-    let registered = app.live.add(&out);
-    tracing::info!(conn = id, %ip, "connection opened");
-    let mut session = Session::new(app.hub.clone(), app.ice.clone(), out.clone(), ip);
-    let reason = serve(&app, &mut frames, &mut session, &out).await;
-    session.end();
+    tracing::info!(conn = %id, %ip, "connection opened");
+    let reason = serve(&app, &mut frames, &mut handler, &out).await;
+    handler.on_end();
     out.close(CLOSE_NORMAL, "");
     drop(registered);
     // `frames` stays alive, unread, until the end: actix-http then stops reading the
     // socket once its small buffer is full, instead of reading and discarding.
     end_tcp(socket).await;
     drop(frames);
-    tracing::info!(conn = id, reason, "connection closed");
+    tracing::info!(conn = %id, reason, "connection closed");
 }
 
 /// Runs the connection until it closes; returns why.
-async fn serve(
+async fn serve<H: FrameHandler>(
     app: &AppState,
     frames: &mut FrameReader<actix_web::dev::Payload>,
-    session: &mut Session,
+    handler: &mut H,
     out: &Outbox,
 ) -> &'static str {
     let config = app.hub.config();
@@ -117,7 +167,7 @@ async fn serve(
             frame = frames.next() => {
                 let inbound = match frame {
                     None => return "client went away",
-                    Some(Err(violation)) => return refuse(session, out, violation),
+                    Some(Err(violation)) => return refuse(handler, out, violation, config.limits.max_message_bytes),
                     Some(Ok(inbound)) => inbound,
                 };
                 last_heard = Instant::now();
@@ -127,7 +177,7 @@ async fn serve(
                     out.close(CLOSE_POLICY, "frame rate far over the limit");
                     return "flood";
                 }
-                if let Err(reason) = on_frame(inbound, verdict == Verdict::Limited, session, out).await {
+                if let Err(reason) = on_frame(inbound, verdict == Verdict::Limited, handler, out).await {
                     return reason;
                 }
             }
@@ -145,18 +195,17 @@ async fn serve(
     }
 }
 
-/// Handles one inbound frame; `Err` says why the connection must stop. A frame over
-/// the rate (`limited`) is answered `rate_limited` if it is a request, and otherwise
-/// ignored (a ping over the rate gets no pong).
-async fn on_frame(
+/// Handles one inbound frame; `Err` says why the connection must stop. A ping over the
+/// rate gets no pong.
+async fn on_frame<H: FrameHandler>(
     frame: Inbound,
     limited: bool,
-    session: &mut Session,
+    handler: &mut H,
     out: &Outbox,
 ) -> Result<(), &'static str> {
     match frame {
-        Inbound::Text(text) => session.on_text(&text, limited).await,
-        Inbound::Binary => session.on_binary(limited),
+        Inbound::Text(text) => handler.on_text(text, limited).await,
+        Inbound::Binary => handler.on_binary(limited),
         Inbound::Ping(payload) if !limited => out.pong(payload),
         Inbound::Ping(_) | Inbound::Pong | Inbound::Fragment => {}
         Inbound::Close => {
@@ -167,16 +216,17 @@ async fn on_frame(
     Ok(())
 }
 
-/// A frame the connection cannot survive: the alert the protocol gives it, if any,
-/// then the close code RFC 6455 gives it.
-fn refuse(session: &Session, out: &Outbox, violation: Violation) -> &'static str {
+/// A frame the connection cannot survive: the handler's last word, if its protocol has
+/// one, then the close code RFC 6455 gives it.
+fn refuse<H: FrameHandler>(
+    handler: &mut H,
+    out: &Outbox,
+    violation: Violation,
+    limit: usize,
+) -> &'static str {
     match violation {
         Violation::TooLarge => {
-            let limit = session.max_message_bytes();
-            session.alert(
-                None,
-                &Error::TooLarge(format!("messages are at most {limit} bytes")),
-            );
+            handler.on_too_large(limit);
             out.close(CLOSE_TOO_LARGE, "message too large");
             "message too large"
         }

@@ -1,0 +1,96 @@
+//! A JSON object whose values stay raw text: the compatible protocols route on one or
+//! two fields and pass every other field on byte for byte, in the sender's order.
+
+use indexmap::IndexMap;
+use serde_json::value::RawValue;
+
+/// A JSON object, field order kept; a repeated key keeps its first place and its last
+/// value, as `JSON.parse` does.
+pub(crate) struct Object(IndexMap<String, Box<RawValue>>);
+
+/// What a routing field holds.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Field {
+    Absent,
+    /// Absent, `null`, or `""`: names nobody.
+    Empty,
+    Text(String),
+    /// Present, but not a string.
+    WrongType,
+}
+
+impl Object {
+    /// `None` when `text` is not JSON or not an object.
+    pub(crate) fn parse(text: &str) -> Option<Object> {
+        serde_json::from_str(text).ok().map(Object)
+    }
+
+    pub(crate) fn string(&self, key: &str) -> Field {
+        let Some(raw) = self.0.get(key) else {
+            return Field::Absent;
+        };
+        if raw.get() == "null" {
+            return Field::Empty;
+        }
+        match serde_json::from_str::<String>(raw.get()) {
+            Ok(text) if text.is_empty() => Field::Empty,
+            Ok(text) => Field::Text(text),
+            Err(_) => Field::WrongType,
+        }
+    }
+
+    pub(crate) fn raw(&self, key: &str) -> Option<&RawValue> {
+        self.0.get(key).map(|v| &**v)
+    }
+
+    /// Sets `key` to the string `value`: in place when present, else last.
+    pub(crate) fn set_string(&mut self, key: &str, value: &str) {
+        let raw = serde_json::value::to_raw_value(value).expect("a string always encodes");
+        self.0.insert(key.to_string(), raw);
+    }
+
+    pub(crate) fn encode(&self) -> bytestring::ByteString {
+        serde_json::to_string(&self.0)
+            .expect("raw values and string keys always encode")
+            .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_keep_their_order_and_bytes() {
+        let mut obj = Object::parse(r#"{"b":1.50,"senderId":"x","a":{"k": [1, 2]}}"#).unwrap();
+        obj.set_string("senderId", "me");
+        obj.set_string("z", "new");
+        assert_eq!(
+            &*obj.encode(),
+            r#"{"b":1.50,"senderId":"me","a":{"k": [1, 2]},"z":"new"}"#
+        );
+    }
+
+    #[test]
+    fn routing_fields_are_told_apart() {
+        let obj = Object::parse(r#"{"s":"id","e":"","n":null,"w":5}"#).unwrap();
+        assert_eq!(obj.string("s"), Field::Text("id".into()));
+        assert_eq!(obj.string("e"), Field::Empty);
+        assert_eq!(obj.string("n"), Field::Empty);
+        assert_eq!(obj.string("w"), Field::WrongType);
+        assert_eq!(obj.string("x"), Field::Absent);
+    }
+
+    #[test]
+    fn only_objects_parse() {
+        for text in ["[]", "\"s\"", "null", "1", "{", "{\"a\":}"] {
+            assert!(Object::parse(text).is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn odd_keys_are_plain_keys() {
+        let obj = Object::parse(r#"{"__proto__":"p","constructor":"c"}"#).unwrap();
+        assert_eq!(obj.string("__proto__"), Field::Text("p".into()));
+    }
+}

@@ -1,0 +1,39 @@
+//! Adapters: each wire protocol as a codec plus its own rules over the one core. The
+//! native protocol is served by [`crate::session`]; the protocols of the servers
+//! Switchboard replaces (COMPAT.md) are here, each behind its `[compat.*]` switch.
+
+pub(crate) mod bootstrap;
+mod json;
+mod listeners;
+pub(crate) mod peero;
+pub(crate) mod signal_fire;
+
+use crate::config::Config;
+
+use actix_web::{guard, web};
+pub(crate) use listeners::listeners;
+
+/// Adds the enabled compatible endpoints to the main listener's routes. A disabled
+/// endpoint has no route: its path is a plain 404.
+pub(crate) fn routes(config: &Config, cfg: &mut web::ServiceConfig) {
+    let compat = &config.compat;
+    if compat.signal_fire.enabled {
+        cfg.route(
+            &compat.signal_fire.path,
+            web::get().to(signal_fire::upgrade),
+        );
+    }
+    if compat.peero.enabled {
+        cfg.route(&compat.peero.path, web::get().to(peero::upgrade));
+    }
+    if let Some(secret) = config.secrets.bootstrap_root.clone() {
+        cfg.route("/join", web::get().to(bootstrap::join)).route(
+            "/{root:.*}",
+            web::get()
+                .guard(guard::fn_guard(move |ctx| {
+                    bootstrap::is_root_path(&secret, ctx)
+                }))
+                .to(bootstrap::root),
+        );
+    }
+}

@@ -1,0 +1,176 @@
+//! `[compat.*]`: the endpoints that speak the protocols of the servers Switchboard
+//! replaces (COMPAT.md). Each is switched on here; the secrets they need come from the
+//! environment only.
+
+use super::{ConfigError, Secret};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompatConfig {
+    pub signal_fire: SignalFireConfig,
+    pub bootstrap: BootstrapConfig,
+    pub peero: PeeroConfig,
+}
+
+/// COMPAT.md 2: signal-fire 0.x peer-id routing. Off by default: it lets anonymous
+/// clients use the server as a relay.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignalFireConfig {
+    pub enabled: bool,
+    /// The path on the main listener.
+    pub path: String,
+    /// A second listener where every WebSocket upgrade, on any path, speaks signal-fire.
+    pub port: Option<u16>,
+    /// Tell a sender `{"type":"error","code":"unknown_receiver"}` instead of dropping
+    /// its frame silently.
+    pub notify_unknown: bool,
+}
+
+/// COMPAT.md 3: webrtc-bootstrap 4.4.1, one secret-protected root peer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BootstrapConfig {
+    /// `None`: on exactly when `BOOTSTRAP_SECRET` is set. `Some(true)` also reads the
+    /// original server's `SECRET`.
+    pub enabled: Option<bool>,
+    /// Non-zero: `/join` ids follow the original's seeded sequence (COMPAT.md 3).
+    pub seed: i64,
+    /// Each `/join` socket is closed this long after it connected.
+    pub timeout_secs: u64,
+    /// The interval of the root's `"heartbeat"` frames.
+    pub heartbeat_secs: u64,
+}
+
+/// COMPAT.md 4: Peero peer discovery. Off by default, like signal-fire.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PeeroConfig {
+    pub enabled: bool,
+    pub path: String,
+    /// A second listener where any path speaks Peero (the original used 8080).
+    pub port: Option<u16>,
+}
+
+impl Default for SignalFireConfig {
+    fn default() -> Self {
+        SignalFireConfig {
+            enabled: false,
+            path: "/signal-fire".into(),
+            port: None,
+            notify_unknown: false,
+        }
+    }
+}
+
+impl Default for BootstrapConfig {
+    fn default() -> Self {
+        BootstrapConfig {
+            enabled: None,
+            seed: 0,
+            timeout_secs: 30,
+            heartbeat_secs: 15,
+        }
+    }
+}
+
+impl Default for PeeroConfig {
+    fn default() -> Self {
+        PeeroConfig {
+            enabled: false,
+            path: "/peero".into(),
+            port: None,
+        }
+    }
+}
+
+/// The bootstrap secret that turns the endpoint on: `BOOTSTRAP_SECRET`, or, when the
+/// file enables the endpoint, the original server's `SECRET`. Refused unless it is at
+/// least 8 ASCII letters and digits (it is a path segment, compared in constant time).
+pub(crate) fn bootstrap_secret(
+    config: &BootstrapConfig,
+    bootstrap_secret: Option<&Secret>,
+    legacy_secret: Option<&Secret>,
+) -> Result<Option<Secret>, ConfigError> {
+    let secret = match config.enabled {
+        Some(false) => return Ok(None),
+        Some(true) => bootstrap_secret
+            .or(legacy_secret)
+            .ok_or(ConfigError::Invalid {
+                key: "compat.bootstrap.enabled",
+                message: "needs BOOTSTRAP_SECRET (or SECRET) in the environment".into(),
+            })?,
+        None => match bootstrap_secret {
+            Some(secret) => secret,
+            None => return Ok(None),
+        },
+    };
+    let value = secret.expose();
+    if value.len() < 8 || !value.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(ConfigError::Env {
+            name: "BOOTSTRAP_SECRET",
+            message: "must be at least 8 letters and digits (it is part of the root's path)".into(),
+        });
+    }
+    Ok(Some(secret.clone()))
+}
+
+/// A path an endpoint is served at: absolute, and not one of the server's own.
+pub(crate) fn check_path(key: &'static str, path: &str) -> Result<(), ConfigError> {
+    const TAKEN: [&str; 5] = ["/", "/ws", "/healthz", "/iceservers", "/join"];
+    if !path.starts_with('/') || path.len() < 2 || TAKEN.contains(&path) {
+        return Err(ConfigError::Invalid {
+            key,
+            message: format!("{path:?} must start with / and not be one of {TAKEN:?}"),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(s: &str) -> Option<Secret> {
+        Some(Secret::new(s))
+    }
+
+    #[test]
+    fn bootstrap_is_on_exactly_when_its_secret_is_set() {
+        let auto = BootstrapConfig::default();
+        assert!(bootstrap_secret(&auto, None, secret("legacy123").as_ref())
+            .unwrap()
+            .is_none());
+        assert!(bootstrap_secret(&auto, secret("abcd1234").as_ref(), None)
+            .unwrap()
+            .is_some());
+        let off = BootstrapConfig {
+            enabled: Some(false),
+            ..auto.clone()
+        };
+        assert!(bootstrap_secret(&off, secret("abcd1234").as_ref(), None)
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn enabled_reads_the_originals_secret_and_refuses_to_run_without_one() {
+        let on = BootstrapConfig {
+            enabled: Some(true),
+            ..BootstrapConfig::default()
+        };
+        let found = bootstrap_secret(&on, None, secret("legacy123").as_ref()).unwrap();
+        assert_eq!(found.unwrap().expose(), "legacy123");
+        let refused = bootstrap_secret(&on, None, None).unwrap_err();
+        assert!(refused.to_string().contains("BOOTSTRAP_SECRET"));
+    }
+
+    #[test]
+    fn short_or_non_alphanumeric_secrets_are_refused() {
+        let auto = BootstrapConfig::default();
+        for bad in ["short1", "has/slash1", "with space"] {
+            assert!(bootstrap_secret(&auto, secret(bad).as_ref(), None).is_err());
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Delivery to a connection by its [`ConnId`]. Every open connection of every protocol
+//! is registered here, so shutdown reaches each one whatever it is doing (a connection
+//! waiting on a PIN hash is sent its 1001 by the outbox, not when the hash is done).
+//!
+//! One node today: a `ConnId` of another node names nobody. The cluster puts its bus
+//! behind the same calls.
+
+use super::{ConnId, Full, Outbox};
+use bytestring::ByteString;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+pub struct Router {
+    node: u64,
+    /// Local connection number to its outbox. Written to register and unregister a
+    /// connection; read for every delivery.
+    conns: RwLock<HashMap<u64, Outbox>>,
+}
+
+/// Unregisters its connection from the [`Router`] when dropped.
+pub struct Registered {
+    router: Arc<Router>,
+    id: ConnId,
+}
+
+/// Why a frame was not queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Undelivered {
+    /// No open connection has this id.
+    Gone,
+    /// The target's queue is too full for another relay (see [`Outbox::relay`]).
+    Full,
+}
+
+impl Router {
+    /// A router for node number `node` (0 on a single node).
+    pub fn new(node: u64) -> Router {
+        Router {
+            node,
+            conns: RwLock::default(),
+        }
+    }
+
+    /// The address of a local connection.
+    pub fn id_of(&self, out: &Outbox) -> ConnId {
+        ConnId {
+            node: self.node,
+            local: out.id(),
+        }
+    }
+
+    /// Makes `out` reachable by its [`ConnId`] until the returned guard is dropped.
+    pub fn register(self: &Arc<Self>, out: &Outbox) -> Registered {
+        let id = self.id_of(out);
+        self.write().insert(id.local, out.clone());
+        Registered {
+            router: self.clone(),
+            id,
+        }
+    }
+
+    /// Queues a relayed frame for `to`, as [`Outbox::relay`] does: refused while the
+    /// target's queue holds half of its limit.
+    pub fn relay(&self, to: ConnId, text: ByteString) -> Result<(), Undelivered> {
+        let out = self.local(to).ok_or(Undelivered::Gone)?;
+        out.relay(text).map_err(|Full| Undelivered::Full)
+    }
+
+    /// The outbox of a connection on this node, if it is open.
+    pub fn local(&self, to: ConnId) -> Option<Outbox> {
+        if to.node != self.node {
+            return None;
+        }
+        self.read().get(&to.local).cloned()
+    }
+
+    /// Queues a close frame on every open connection.
+    pub fn close_all(&self, code: u16, reason: &'static str) {
+        for out in self.read().values() {
+            out.close(code, reason);
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<u64, Outbox>> {
+        // Plain inserts and removes: a panic elsewhere cannot leave the map half-changed.
+        self.conns.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<u64, Outbox>> {
+        self.conns.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Registered {
+    pub fn id(&self) -> ConnId {
+        self.id
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.router.write().remove(&self.id.local);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_closed_connection_is_gone_and_its_id_is_never_reused() {
+        let router = Arc::new(Router::new(0));
+        let (out, _rx) = Outbox::new(1000, Duration::from_secs(10));
+        let registered = router.register(&out);
+        let id = registered.id();
+        assert_eq!(router.relay(id, "hi".into()), Ok(()));
+        drop(registered);
+        assert_eq!(router.relay(id, "hi".into()), Err(Undelivered::Gone));
+        let (next, _rx) = Outbox::new(1000, Duration::from_secs(10));
+        assert_ne!(router.register(&next).id(), id);
+    }
+
+    #[test]
+    fn another_nodes_id_names_nobody_here() {
+        let router = Arc::new(Router::new(0));
+        let (out, _rx) = Outbox::new(1000, Duration::from_secs(10));
+        let registered = router.register(&out);
+        let elsewhere = ConnId {
+            node: 1,
+            ..registered.id()
+        };
+        assert_eq!(router.relay(elsewhere, "hi".into()), Err(Undelivered::Gone));
+    }
+}
