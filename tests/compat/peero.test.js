@@ -25,7 +25,8 @@ async function startPeero(config = {}) {
 async function peer(open, url, label, { register = true } = {}) {
   const c = await open(url, { label });
   const idFrame = await c.next();
-  assert.deepEqual(Object.keys(idFrame), ['type', 'peerId'], `${label}'s first frame: ${idFrame.__raw}`);
+  // Key order in the frames the server makes is not held against it (JSON objects are unordered).
+  assert.deepEqual(Object.keys(idFrame).sort(), ['peerId', 'type'], `${label}'s first frame: ${idFrame.__raw}`);
   assert.equal(idFrame.type, 'id');
   c.id = idFrame.peerId;
   if (register) {
@@ -90,7 +91,7 @@ describe('Peero', () => {
       // When the unregistered one registers, the list it gets has everyone but itself.
       idle.send({ type: 'register' });
       const peers = await idle.next();
-      assert.deepEqual(Object.keys(peers), ['type', 'peers']);
+      assert.deepEqual(Object.keys(peers).sort(), ['peers', 'type']);
       assert.deepEqual([...peers.peers].sort(), [a.id, b.id, c.id].sort());
     } finally {
       open.closeAll();
@@ -151,12 +152,11 @@ describe('Peero', () => {
       const a = await peer(open, url, 'A');
       const b = await peer(open, url, 'B');
       await fence(a);
-      for (const target of [crypto.randomUUID(), 'not-a-uuid', '__proto__', 'constructor', '']) {
+      for (const target of [crypto.randomUUID(), 'not-a-uuid', '__proto__', 'constructor', 'x'.repeat(200)]) {
         for (const type of ['answer', 'signal']) {
           a.send({ type, peerId: target, signal: { x: 1 } });
           const got = await a.next();
           assert.deepEqual({ ...got }, { type: 'error', code: 'unknown_peer', peerId: target }, `${type} to ${JSON.stringify(target)}: ${got.__raw}`);
-          assert.deepEqual(Object.keys(got), ['type', 'code', 'peerId']);
         }
       }
       assert.deepEqual(await fence(b), []);
@@ -177,8 +177,9 @@ describe('Peero', () => {
         const got = await a.next();
         assert.deepEqual({ ...got }, { type: 'error', code: 'bad_request' }, `${frame}: ${got.__raw}`);
       }
-      // A known type with a field of the wrong type: bad_request or ignored, never relayed.
-      for (const frame of [{ type: 'answer', peerId: 5, signal: {} }, { type: 'signal', peerId: [b.id], signal: {} }, { type: 'answer', peerId: { id: b.id } }]) {
+      // A known type with a field of the wrong type (or an empty id): bad_request or ignored,
+      // never relayed.
+      for (const frame of [{ type: 'answer', peerId: '', signal: {} }, { type: 'signal', peerId: null, signal: {} }, { type: 'answer', peerId: 5, signal: {} }, { type: 'signal', peerId: [b.id], signal: {} }, { type: 'answer', peerId: { id: b.id } }]) {
         a.send(frame);
         for (const got of await fence(a)) assert.deepEqual(got, { type: 'error', code: 'bad_request' }, JSON.stringify(frame));
       }
