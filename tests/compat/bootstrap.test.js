@@ -350,6 +350,21 @@ describe('webrtc-bootstrap: timeouts and the root', () => {
     }
   });
 
+  test('by default, the first "heartbeat" comes 15 s after the root connected', async () => {
+    const server = await startBootstrap();
+    const open = clientPool();
+    try {
+      const root = await open(server.wsUrl(ROOT_PATH), { label: 'root' });
+      const t0 = Date.now();
+      assert.deepEqual(await root.nextRaw(20_000), { data: '"heartbeat"', isBinary: false });
+      const took = Date.now() - t0;
+      assert.ok(took >= 14_000 && took < 17_000, `the first heartbeat came after ${took} ms`);
+    } finally {
+      open.closeAll();
+      await server.stop();
+    }
+  });
+
   test('the root gets "heartbeat" every heartbeat_secs', async () => {
     const server = await startBootstrap({ heartbeatSecs: 1 });
     const open = clientPool();

@@ -239,6 +239,113 @@ describe('limits on every endpoint', { skip }, () => {
   });
 });
 
+describe('a peer that stops reading', { skip }, () => {
+  let server;
+  // Loopback buffers take several MB before the server's queue for a reader even grows:
+  // 300 frames of 60 kB is far more than they and max_outbound_bytes hold.
+  const limits = { max_message_bytes: 65_536, max_outbound_bytes: 262_144, requests_per_second: 100_000, request_burst: 100_000, stall_secs: 2 };
+  const FRAMES = 300;
+  const blob = 'b'.repeat(60_000);
+  before(async () => {
+    server = await startAll({ config: { limits }, ports: false });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  /** Resumes the paused reader: what it then reads is in order, and it was closed for policy. */
+  async function drain(t, slow) {
+    slow.ws._socket.resume();
+    const seqs = [];
+    for (;;) {
+      const f = await slow.nextRaw(30_000).catch(() => null);
+      if (!f) break;
+      const m = JSON.parse(f.data);
+      if (m.seq !== undefined) seqs.push(m.seq);
+      if (m.signal && m.signal.seq !== undefined) seqs.push(m.signal.seq);
+    }
+    const closed = await slow.waitClosed(30_000);
+    // 1006: the server had to cut the TCP connection before the reader got to its close frame.
+    assert.ok([1008, 1006].includes(closed.code), `the slow reader was closed with ${JSON.stringify(closed)}`);
+    assert.ok(seqs.length < FRAMES, `some frames for it were dropped (${seqs.length} of ${FRAMES} arrived)`);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+    t.diagnostic(`the slow reader got ${seqs.length} of ${FRAMES} frames, then close ${closed.code} ${closed.reason}`);
+  }
+
+  test('signal-fire: it is closed 1008 and becomes unknown; the sender and the others go on', async (t) => {
+    const open = clientPool();
+    try {
+      const a = await sfPeer(open, server.wsUrl('/signal-fire'), 'sender');
+      const slow = await sfPeer(open, server.wsUrl('/signal-fire'), 'slow');
+      const c = await sfPeer(open, server.wsUrl('/signal-fire'), 'reader');
+      slow.ws._socket.pause();
+      let worst = 0;
+      for (let seq = 0; seq < FRAMES; seq++) {
+        a.send({ receiverId: slow.id, seq, blob });
+        if (seq % 25 === 0) {
+          const sent = Date.now();
+          a.send({ receiverId: c.id, seq });
+          assert.equal((await c.next()).seq, seq);
+          worst = Math.max(worst, Date.now() - sent);
+        }
+      }
+      t.diagnostic(`the reading peer got each small frame within ${worst} ms`);
+      // Without reading a byte more, the slow one is given up on: its id becomes unknown.
+      for (let i = 0; ; i++) {
+        assert.ok(i < 60, 'the slow reader was never dropped');
+        a.send({ receiverId: slow.id, probe: i });
+        const f = await a.next(500).catch(() => null);
+        if (f && f.type === 'error' && f.receiverId === slow.id) break;
+      }
+      await drain(t, slow);
+      a.send({ receiverId: c.id, after: true });
+      assert.equal((await c.next()).after, true);
+    } finally {
+      open.closeAll();
+    }
+  });
+
+  test('Peero: it is closed 1008 and the others get remove', async (t) => {
+    const open = clientPool();
+    try {
+      const a = await peeroPeer(open, server.wsUrl('/peero'), 'sender');
+      const slow = await peeroPeer(open, server.wsUrl('/peero'), 'slow');
+      const c = await peeroPeer(open, server.wsUrl('/peero'), 'reader');
+      for (const x of [a, a, slow]) assert.equal((await x.next()).type, 'announce');
+      slow.ws._socket.pause();
+      let worst = 0;
+      let removed = null;
+      for (let seq = 0; seq < FRAMES; seq++) {
+        const sent = Date.now();
+        a.send({ type: 'offer', signal: { seq, blob } });
+        // The reader takes every offer as it comes.
+        for (;;) {
+          const f = await c.next();
+          if (f.type === 'remove') {
+            removed = f;
+            continue;
+          }
+          assert.equal(f.signal.seq, seq);
+          break;
+        }
+        worst = Math.max(worst, Date.now() - sent);
+      }
+      t.diagnostic(`the reading peer got each offer within ${worst} ms`);
+      removed = removed || { ...(await c.next(30_000)) };
+      assert.deepEqual({ ...removed }, { type: 'remove', peerId: slow.id });
+      // The sender was told too; its next frames reach the reader.
+      let fa;
+      do fa = await a.next(30_000); while (fa.type !== 'remove');
+      assert.deepEqual({ ...fa }, { type: 'remove', peerId: slow.id });
+      await drain(t, slow);
+      a.send({ type: 'signal', peerId: c.id, signal: { after: true } });
+      assert.deepEqual({ ...(await c.next()) }, { type: 'signal', peerId: a.id, signal: { after: true } });
+    } finally {
+      open.closeAll();
+    }
+  });
+});
+
 describe('allowed_origins and disabled endpoints', { skip }, () => {
   test('a foreign Origin gets 403 on every endpoint; the allowed one and none (programs) get through', async () => {
     const server = await startAll({ config: { server: { allowed_origins: ['http://a.example'] } } });
