@@ -241,6 +241,12 @@ describe('webrtc-bootstrap: /join ids', () => {
       assert.notEqual(idA, idB, 'origin is the sender, not what it claimed');
       assert.deepEqual(fromB, { origin: idB, destination: null, signal: { from: 'b' }, rank: 0 });
 
+      // A repeated origin does not get past the overwrite either.
+      b.send(`{"origin":"${idA}","destination":null,"signal":{"dup":1},"rank":0,"origin":"${idA}"}`);
+      const dup = await inbox((m) => m.signal && m.signal.dup === 1);
+      assert.equal(dup.origin, idB, dup.__raw);
+      assert.equal(dup.__raw.match(/"origin"/g).length, 1, dup.__raw);
+
       // b answers a directly (the root's answer path): a gets it with b's id as origin.
       b.send({ origin: 'forged', destination: idA, signal: { type: 'answer', sdp: 'v=0' }, rank: 1 });
       assert.deepEqual(await a.next(), { origin: idB, destination: idA, signal: { type: 'answer', sdp: 'v=0' }, rank: 1 });
@@ -248,7 +254,10 @@ describe('webrtc-bootstrap: /join ids', () => {
       b.send(joinFrame({ lost: true }, { destination: 'f'.repeat(32) }));
       b.send(joinFrame({ after: true }, { destination: idA }));
       assert.deepEqual((await a.next()).signal, { after: true });
-      assert.equal(root.pending(), 0);
+      // Nor did it go to the root: the root's next frame from b is b's marker.
+      b.send(joinFrame({ marker: 'b' }));
+      const next = await inbox((m) => !(m.signal && m.signal.probe !== undefined));
+      assert.deepEqual(next.signal, { marker: 'b' });
     } finally {
       open.closeAll();
       await server.stop();
@@ -256,11 +265,16 @@ describe('webrtc-bootstrap: /join ids', () => {
   });
 
   test('a frame sent while there is no root is dropped, not kept for the next root', async () => {
-    const server = await startBootstrap();
+    // Seeded, the sockets' ids are known without a root to learn them from.
+    const server = await startBootstrap({ seed: 1 });
     const open = clientPool();
     try {
       const join = await open(server.wsUrl('/join'), { label: 'join' });
+      const other = await open(server.wsUrl('/join'), { label: 'other join' });
       join.send(joinFrame({ before: 'any root' }));
+      // Once this reaches the other socket, the server has handled the frame before it.
+      join.send(joinFrame({ marker: 1 }, { destination: VECTORS[1][1] }));
+      assert.deepEqual(await other.next(), { origin: VECTORS[1][0], destination: VECTORS[1][1], signal: { marker: 1 }, rank: 0 });
       const root = await open(server.wsUrl(ROOT_PATH), { label: 'root' });
       const inbox = rootInbox(root);
       await rootRegistered(join, inbox);

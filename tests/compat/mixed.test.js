@@ -230,7 +230,9 @@ describe('limits on every endpoint', { skip }, () => {
           got.push(f.n);
         }
       }
-      assert.ok(got.length >= 10 && got.length < 14, `delivered ${got.length} of 14: ${got}`);
+      // A burst of 10, less the pong to the server's first ping when it came before them
+      // (every frame counts, control frames too), plus what refilled meanwhile.
+      assert.ok(got.length >= 9 && got.length < 14, `delivered ${got.length} of 14: ${got}`);
       assert.deepEqual(got, [...got].sort((a, b) => a - b), 'in order');
       assert.equal(c.closeInfo, null);
     } finally {

@@ -170,10 +170,14 @@ describe('signal-fire: Switchboard and the original 0.5.3 side by side', () => {
       await step(s, 'B', (ids) => `{"receiverId":"${ids.A}","type":"answer","answer":{"type":"answer","sdp":"v=0\\r\\n"}}`),
       await step(s, 'C', (ids) => ({ type: 'candidate', candidate: { candidate: 'candidate:2', sdpMid: '0', sdpMLineIndex: 0 }, receiverId: ids.A })),
       await step(s, 'A', (ids) => ({ receiverId: ids.C })),
+      // Raw text JSON.stringify cannot make: numbers as written, a repeated key (the last
+      // value counts, as JSON.parse has it), spaces.
+      await step(s, 'B', (ids) => `{ "receiverId" : "${ids.A}", "n": 1.50, "e": 1E+2, "z": -0, "huge": 1e400, "x": 1, "x": 2 }`),
+      await step(s, 'A', (ids) => `{"receiverId":"${ids.A}","n":1,"receiverId":"${ids.C}"}`),
     ];
     const [o, s] = await both(t, [original, sb], ['A', 'B', 'C'], script);
     // What the original delivered is what the sender sent: one delivery per step, to the named peer.
-    assert.deepEqual(o.map((d) => d.map((x) => x.to)), [['B'], ['A'], ['A'], ['C']]);
+    assert.deepEqual(o.map((d) => d.map((x) => x.to)), [['B'], ['A'], ['A'], ['C'], ['A'], ['C']]);
     assert.equal(o[0][0].frame.__proto__.own, 'a __proto__ key is data');
     assert.equal(JSON.stringify(s), JSON.stringify(o));
   });
@@ -295,6 +299,29 @@ describe("signal-fire: Switchboard's documented differences", () => {
       assert.deepEqual({ ...got }, { receiverId: s.ids.B, senderId: s.ids.A, type: 'forged' });
       s.clients.A.send({ receiverId: s.ids.B, senderId: 12345, type: 'forged' });
       assert.equal((await s.clients.B.next()).senderId, s.ids.A);
+    } finally {
+      endSession(s);
+    }
+  });
+
+  test('a repeated senderId cannot smuggle a claimed id past the stamp', async () => {
+    const s = await session(sb, ['A', 'B']);
+    try {
+      s.clients.A.send(`{"senderId":"${s.ids.B}","receiverId":"${s.ids.B}","senderId":"${s.ids.B}","sender\\u0049d":"${s.ids.B}"}`);
+      const got = await s.clients.B.next();
+      assert.equal(got.senderId, s.ids.A, got.__raw);
+      assert.equal((got.__raw.match(/senderId|sender\\u0049d/g) || []).length, 1, `one senderId in ${got.__raw}`);
+    } finally {
+      endSession(s);
+    }
+  });
+
+  test('a binary frame is dropped (the original forwarded it as binary), and the connection stays usable', async () => {
+    const s = await session(sb, ['A', 'B']);
+    try {
+      s.clients.A.send(Buffer.from(JSON.stringify({ receiverId: s.ids.B, binary: true })));
+      s.clients.A.send({ receiverId: s.ids.B, text: true });
+      assert.deepEqual({ ...(await s.clients.B.next()) }, { receiverId: s.ids.B, text: true, senderId: s.ids.A });
     } finally {
       endSession(s);
     }
