@@ -21,5 +21,8 @@ pub mod telemetry;
 pub mod tls;
 pub mod transport;
 
+/// Entry points for the fuzz targets in `fuzz/`; not an API.
+#[doc(hidden)]
+pub use adapters::fuzzing;
 pub use config::Config;
 pub use server::{run, RunError};

@@ -6,6 +6,7 @@
 //! its signals relayed, in the order it sent them.
 
 use crate::core::conn::Outbox;
+use crate::core::counters::Protocol;
 use crate::error::{Error, Result};
 use crate::http::AppState;
 use crate::hub::{Binding, Caller, Hub};
@@ -144,6 +145,8 @@ fn ensure_unbound(hub: &Hub, binding: &mut Option<Binding>, caller: &Caller<'_>)
 }
 
 impl FrameHandler for Session {
+    const PROTOCOL: Protocol = Protocol::Native;
+
     /// Exactly one reply or alert per request. A message over the rate (`limited`) is
     /// answered `rate_limited`.
     async fn on_text(&mut self, text: ByteString, limited: bool) {

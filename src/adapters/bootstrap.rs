@@ -69,7 +69,8 @@ pub(crate) async fn root(
 ) -> HttpResponse {
     let every = Duration::from_secs(app.hub.config().compat.bootstrap.heartbeat_secs);
     ws::accept(&req, body, &app, |conn| {
-        Root::open(app.switch.bootstrap_root.clone(), conn, every)
+        actix_web::rt::spawn(heartbeat(conn.out.clone(), every));
+        Root::open(app.switch.bootstrap_root.clone(), conn)
     })
 }
 
@@ -81,8 +82,8 @@ pub(crate) async fn join(
 ) -> HttpResponse {
     let timeout = Duration::from_secs(app.hub.config().compat.bootstrap.timeout_secs);
     ws::accept(&req, body, &app, |conn| {
-        let id = app.join_ids.next();
-        Join::open(&app.switch, app.counters.clone(), conn, id, timeout)
+        actix_web::rt::spawn(expire(conn.out.clone(), timeout));
+        Join::open(&app.switch, app.counters.clone(), conn, app.join_ids.next())
     })
 }
 
@@ -92,12 +93,11 @@ struct Root {
 }
 
 impl Root {
-    fn open(slot: Arc<Namespace>, conn: &Accepted, every: Duration) -> Root {
+    fn open(slot: Arc<Namespace>, conn: &Accepted) -> Root {
         if let Some(older) = slot.replace(Switch::ROOT, conn.id) {
             tracing::info!(conn = %older, "webrtc-bootstrap root replaced by a newer one");
             close(&slot, older, CLOSE_REPLACED, "replaced by a newer root");
         }
-        actix_web::rt::spawn(heartbeat(conn.out.clone(), every));
         Root {
             slot,
             conn: conn.id,
@@ -124,6 +124,8 @@ async fn heartbeat(out: Outbox, every: Duration) {
 }
 
 impl FrameHandler for Root {
+    const PROTOCOL: Protocol = Protocol::Bootstrap;
+
     /// The root answers through `/join` sockets of its own; what it sends here (its
     /// heartbeats) needs no answer.
     async fn on_text(&mut self, _text: ByteString, _limited: bool) {}
@@ -137,7 +139,7 @@ impl FrameHandler for Root {
     }
 }
 
-struct Join {
+pub(super) struct Join {
     joins: Arc<Namespace>,
     root: Arc<Namespace>,
     counters: Arc<Counters>,
@@ -146,12 +148,11 @@ struct Join {
 }
 
 impl Join {
-    fn open(
+    pub(super) fn open(
         switch: &Switch,
         counters: Arc<Counters>,
         conn: &Accepted,
         id: String,
-        timeout: Duration,
     ) -> Join {
         let joins = switch.bootstrap_joins.clone();
         // A seeded sequence repeats ids after a restart only; a random one never does.
@@ -159,7 +160,6 @@ impl Join {
         if let Some(older) = joins.replace(&id, conn.id) {
             close(&joins, older, CLOSE_NORMAL, "bootstrap id reused");
         }
-        actix_web::rt::spawn(expire(conn.out.clone(), timeout));
         Join {
             joins,
             root: switch.bootstrap_root.clone(),
@@ -198,6 +198,8 @@ async fn expire(out: Outbox, timeout: Duration) {
 }
 
 impl FrameHandler for Join {
+    const PROTOCOL: Protocol = Protocol::Bootstrap;
+
     async fn on_text(&mut self, text: ByteString, limited: bool) {
         let routed = if limited {
             Err(DropReason::RateLimited)

@@ -3,6 +3,7 @@
 //! Switchboard replaces (COMPAT.md) are here, each behind its `[compat.*]` switch.
 
 pub(crate) mod bootstrap;
+pub mod fuzzing;
 mod json;
 mod listeners;
 pub(crate) mod peero;

@@ -34,7 +34,7 @@ pub(crate) async fn upgrade(
     })
 }
 
-struct Peer {
+pub(super) struct Peer {
     peers: Arc<Namespace>,
     counters: Arc<Counters>,
     out: Outbox,
@@ -64,7 +64,7 @@ enum Refusal {
 const SLOW: &str = "outbound queue full: the client is not reading";
 
 impl Peer {
-    fn open(peers: Arc<Namespace>, counters: Arc<Counters>, conn: &Accepted) -> Peer {
+    pub(super) fn open(peers: Arc<Namespace>, counters: Arc<Counters>, conn: &Accepted) -> Peer {
         let id = uuid_v4();
         conn.out
             .send(json!({"type": "id", "peerId": id}).to_string().into());
@@ -177,6 +177,8 @@ fn encode(frame: &Relayed<'_>) -> ByteString {
 }
 
 impl FrameHandler for Peer {
+    const PROTOCOL: Protocol = Protocol::Peero;
+
     async fn on_text(&mut self, text: ByteString, limited: bool) {
         let handled = if limited {
             Err(Refusal::Dropped(DropReason::RateLimited))

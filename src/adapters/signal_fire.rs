@@ -35,7 +35,7 @@ pub(crate) async fn upgrade(
     })
 }
 
-struct Peer {
+pub(super) struct Peer {
     peers: Arc<Namespace>,
     counters: Arc<Counters>,
     out: Outbox,
@@ -45,7 +45,7 @@ struct Peer {
 }
 
 impl Peer {
-    fn open(
+    pub(super) fn open(
         peers: Arc<Namespace>,
         counters: Arc<Counters>,
         conn: &Accepted,
@@ -105,6 +105,8 @@ impl Peer {
 }
 
 impl FrameHandler for Peer {
+    const PROTOCOL: Protocol = Protocol::SignalFire;
+
     async fn on_text(&mut self, text: ByteString, limited: bool) {
         let routed = if limited {
             Err(DropReason::RateLimited)

@@ -208,6 +208,18 @@ impl Config {
         if compat.peero.enabled {
             check_path("compat.peero.path", &compat.peero.path)?;
         }
+        let bootstrap = &compat.bootstrap;
+        for (key, value) in [
+            ("compat.bootstrap.timeout_secs", bootstrap.timeout_secs),
+            ("compat.bootstrap.heartbeat_secs", bootstrap.heartbeat_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "must be at least 1".into(),
+                });
+            }
+        }
         let both = compat.signal_fire.enabled && compat.peero.enabled;
         if both && compat.signal_fire.path == compat.peero.path {
             return Err(ConfigError::Invalid {

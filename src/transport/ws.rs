@@ -18,6 +18,7 @@ use crate::core::conn::outbox::{
     CLOSE_INVALID_DATA, CLOSE_NORMAL, CLOSE_POLICY, CLOSE_PROTOCOL, CLOSE_TOO_LARGE,
 };
 use crate::core::conn::{ConnId, Outbox};
+use crate::core::counters::Protocol;
 use crate::http::AppState;
 use actix_web::body::{BodyStream, MessageBody};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -33,6 +34,9 @@ pub const CLOSE_BOUND: Duration = Duration::from_secs(2);
 /// transport has already counted each one against the rate and the size limit; the
 /// handler sees one message at a time, so a client's messages are handled in order.
 pub(crate) trait FrameHandler {
+    /// The protocol this handler speaks, for logs and counters.
+    const PROTOCOL: Protocol;
+
     /// One whole text message, valid UTF-8. `limited`: it is over the connection's
     /// rate; a protocol with an error frame says so, the others drop it.
     async fn on_text(&mut self, text: ByteString, limited: bool);
@@ -125,7 +129,8 @@ async fn connection<H: FrameHandler>(
         mut frames,
         socket,
     } = conn;
-    tracing::info!(conn = %id, %ip, "connection opened");
+    let protocol = H::PROTOCOL.label();
+    tracing::info!(conn = %id, %ip, protocol, "connection opened");
     let reason = serve(&app, &mut frames, &mut handler, &out).await;
     handler.on_end();
     out.close(CLOSE_NORMAL, "");
@@ -134,7 +139,7 @@ async fn connection<H: FrameHandler>(
     // socket once its small buffer is full, instead of reading and discarding.
     end_tcp(socket).await;
     drop(frames);
-    tracing::info!(conn = %id, reason, "connection closed");
+    tracing::info!(conn = %id, protocol, reason, "connection closed");
 }
 
 /// Runs the connection until it closes; returns why.
