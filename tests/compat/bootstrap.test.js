@@ -427,3 +427,40 @@ describe('webrtc-bootstrap: timeouts and the root', () => {
     }
   });
 });
+
+describe('webrtc-bootstrap: switching it on', { skip: TARGET === 'oracle' ? 'Switchboard configuration' : false }, () => {
+  const statuses = async (server) => ({
+    root: await upgradeStatus(server.wsUrl(ROOT_PATH)),
+    old: await upgradeStatus(server.wsUrl(`/${SECRET}`)),
+    join: await upgradeStatus(server.wsUrl('/join')),
+  });
+
+  test("enabled = true reads the original's SECRET; enabled = false turns it off whatever the environment", async () => {
+    const legacy = await startServer({ config: { 'compat.bootstrap': { enabled: true } }, env: { SECRET } });
+    try {
+      assert.deepEqual(await statuses(legacy), { root: 101, old: 101, join: 101 });
+    } finally {
+      await legacy.stop();
+    }
+    const off = await startServer({ config: { 'compat.bootstrap': { enabled: false } }, env: { BOOTSTRAP_SECRET: SECRET } });
+    try {
+      assert.deepEqual(await statuses(off), { root: 404, old: 404, join: 404 });
+    } finally {
+      await off.stop();
+    }
+    // Without enabled, SECRET alone (another program's variable) does not turn it on.
+    const unset = await startServer({ env: { SECRET } });
+    try {
+      assert.deepEqual(await statuses(unset), { root: 404, old: 404, join: 404 });
+    } finally {
+      await unset.stop();
+    }
+  });
+
+  test('enabled with no secret, or a secret too short or not alphanumeric, refuses to start and says what to set', async () => {
+    await assert.rejects(startServer({ config: { 'compat.bootstrap': { enabled: true } } }), /server exited[\s\S]*BOOTSTRAP_SECRET/);
+    for (const bad of ['short12', 'has-dash-1234', 'with space 1234']) {
+      await assert.rejects(startServer({ env: { BOOTSTRAP_SECRET: bad } }), /server exited[\s\S]*BOOTSTRAP_SECRET/, bad);
+    }
+  });
+});

@@ -108,7 +108,14 @@ async function startServer({ config: extra = {}, env = {} } = {}) {
       resolve(handle.exited);
     });
   });
-  const url = await listeningUrl(child, logs, ownPorts);
+  let url;
+  try {
+    url = await listeningUrl(child, logs, ownPorts);
+  } catch (err) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
 
   handle.url = url;
   handle.port = Number(new URL(url).port);
