@@ -1,0 +1,209 @@
+'use strict';
+// The servers under test: the real Switchboard binary (built by cargo, on free ports, with
+// an in-memory store and the [compat.*] settings of the test's choosing) and, as oracles,
+// the original Node servers from npm, each in a child process of its own so that a crash of
+// the original is seen as its exit instead of taking the test run down with it.
+
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const REPO = path.resolve(__dirname, '..', '..');
+// `cargo build` puts the binary under CARGO_TARGET_DIR when it is set (relative to the
+// workspace root, as cargo reads it).
+const TARGET_DIR = path.resolve(REPO, process.env.CARGO_TARGET_DIR || 'target');
+const BINARY = path.join(TARGET_DIR, 'debug', 'switchboard');
+const START_TIMEOUT = 30_000;
+
+let built = false;
+
+/** Builds the binary once per test file (a no-op after `cargo build`), unless SWITCHBOARD_SKIP_BUILD is set. */
+function buildServer() {
+  if (process.env.SWITCHBOARD_SKIP_BUILD || built) return;
+  const res = spawnSync('cargo', ['build', '--quiet'], { cwd: REPO, stdio: 'inherit' });
+  if (res.status !== 0) throw new Error(`cargo build failed (status ${res.status})`);
+  built = true;
+}
+
+// The settings every test server gets; `startServer({config})` adds to them per section.
+function baseConfig() {
+  return {
+    server: { port: 0, public_dir: path.join(REPO, 'public') },
+    storage: { backend: 'memory' },
+    ice: { stun_urls: ['stun:127.0.0.1:9'] },
+  };
+}
+
+// Sections of plain values ('compat.signal_fire' is a valid table name); JSON's strings,
+// numbers, booleans and arrays are valid TOML.
+function toToml(config) {
+  return Object.entries(config)
+    .map(([section, keys]) => {
+      const lines = Object.entries(keys).map(([key, value]) => `${key} = ${JSON.stringify(value)}`);
+      return [`[${section}]`, ...lines, ''].join('\n');
+    })
+    .join('\n');
+}
+
+function mergeConfig(base, extra) {
+  const merged = { ...base };
+  for (const [section, keys] of Object.entries(extra)) merged[section] = { ...merged[section], ...keys };
+  return merged;
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1 (for the compat endpoints' own listeners). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts the switchboard binary (under CARGO_TARGET_DIR, else target/) with an in-memory
+ * store on a free port and resolves to `{ url, port, wsUrl(path), stop, logs, exited }` once
+ * it logs `listening on http://127.0.0.1:PORT`. `config` adds settings ({section: {key:
+ * value}}), `env` environment variables (BOOTSTRAP_SECRET). `exited` is null while the
+ * process runs, else {code, signal}.
+ */
+async function startServer({ config: extra = {}, env = {} } = {}) {
+  buildServer();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-compat-'));
+  const file = path.join(dir, 'config.toml');
+  const config = mergeConfig(baseConfig(), extra);
+  fs.writeFileSync(file, toToml(config));
+  // The compat listeners' ports are the test's; the main listener is the one on another port.
+  const ownPorts = new Set(
+    Object.values(config)
+      .map((section) => section.port)
+      .filter((p) => typeof p === 'number' && p !== 0),
+  );
+
+  // The environment overrides config.toml: none of the caller's settings leak in.
+  const childEnv = { ...process.env };
+  for (const name of ['PORT', 'HOST', 'ENABLE_HTTPS', 'DEVELOPMENT', 'BOOTSTRAP_SECRET', 'SECRET']) delete childEnv[name];
+  Object.assign(childEnv, {
+    MAGICK_TOKEN: 'compat-magick-token-0123456789abcdef0123456789abcdef',
+    RUST_LOG: 'info',
+    NO_COLOR: '1',
+    ...env,
+  });
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete childEnv[k];
+  const child = spawn(BINARY, ['--config', file], {
+    cwd: dir, // keeps a developer's .env out of the test
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs = [];
+  const handle = { logs, exited: null };
+  handle.exit = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      handle.exited = { code, signal };
+      resolve(handle.exited);
+    });
+  });
+  let url;
+  try {
+    url = await listeningUrl(child, logs, ownPorts);
+  } catch (err) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+
+  handle.url = url;
+  handle.port = Number(new URL(url).port);
+  handle.wsUrl = (p, port = handle.port) => `ws://127.0.0.1:${port}${p}`;
+  handle.stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return handle;
+}
+
+/** Collects the child's output lines in `logs`; resolves to the URL it logs it listens on. */
+function listeningUrl(child, logs, ownPorts = new Set()) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`server did not log its address within ${START_TIMEOUT} ms:\n${logs.join('\n')}`));
+    }, START_TIMEOUT);
+    const onLine = (line) => {
+      logs.push(line);
+      // eslint-disable-next-line no-control-regex
+      const m = line.replace(/\x1b\[[0-9;]*m/g, '').match(/listening on (http:\/\/127\.0\.0\.1:(\d+))/);
+      if (m && !ownPorts.has(Number(m[2]))) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    for (const stream of [child.stdout, child.stderr]) readLines(stream, onLine);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (code ${code}, signal ${signal}) before listening:\n${logs.join('\n')}`));
+    });
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+function readLines(stream, onLine) {
+  let buf = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk) => {
+    buf += chunk;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      onLine(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+  });
+}
+
+/**
+ * Starts one of the oracles in oracles/ (`signal-fire`, `webrtc-bootstrap`, or the Peero
+ * stand-in) with `args` as JSON; resolves to the same shape as startServer once the child
+ * prints `listening on http://127.0.0.1:PORT`.
+ */
+async function startOracle(name, args = {}) {
+  const child = spawn(process.execPath, [path.join(__dirname, 'oracles', `${name}.js`), JSON.stringify(args)], {
+    cwd: __dirname,
+    env: { ...process.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs = [];
+  const handle = { logs, exited: null, oracle: name };
+  handle.exit = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      handle.exited = { code, signal };
+      resolve(handle.exited);
+    });
+  });
+  const url = await listeningUrl(child, logs);
+  handle.url = url;
+  handle.port = Number(new URL(url).port);
+  handle.wsUrl = (p, port = handle.port) => `ws://127.0.0.1:${port}${p}`;
+  handle.stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
+  return handle;
+}
+
+module.exports = { startServer, startOracle, freePort };
