@@ -46,7 +46,10 @@ pub fn section(w: &mut String, sf: &Value, commands: &str, date: &str, note: &st
     writeln!(w, "\nThe same work against three servers, each its own process: Switchboard's signal-fire endpoint \
 (`[compat.signal_fire] enabled = true`, `/signal-fire`, memory storage, limits lifted), the original \
 `signal-fire@0.5.3` under Node.js {} (installed by `npm ci` in bench/oracles, started as its README says by \
-bench/oracles/signal-fire.js), and the bare relay (`switchboard-bench bare-relay`) as the floor. Each pair of peers \
+bench/oracles/signal-fire.js, which keeps it up when it throws `not opened`: 0.5.3 forwards to a receiver \
+whose socket is closing without checking, and the exception would end the process, as it does whenever a peer leaves \
+while another still signals it; the pairs here do that as each step ends, and the launcher logs a count on stderr), \
+and the bare relay (`switchboard-bench bare-relay`) as the floor. Each pair of peers \
 learns its ids from the `{{\"type\":\"id\"}}` frames and sends `{{\"type\":\"candidate\",\"receiverId\":…,\"candidate\":…}}` \
 (~250 bytes, the send time in it) both ways at once; Switchboard stamps `senderId`, the original forwards the bytes. \
 The load generator's client offers no compression here (tungstenite has none). Server CPU: utime + stime of \
