@@ -113,12 +113,31 @@ pub async fn connect(addr: SocketAddr, path: &str) -> anyhow::Result<Ws> {
     Ok(ws)
 }
 
-/// A server under measurement, in its own process.
+/// A server under measurement, in its own process, and what it speaks.
 pub struct ServerProcess {
-    pub addr: SocketAddr,
     pub target: Target,
+    pub process: Process,
+}
+
+/// Any server under measurement, in its own process (killed when dropped).
+pub struct Process {
+    pub addr: SocketAddr,
+    name: String,
     child: Child,
     _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for ServerProcess {
+    type Target = Process;
+    fn deref(&self) -> &Process {
+        &self.process
+    }
+}
+
+impl std::ops::DerefMut for ServerProcess {
+    fn deref_mut(&mut self) -> &mut Process {
+        &mut self.process
+    }
 }
 
 impl ServerProcess {
@@ -131,7 +150,8 @@ impl ServerProcess {
             Target::Bare => {
                 let mut command = Command::new(std::env::current_exe()?);
                 command.arg("bare-relay");
-                ServerProcess::spawn(target, command, tempfile::tempdir()?)
+                let process = Process::spawn("bare", command, tempfile::tempdir()?)?;
+                Ok(ServerProcess { target, process })
             }
         }
     }
@@ -150,15 +170,22 @@ impl ServerProcess {
                 "bench-secret-0123456789abcdef0123456789abcdef",
             )
             .env("RUST_LOG", "info");
-        ServerProcess::spawn(Target::Switchboard, command, dir)
+        let process = Process::spawn("switchboard", command, dir)?;
+        Ok(ServerProcess {
+            target: Target::Switchboard,
+            process,
+        })
     }
+}
 
-    /// Starts `command` in `dir` and reads the address it listens on from its log.
-    fn spawn(
-        target: Target,
+impl Process {
+    /// Starts `command` in `dir` and reads the address it listens on from its log
+    /// (a line with `listening on http://HOST:PORT`).
+    pub fn spawn(
+        name: &str,
         mut command: Command,
         dir: tempfile::TempDir,
-    ) -> anyhow::Result<ServerProcess> {
+    ) -> anyhow::Result<Process> {
         // The working directory is empty: no .env or config.toml of the checkout is read.
         command
             .env_remove("PORT")
@@ -178,18 +205,18 @@ impl ServerProcess {
         }
         let mut child = command
             .spawn()
-            .with_context(|| format!("cannot start {target:?} server"))?;
+            .with_context(|| format!("cannot start the {name} server"))?;
         let addr = listening_address(child.stdout.take().expect("piped stdout"));
         let addr = match addr.recv_timeout(Duration::from_secs(30)) {
             Ok(addr) => addr.parse().context("server address")?,
             Err(_) => {
                 let _ = child.kill();
-                anyhow::bail!("{target:?} server did not say where it listens");
+                anyhow::bail!("the {name} server did not say where it listens");
             }
         };
-        Ok(ServerProcess {
+        Ok(Process {
             addr,
-            target,
+            name: name.to_string(),
             child,
             _dir: dir,
         })
@@ -212,13 +239,13 @@ impl ServerProcess {
     /// Fails when the server has exited.
     pub fn check_alive(&mut self) -> anyhow::Result<()> {
         if let Some(status) = self.child.try_wait()? {
-            anyhow::bail!("{:?} server exited: {status}", self.target);
+            anyhow::bail!("the {} server exited: {status}", self.name);
         }
         Ok(())
     }
 }
 
-impl Drop for ServerProcess {
+impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -249,6 +276,19 @@ pub fn rss_of(pid: u32) -> anyhow::Result<u64> {
     status_bytes(pid, "VmRSS:")
 }
 
+/// utime + stime of /proc/<pid>/stat (fields 14 and 15, in clock ticks), in seconds.
+pub fn cpu_seconds_of(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) may hold spaces and parentheses: count from its end.
+    let rest = &stat[stat.rfind(')').context("/proc/<pid>/stat")? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11).context("utime")?.parse::<u64>()?
+        + fields.get(12).context("stime")?.parse::<u64>()?;
+    // SAFETY: sysconf only reads a constant of the system.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
+    Ok(ticks as f64 / per_second as f64)
+}
+
 /// A `kB` figure of /proc/<pid>/status, in bytes.
 fn status_bytes(pid: u32, key: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -264,7 +304,7 @@ fn status_bytes(pid: u32, key: &str) -> anyhow::Result<u64> {
     Ok(kib * 1024)
 }
 
-fn switchboard_config(capacity: usize) -> String {
+pub fn switchboard_config(capacity: usize) -> String {
     format!(
         r#"[server]
 host = "127.0.0.1"

@@ -13,9 +13,12 @@ mod join_storm;
 mod raw;
 mod relay;
 mod relay_load;
+mod relay_wire;
 mod report;
 mod report_attacks;
+mod report_signal_fire;
 mod server;
+mod signal_fire;
 mod store;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +45,9 @@ enum Scenario {
     JoinStorm(join_storm::Options),
     /// connect/attend/leave cycles per second.
     Churn(churn::Options),
+    /// Switchboard's signal-fire endpoint against signal-fire 0.5.3 (node) and the bare
+    /// relay: msgs/s, CPU per message, latency, RSS per idle peer.
+    SignalFire(signal_fire::Options),
     /// Hostile clients against Switchboard binaries: peak RSS, RSS after, connection ended.
     Attacks(attacks::Options),
     /// Writes BENCHMARKS.md and the charts from the scenarios' JSON files.
@@ -73,6 +79,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::JoinStorm(options) => join_storm::run(options).await,
             Scenario::Churn(options) => churn::run(options).await,
             Scenario::Attacks(options) => attacks::run(options).await,
+            Scenario::SignalFire(options) => signal_fire::run(options).await,
             Scenario::Report(_) => unreachable!(),
         }
     })

@@ -23,6 +23,8 @@ const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 pub struct Raw {
     pub stream: TcpStream,
     pending: Vec<u8>,
+    /// The server's response head to the upgrade, without the blank line.
+    pub head: String,
 }
 
 impl Raw {
@@ -30,6 +32,17 @@ impl Raw {
     /// socket's SO_RCVBUF is set first, so that a client that does not read fills up
     /// after a few KiB instead of the several MiB loopback allows.
     pub async fn connect(addr: SocketAddr, recv_buffer: Option<u32>) -> anyhow::Result<Raw> {
+        Raw::upgrade(addr, "/ws", "", recv_buffer).await
+    }
+
+    /// Connects to `path` of `addr` and completes the upgrade, with `headers` (each
+    /// ending in CRLF) added to the request.
+    pub async fn upgrade(
+        addr: SocketAddr,
+        path: &str,
+        headers: &str,
+        recv_buffer: Option<u32>,
+    ) -> anyhow::Result<Raw> {
         let socket = TcpSocket::new_v4()?;
         socket.bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))?;
         if let Some(size) = recv_buffer {
@@ -40,22 +53,24 @@ impl Raw {
         let mut raw = Raw {
             stream,
             pending: Vec::new(),
+            head: String::new(),
         };
-        raw.handshake(addr).await?;
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n"
+        );
+        raw.handshake(&request).await?;
         Ok(raw)
     }
 
-    async fn handshake(&mut self, addr: SocketAddr) -> anyhow::Result<()> {
-        let request = format!(
-            "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        );
+    async fn handshake(&mut self, request: &str) -> anyhow::Result<()> {
         self.stream.write_all(request.as_bytes()).await?;
         loop {
             if let Some(end) = find(&self.pending, b"\r\n\r\n") {
                 let head = String::from_utf8_lossy(&self.pending[..end]).to_string();
                 anyhow::ensure!(head.starts_with("HTTP/1.1 101"), "not upgraded: {head}");
                 self.pending.drain(..end + 4);
+                self.head = head;
                 return Ok(());
             }
             anyhow::ensure!(self.fill().await? > 0, "closed during the handshake");

@@ -99,7 +99,7 @@ async fn attached(options: &Options, addr: SocketAddr) -> anyhow::Result<()> {
         let mode = Mode::Closed {
             window: options.window,
         };
-        let outcome = measure(Target::Switchboard, addr, pairs, mode, duration).await?;
+        let outcome = measure(Target::Switchboard, addr, pairs, mode, duration, None).await?;
         println!(
             "relay attached: {pairs} pairs: {:.0} msgs/s",
             outcome.rate()
@@ -127,7 +127,7 @@ async fn closed_steps(
     for &pairs in &options.pairs {
         let mut rates = [0f64; 2];
         for (i, server) in servers.iter_mut().enumerate() {
-            let outcome = measure(server.target, server.addr, pairs, mode, duration).await?;
+            let outcome = measure(server.target, server.addr, pairs, mode, duration, None).await?;
             server.check_alive()?;
             rates[i] = outcome.rate();
             max[i] = max[i].max(rates[i]);
@@ -171,6 +171,7 @@ async fn open_step(
             options.open_pairs,
             mode,
             duration,
+            None,
         )
         .await?;
         server.check_alive()?;
@@ -193,7 +194,7 @@ async fn latency_step(options: &Options, servers: &mut [ServerProcess]) -> anyho
     let mut latency = json!({"pairs": 1, "window": window, "duration": options.latency_duration});
     for server in servers.iter_mut() {
         let mode = Mode::Replies { window };
-        let outcome = measure(server.target, server.addr, 1, mode, duration).await?;
+        let outcome = measure(server.target, server.addr, 1, mode, duration, None).await?;
         server.check_alive()?;
         latency[server.target.name()] = print_latency(server.target, &outcome);
     }

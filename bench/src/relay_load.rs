@@ -1,9 +1,11 @@
-//! The relay's traffic: pairs of members (or of bare-relay sockets) sending each other
-//! `icecandidate` frames both ways at once, paced by a window or by a schedule, with the
-//! send time in the payload so that latency is measured where each frame arrives.
+//! The relay's traffic: pairs of members (or of bare-relay sockets, or of signal-fire
+//! peers) sending each other candidates both ways at once, paced by a window or by a
+//! schedule, with the send time in the payload so that latency is measured where each
+//! frame arrives.
 
-use crate::client::Client;
-use crate::common::{connect, histogram, now_us, us_at, Target, Ws};
+use crate::common::{cpu_seconds_of, histogram, now_us, us_at, Ws};
+pub use crate::relay_wire::Wire;
+use crate::relay_wire::{frame, pair, parse_ts, End};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
@@ -27,10 +29,15 @@ pub enum Mode {
     Open { interval: Duration },
 }
 
+/// How a `sent {}` reply starts (the bare relay's `?ack` sends the same).
+const SENT: &str = r#"{"event":"sent""#;
+
 pub struct Outcome {
     pub received: u64,
     pub seconds: f64,
     pub latency: Histogram<u64>,
+    /// CPU time the server used within the measured window, when asked for.
+    pub cpu_seconds: Option<f64>,
 }
 
 impl Outcome {
@@ -40,93 +47,23 @@ impl Outcome {
     }
 }
 
-/// One side of a pair: its socket and the id the server knows its partner by.
-struct End {
-    socket: Ws,
-    to: String,
-}
-
-/// How a `sent {}` reply starts (the bare relay's `?ack` sends the same).
-const SENT: &str = r#"{"event":"sent""#;
-
-/// Two connected members of one workspace, or two paired sockets of the bare relay;
-/// the bare relay answers each frame with `sent {}` when `acks` is set.
-async fn pair(
-    target: Target,
-    addr: SocketAddr,
-    key: usize,
-    acks: bool,
-) -> anyhow::Result<(End, End)> {
-    if target == Target::Switchboard {
-        let owner = Client::create(addr).await?;
-        let guest = Client::attend(addr, &owner.invite).await?;
-        let a = End {
-            socket: owner.client.into_socket(),
-            to: guest.attendee,
-        };
-        let b = End {
-            socket: guest.client.into_socket(),
-            to: owner.attendee,
-        };
-        return Ok((a, b));
-    }
-    let query = if acks { "?ack" } else { "" };
-    let path = format!("/pair/{key}-{}{query}", now_us());
-    let mut a = connect(addr, &path).await?;
-    let mut b = connect(addr, &path).await?;
-    for socket in [&mut a, &mut b] {
-        loop {
-            match socket.next().await {
-                Some(Ok(Message::Text(t))) if t.as_str() == "paired" => break,
-                Some(Ok(_)) => continue,
-                _ => anyhow::bail!("bare relay closed before pairing"),
-            }
-        }
-    }
-    let to = "_bare".to_string();
-    Ok((
-        End {
-            socket: a,
-            to: to.clone(),
-        },
-        End { socket: b, to },
-    ))
-}
-
-/// A realistic candidate, with the send time (µs) where the receiver finds it.
-fn frame(to: &str, ts: u64) -> String {
-    format!(
-        r#"{{"event":"icecandidate","data":{{"to":"{to}","candidate":{{"candidate":"candidate:842163049 1 udp 1677729535 192.0.2.10 50000 typ srflx raddr 0.0.0.0 rport 0 generation 0 ufrag Zx9q network-cost 999 ts={ts}","sdpMid":"0","sdpMLineIndex":0}}}}}}"#
-    )
-}
-
-fn parse_ts(text: &str) -> Option<u64> {
-    let at = text.find("ts=")? + 3;
-    let digits: &str = &text[at..];
-    let end = digits
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(digits.len());
-    digits[..end].parse().ok()
-}
-
 /// Runs `pairs` pairs in `mode` for `duration` (after a warm-up) and collects what
-/// arrived within it.
+/// arrived within it; with `cpu_of`, also the CPU time that process used within it.
 pub async fn measure(
-    target: Target,
+    wire: impl Into<Wire>,
     addr: SocketAddr,
     pairs: usize,
     mode: Mode,
     duration: Duration,
+    cpu_of: Option<u32>,
 ) -> anyhow::Result<Outcome> {
-    let acks = matches!(mode, Mode::Replies { .. });
-    let mut setups = Vec::new();
-    for key in 0..pairs {
-        setups.push(tokio::spawn(pair(target, addr, key, acks)));
-    }
-    let mut ends = Vec::with_capacity(pairs);
-    for setup in setups {
-        ends.push(setup.await??);
-    }
+    let ends = connect_pairs(
+        wire.into(),
+        addr,
+        pairs,
+        matches!(mode, Mode::Replies { .. }),
+    )
+    .await?;
     let warmup = match mode {
         Mode::Closed { .. } | Mode::Replies { .. } => duration / 5,
         Mode::Open { .. } => Duration::from_millis(500),
@@ -141,6 +78,7 @@ pub async fn measure(
         ),
         received: Arc::new(AtomicU64::new(0)),
     };
+    let cpu = cpu_window(cpu_of, start, run.end);
     let mut tasks = Tasks::default();
     for (n, (a, b)) in ends.into_iter().enumerate() {
         // Spread the open-loop schedules over one interval.
@@ -148,12 +86,48 @@ pub async fn measure(
         run.spawn_pair(a, b, offset, &mut tasks);
     }
     let latency = tasks.finish().await?;
+    let cpu_seconds = cpu.await?;
     // Lets the server finish its disconnects before the next step.
     tokio::time::sleep(Duration::from_millis(300)).await;
     Ok(Outcome {
         received: run.received.load(Ordering::Relaxed),
         seconds: duration.as_secs_f64(),
         latency,
+        cpu_seconds,
+    })
+}
+
+/// `pairs` pairs, set up all at once.
+async fn connect_pairs(
+    wire: Wire,
+    addr: SocketAddr,
+    pairs: usize,
+    acks: bool,
+) -> anyhow::Result<Vec<(End, End)>> {
+    let mut setups = Vec::new();
+    for key in 0..pairs {
+        setups.push(tokio::spawn(pair(wire, addr, key, acks)));
+    }
+    let mut ends = Vec::with_capacity(pairs);
+    for setup in setups {
+        ends.push(setup.await??);
+    }
+    Ok(ends)
+}
+
+/// The CPU time process `pid` uses from `start` to `end` (/proc/<pid>/stat, read at
+/// both instants on a task of its own, so that no client work delays the reads).
+fn cpu_window(
+    pid: Option<u32>,
+    start: Instant,
+    end: Instant,
+) -> tokio::task::JoinHandle<Option<f64>> {
+    tokio::spawn(async move {
+        let pid = pid?;
+        tokio::time::sleep_until(start).await;
+        let before = cpu_seconds_of(pid).ok()?;
+        tokio::time::sleep_until(end).await;
+        Some(cpu_seconds_of(pid).ok()? - before)
     })
 }
 
@@ -227,9 +201,10 @@ impl Run {
         };
         tasks
             .writers
-            .push(tokio::spawn(write(a_sink, a.to, pace(&ab, first))));
+            .push(tokio::spawn(write(a_sink, a.wire, a.to, pace(&ab, first))));
         tasks.writers.push(tokio::spawn(write(
             b_sink,
+            b.wire,
             b.to,
             pace(&ba, first + self.interval() / 2),
         )));
@@ -293,9 +268,10 @@ struct Pace {
     end: Instant,
 }
 
-/// Sends to `to` until the end of `pace`.
+/// Sends to `to`, in the envelope of `wire`, until the end of `pace`.
 async fn write(
     mut sink: SplitSink<Ws, Message>,
+    wire: Wire,
     to: String,
     pace: Pace,
 ) -> anyhow::Result<SplitSink<Ws, Message>> {
@@ -319,7 +295,7 @@ async fn write(
                 now_us()
             }
         };
-        sink.send(Message::text(frame(&to, ts))).await?;
+        sink.send(Message::text(frame(wire, &to, ts))).await?;
     }
     Ok(sink)
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args)]
 pub struct Options {
     /// Directory holding relay.json, connections.json, join-storm.json, churn.json,
-    /// attacks.json.
+    /// attacks.json, signal-fire.json.
     #[arg(long)]
     results: PathBuf,
     /// The exact command lines run, one per line.
@@ -30,6 +30,13 @@ pub struct Options {
     /// The suite's name (full or smoke).
     #[arg(long, default_value = "full")]
     suite: String,
+    /// Only this scenario's section (signal-fire), put into the existing --out in place;
+    /// the other sections keep the figures of their last run.
+    #[arg(long)]
+    only: Option<String>,
+    /// A remark printed with the signal-fire section (e.g. that the machine was shared).
+    #[arg(long, default_value = "")]
+    note: String,
 }
 
 fn load(dir: &Path, name: &str) -> anyhow::Result<Value> {
@@ -75,12 +82,31 @@ fn machine() -> Vec<(String, String)> {
     ]
 }
 
+/// The signal-fire section alone, into the existing markdown.
+fn only(options: &Options, scenario: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(scenario == "signal-fire", "report --only takes signal-fire");
+    let sf = load(&options.results, "signal-fire.json")?;
+    let commands = std::fs::read_to_string(&options.commands)?;
+    let mut section = String::new();
+    crate::report_signal_fire::section(&mut section, &sf, &commands, &options.date, &options.note)?;
+    crate::report_signal_fire::update(&options.out, &section)?;
+    println!(
+        "updated the signal-fire section of {}",
+        options.out.display()
+    );
+    Ok(())
+}
+
 pub fn run(options: Options) -> anyhow::Result<()> {
+    if let Some(scenario) = &options.only {
+        return only(&options, scenario);
+    }
     let relay = load(&options.results, "relay.json")?;
     let conns = load(&options.results, "connections.json")?;
     let storm = load(&options.results, "join-storm.json")?;
     let churn = load(&options.results, "churn.json")?;
     let attacks = load(&options.results, "attacks.json")?;
+    let signal_fire = load(&options.results, "signal-fire.json")?;
     let commands = std::fs::read_to_string(&options.commands)?;
     std::fs::create_dir_all(&options.charts)?;
     let font: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");
@@ -200,17 +226,7 @@ Switchboard also answers every message with `sent {{}}`; the bare relay forwards
 scheduled send time, so a stall is not hidden (no coordinated omission).\n", f(&open["rate"]), open["pairs"], open["duration"])?;
     writeln!(w, "| server | achieved msgs/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|---|---|")?;
     for t in ["switchboard", "bare"] {
-        let o = &open[t];
-        writeln!(
-            w,
-            "| {t} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
-            f(&o["achieved"]),
-            f(&o["p50"]),
-            f(&o["p90"]),
-            f(&o["p99"]),
-            f(&o["p999"]),
-            f(&o["max"])
-        )?;
+        writeln!(w, "| {t} | {} |", latency_cells(&open[t], 2))?;
     }
     writeln!(w, "\n![relay latency]({0}/relay-latency.png)\n\n![relay throughput]({0}/relay-throughput.png)", options.charts_link)?;
     low_concurrency_section(w, &relay["latency"])?;
@@ -283,6 +299,7 @@ Bare relay: connect, two echoed frames, close.\n", churn["workers"], churn["dura
     }
 
     crate::report_attacks::section(w, &attacks, &commands)?;
+    crate::report_signal_fire::section(w, &signal_fire, &commands, "", &options.note)?;
 
     writeln!(
         w,
@@ -340,17 +357,17 @@ peer's delayed ACK (about 40 ms) and shows in the tail; every socket here, the l
 sets TCP_NODELAY.\n", latency["window"], latency["duration"])?;
     writeln!(w, "| server | msgs/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|---|---|")?;
     for t in ["switchboard", "bare"] {
-        let o = &latency[t];
-        writeln!(
-            w,
-            "| {t} | {:.0} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
-            f(&o["achieved"]),
-            f(&o["p50"]),
-            f(&o["p90"]),
-            f(&o["p99"]),
-            f(&o["p999"]),
-            f(&o["max"])
-        )?;
+        writeln!(w, "| {t} | {} |", latency_cells(&latency[t], 3))?;
     }
     Ok(())
+}
+
+/// One server's achieved msgs/s and latency percentiles (ms, `decimals` places) as
+/// table cells: `achieved | p50 | p90 | p99 | p99.9 | max`.
+pub fn latency_cells(figures: &Value, decimals: usize) -> String {
+    let mut cells = vec![format!("{:.0}", f(&figures["achieved"]))];
+    for key in ["p50", "p90", "p99", "p999", "max"] {
+        cells.push(format!("{:.*}", decimals, f(&figures[key])));
+    }
+    cells.join(" | ")
 }
