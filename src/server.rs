@@ -3,6 +3,7 @@
 
 use crate::config::{Config, ConfigError};
 use crate::core::conn::outbox::CLOSE_GOING_AWAY;
+use crate::core::conn::Router;
 use crate::http::{self, AppState};
 use crate::hub::Hub;
 use crate::ice::Ice;
@@ -42,9 +43,10 @@ pub async fn run(
     }
     let config = Arc::new(config);
     let store = crate::store::open(&config.storage)?;
-    let hub = Arc::new(Hub::new(config.clone(), store)?);
+    let router = Arc::new(Router::new(0));
+    let hub = Arc::new(Hub::new(config.clone(), store, router.clone())?);
     let sweeper = hub.spawn_sweeper();
-    let app = Arc::new(AppState::new(hub, Arc::new(Ice::new(&config))));
+    let app = Arc::new(AppState::new(hub, router, Arc::new(Ice::new(&config))));
 
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let addr = listener.local_addr()?;

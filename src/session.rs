@@ -8,9 +8,9 @@
 use crate::core::conn::Outbox;
 use crate::error::{Error, Result};
 use crate::http::AppState;
-use crate::hub::{Binding, Caller, Hub};
+use crate::hub::{Binding, Caller, Hub, Link};
 use crate::ice::Ice;
-use crate::protocol::outbound::{alert, reply};
+use crate::protocol::outbound::{self, alert, reply};
 use crate::protocol::{decode, Request, RequestId};
 use crate::transport::ws::{self, FrameHandler};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -25,7 +25,17 @@ pub async fn upgrade(
     app: web::Data<AppState>,
 ) -> HttpResponse {
     ws::accept(&req, body, &app, |conn| {
-        Session::new(app.hub.clone(), app.ice.clone(), conn.out.clone(), conn.ip)
+        let link = Link {
+            id: conn.id,
+            codec: outbound::codec(),
+        };
+        Session::new(
+            app.hub.clone(),
+            app.ice.clone(),
+            conn.out.clone(),
+            link,
+            conn.ip,
+        )
     })
 }
 
@@ -33,16 +43,19 @@ pub struct Session {
     hub: Arc<Hub>,
     ice: Arc<Ice>,
     out: Outbox,
+    /// This connection as the core addresses it, with the native codec.
+    link: Link,
     ip: IpAddr,
     binding: Option<Binding>,
 }
 
 impl Session {
-    pub fn new(hub: Arc<Hub>, ice: Arc<Ice>, out: Outbox, ip: IpAddr) -> Session {
+    pub fn new(hub: Arc<Hub>, ice: Arc<Ice>, out: Outbox, link: Link, ip: IpAddr) -> Session {
         Session {
             hub,
             ice,
             out,
+            link,
             ip,
             binding: None,
         }
@@ -57,7 +70,7 @@ impl Session {
             // closed, and may `re-attend` on this socket.
             Error::ExpiredToken => {
                 if let Some(binding) = self.binding.take() {
-                    self.hub.disconnect(&binding, self.out.id());
+                    self.hub.disconnect(&binding, self.link.id);
                 }
             }
             _ => {}
@@ -71,6 +84,7 @@ impl Session {
     async fn dispatch(&mut self, request: Request, re: Option<&RequestId>) -> Result<()> {
         let caller = Caller {
             out: &self.out,
+            link: &self.link,
             ip: self.ip,
             re,
         };
@@ -135,7 +149,7 @@ fn ensure_unbound(hub: &Hub, binding: &mut Option<Binding>, caller: &Caller<'_>)
             Ok(())
         }
         Err(Error::ExpiredToken) => {
-            hub.disconnect(current, caller.out.id());
+            hub.disconnect(current, caller.link.id);
             *binding = None;
             Ok(())
         }
@@ -185,7 +199,7 @@ impl FrameHandler for Session {
     /// The member, if any, goes offline.
     fn on_end(self) {
         if let Some(binding) = &self.binding {
-            self.hub.disconnect(binding, self.out.id());
+            self.hub.disconnect(binding, self.link.id);
         }
     }
 }

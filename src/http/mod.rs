@@ -36,8 +36,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(hub: Arc<Hub>, ice: Arc<Ice>) -> AppState {
-        let router = Arc::new(Router::new(0));
+    /// `router` is the one `hub` delivers through.
+    pub fn new(hub: Arc<Hub>, router: Arc<Router>, ice: Arc<Ice>) -> AppState {
         let seed = hub.config().compat.bootstrap.seed;
         AppState {
             hub,

@@ -6,9 +6,8 @@
 use super::membership::end;
 use super::{now_ms, Hub};
 use crate::auth::Role;
-use crate::protocol::outbound::push;
+use crate::core::event::{LeaveReason, Push};
 use crate::store::Change;
-use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -42,11 +41,11 @@ impl Hub {
                     continue;
                 }
                 state.remove_member(&id, now);
-                let left = push(
-                    "attendee-left",
-                    json!({"attendee_id": id, "reason": "timeout"}),
-                );
-                state.broadcast(&left, &id);
+                let left = Push::AttendeeLeft {
+                    attendee_id: id.clone(),
+                    reason: LeaveReason::Timeout,
+                };
+                state.broadcast(&self.router, &left, &id);
                 tracing::info!(workspace = %workspace.id, attendee = %id, "offline attendee timed out");
             }
             let idle = state

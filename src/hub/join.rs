@@ -13,15 +13,13 @@ use super::workspace::{Member, State, Workspace};
 use super::{now_ms, Binding, Caller, Hub};
 use crate::auth::tokens::now_secs;
 use crate::auth::{Role, SessionClaims};
+use crate::core::event::{CloseReason, Joined, Push, Reply};
 use crate::core::ids::new_id;
 use crate::error::{Error, Result};
-use crate::protocol::outbound::{push, reply};
 use crate::protocol::request::{Attend, Create};
 use crate::protocol::validate;
 use crate::store::Change;
-use bytestring::ByteString;
 use indexmap::IndexMap;
-use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -68,12 +66,11 @@ impl Hub {
             .insert(owner_id.clone(), online(owner, caller));
         self.registry_mut().insert(wid.clone(), workspace.clone());
         let (token, claims) = self.tokens.session(&wid, &owner_id, Role::Owner);
-        let data = json!({
-            "workspace": state.view(&wid, self.invite(&wid, &state)),
-            "attendee": state.members[&owner_id].view(),
-            "token": token,
+        caller.reply(Reply::Created {
+            workspace: state.info(&wid, self.invite(&wid, &state)),
+            attendee: state.members[&owner_id].info(),
+            token,
         });
-        caller.out.send(reply(caller.re, "created", data));
         drop(state);
         tracing::info!(workspace = %wid, owner = %owner_id, "workspace created");
         Ok(bind(workspace, owner_id, Role::Owner, claims.exp))
@@ -109,16 +106,13 @@ impl Hub {
         let Some(member) = state.members.get_mut(&id) else {
             return Err(Error::Forbidden("removed by the owner while joining"));
         };
-        member.conn = Some(caller.out.clone());
+        member.conn = Some(caller.link.clone());
         state.idle_since = None;
         let (token, claims) = self.tokens.session(&workspace.id, &id, Role::Attendee);
-        let attended = self.joined_reply("attended", &workspace.id, &state, &id, token, caller);
-        caller.out.send(attended);
-        let joined = push(
-            "attendee-joined",
-            json!({"attendee": state.members[&id].view()}),
-        );
-        state.broadcast(&joined, &id);
+        let joined = self.joined(&workspace.id, &state, &id, token);
+        caller.reply(Reply::Attended(joined));
+        let attendee = state.members[&id].info();
+        state.broadcast(&self.router, &Push::AttendeeJoined { attendee }, &id);
         drop(state);
         tracing::info!(workspace = %workspace.id, attendee = %id, "attendee joined");
         Ok(bind(workspace, id, Role::Attendee, claims.exp))
@@ -225,15 +219,13 @@ impl Hub {
             .get_mut(&claims.sub)
             .ok_or(Error::InvalidToken("this membership no longer exists"))?;
         let role = member.role;
-        let previous = member.conn.replace(caller.out.clone());
+        let previous = member.conn.replace(caller.link.clone());
         member.addr = Some(caller.ip);
         member.offline_since = None;
         let record = member.record();
         if let Some(old) = &previous {
-            old.close(
-                crate::core::conn::outbox::CLOSE_REPLACED,
-                "replaced by a newer connection",
-            );
+            let (code, reason) = old.codec.close(CloseReason::Replaced);
+            self.router.close(old.id, code, reason);
         }
         state.idle_since = None;
         self.write_presence(&[
@@ -241,41 +233,28 @@ impl Hub {
             Change::PutWorkspace(state.record(&workspace.id)),
         ]);
         let (token, new_claims) = self.tokens.session(&workspace.id, &claims.sub, role);
-        let re_attended = self.joined_reply(
-            "re-attended",
-            &workspace.id,
-            &state,
-            &claims.sub,
-            token,
-            caller,
-        );
-        caller.out.send(re_attended);
+        let joined = self.joined(&workspace.id, &state, &claims.sub, token);
+        caller.reply(Reply::ReAttended(joined));
         if previous.is_none() {
-            let online = push("attendee-online", json!({"attendee_id": claims.sub}));
-            state.broadcast(&online, &claims.sub);
+            let online = Push::AttendeeOnline {
+                attendee_id: claims.sub.clone(),
+            };
+            state.broadcast(&self.router, &online, &claims.sub);
         }
         drop(state);
         tracing::info!(workspace = %workspace.id, attendee = %claims.sub, "attendee re-attended");
         Ok(bind(workspace, claims.sub, role, new_claims.exp))
     }
 
-    fn joined_reply(
-        &self,
-        event: &str,
-        wid: &str,
-        state: &State,
-        attendee: &str,
-        token: String,
-        caller: &Caller<'_>,
-    ) -> ByteString {
-        let data = json!({
-            "workspace": state.view(wid, self.invite(wid, state)),
-            "attendee": state.members[attendee].view(),
-            "token": token,
-            "attendees": state.attendees(),
-            "call": state.call,
-        });
-        reply(caller.re, event, data)
+    /// What `attendee` is told on joining: the room as it is now.
+    fn joined(&self, wid: &str, state: &State, attendee: &str, token: String) -> Joined {
+        Joined {
+            workspace: state.info(wid, self.invite(wid, state)),
+            attendee: state.members[attendee].info(),
+            token,
+            attendees: state.attendees(),
+            call: state.call.clone(),
+        }
     }
 
     /// An invite of the workspace's current version: the only kind it admits.
@@ -307,7 +286,7 @@ fn new_member(id: String, name: String, role: Role, now: u64, caller: &Caller<'_
 }
 
 fn online(mut member: Member, caller: &Caller<'_>) -> Member {
-    member.conn = Some(caller.out.clone());
+    member.conn = Some(caller.link.clone());
     member
 }
 

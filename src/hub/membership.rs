@@ -4,14 +4,15 @@
 //! `left` and `destroyed` are acknowledged only once durable (see `persist.rs`); the
 //! pushes that tell the others follow the acknowledgement.
 
+use super::workspace::Link;
 use super::workspace::State;
 use super::{now_ms, Binding, Caller, Hub};
 use crate::auth::tokens::now_secs;
 use crate::auth::Role;
+use crate::core::conn::ConnId;
+use crate::core::event::{Fanout, LeaveReason, Push, Reply};
 use crate::error::{Error, Result};
-use crate::protocol::outbound::{push, reply, Empty};
 use crate::store::Change;
-use serde_json::json;
 
 impl Hub {
     pub fn refresh(&self, binding: &mut Binding, caller: &Caller<'_>) -> Result<()> {
@@ -21,17 +22,16 @@ impl Hub {
             self.tokens
                 .session(&binding.workspace.id, &binding.attendee, binding.role);
         binding.exp = claims.exp;
-        caller
-            .out
-            .send(reply(caller.re, "refreshed", json!({"token": token})));
+        caller.reply(Reply::Refreshed { token });
         Ok(())
     }
 
     pub fn attendees(&self, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
         let state = &mut *binding.workspace.lock();
         bound(state, binding, caller)?;
-        let data = json!({"attendees": state.attendees()});
-        caller.out.send(reply(caller.re, "attendees", data));
+        caller.reply(Reply::Attendees {
+            attendees: state.attendees(),
+        });
         Ok(())
     }
 
@@ -43,23 +43,20 @@ impl Hub {
         }
         self.remove(binding, &binding.attendee, caller)?;
         self.commit().await?;
-        caller.out.send(reply(caller.re, "left", Empty {}));
-        let left = push(
-            "attendee-left",
-            json!({"attendee_id": binding.attendee, "reason": "left"}),
-        );
-        binding.workspace.lock().broadcast(&left, &binding.attendee);
+        caller.reply(Reply::Left);
+        let left = Push::AttendeeLeft {
+            attendee_id: binding.attendee.clone(),
+            reason: LeaveReason::Left,
+        };
+        let state = binding.workspace.lock();
+        state.broadcast(&self.router, &left, &binding.attendee);
+        drop(state);
         tracing::info!(workspace = %binding.workspace.id, attendee = %binding.attendee, "attendee left");
         Ok(())
     }
 
-    /// Removes `target` for good, store first; returns its socket, if it had one.
-    fn remove(
-        &self,
-        binding: &Binding,
-        target: &str,
-        caller: &Caller<'_>,
-    ) -> Result<Option<crate::core::conn::Outbox>> {
+    /// Removes `target` for good, store first; returns its connection, if it had one.
+    fn remove(&self, binding: &Binding, target: &str, caller: &Caller<'_>) -> Result<Option<Link>> {
         let wid = &binding.workspace.id;
         let state = &mut *binding.workspace.lock();
         bound(state, binding, caller)?;
@@ -93,19 +90,23 @@ impl Hub {
         };
         self.registry_mut().remove(wid);
         self.commit().await?;
-        let data = json!({"workspace_id": wid});
-        caller.out.send(reply(caller.re, "destroyed", &data));
-        let destroyed = push("destroyed", &data);
+        caller.reply(Reply::Destroyed {
+            workspace_id: wid.clone(),
+        });
+        let destroyed = Push::Destroyed {
+            workspace_id: wid.clone(),
+        };
+        let mut fanout = Fanout::new(&destroyed);
         for conn in others {
-            conn.send(destroyed.clone());
+            self.router.send(conn.id, fanout.frame(&conn.codec));
         }
         tracing::info!(workspace = %wid, "workspace destroyed");
         Ok(())
     }
 
-    /// The socket behind `binding` closed. If it was still the member's current one, the
-    /// member goes offline and the others hear of it.
-    pub fn disconnect(&self, binding: &Binding, conn: u64) {
+    /// The connection behind `binding` closed. If it was still the member's current one,
+    /// the member goes offline and the others hear of it.
+    pub fn disconnect(&self, binding: &Binding, conn: ConnId) {
         let wid = &binding.workspace.id;
         let state = &mut *binding.workspace.lock();
         let Some(member) = state.bound_member(&binding.attendee, conn) else {
@@ -120,8 +121,10 @@ impl Hub {
             Change::PutMember(wid.clone(), record),
             Change::PutWorkspace(state.record(wid)),
         ]);
-        let offline = push("attendee-offline", json!({"attendee_id": binding.attendee}));
-        state.broadcast(&offline, &binding.attendee);
+        let offline = Push::AttendeeOffline {
+            attendee_id: binding.attendee.clone(),
+        };
+        state.broadcast(&self.router, &offline, &binding.attendee);
         tracing::info!(workspace = %wid, attendee = %binding.attendee, "attendee offline");
     }
 
@@ -146,7 +149,7 @@ impl Hub {
 pub(super) fn bound(state: &mut State, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
     if !state.live
         || state
-            .bound_member(&binding.attendee, caller.out.id())
+            .bound_member(&binding.attendee, caller.link.id)
             .is_none()
     {
         return Err(Error::NotAttending);

@@ -13,14 +13,15 @@ mod persist;
 mod relay;
 pub mod workspace;
 
-pub use workspace::Workspace;
+pub use workspace::{Link, Workspace};
 
 use crate::auth::limits::CreateLimiter;
 use crate::auth::pin_limits::PinLimits;
 use crate::auth::{PinHasher, Role, Tokens};
 use crate::config::{Config, ConfigError};
+use crate::core::conn::{Outbox, Router};
+use crate::core::event::{Push, Reply, RequestId};
 use crate::error::{Error, Result};
-use crate::protocol::RequestId;
 use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -37,6 +38,8 @@ pub struct Hub {
     pin_limits: PinLimits,
     /// Where every acknowledged change is written before it is acknowledged.
     store: Arc<dyn Store>,
+    /// Delivers to members by their connection's id.
+    router: Arc<Router>,
 }
 
 #[derive(Debug, Error)]
@@ -57,18 +60,36 @@ pub struct Binding {
     pub exp: u64,
 }
 
-/// Who is asking: the socket to answer on, its address, and the request id.
+/// Who is asking: its own queue (for its replies, and to know when it closes), its
+/// connection as a member's link, its address, and the request id.
 pub struct Caller<'a> {
-    pub out: &'a crate::core::conn::Outbox,
+    pub out: &'a Outbox,
+    pub link: &'a Link,
     pub ip: IpAddr,
     pub re: Option<&'a RequestId>,
+}
+
+impl Caller<'_> {
+    /// Queues the reply to this request.
+    fn reply(&self, reply: Reply) {
+        self.out.send(self.link.codec.reply(self.re, &reply));
+    }
+
+    /// Queues a push for the caller itself.
+    fn push(&self, push: &Push) {
+        self.out.send(self.link.codec.push(push));
+    }
 }
 
 impl Hub {
     /// A hub holding what `store` holds, with every ttl that ran out while the server
     /// was down already applied. `config` must have been `prepare`d (the JWT secret is
-    /// settled).
-    pub fn new(config: Arc<Config>, store: Arc<dyn Store>) -> Result<Hub, StartError> {
+    /// settled). Members are reached through `router`.
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        router: Arc<Router>,
+    ) -> Result<Hub, StartError> {
         let secret = config
             .secrets
             .jwt
@@ -89,6 +110,7 @@ impl Hub {
             pin_limits: PinLimits::new(limits),
             config,
             store,
+            router,
         })
         .inspect(|hub| {
             tracing::info!(workspaces = hub.workspace_count(), "storage loaded");

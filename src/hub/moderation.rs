@@ -9,16 +9,13 @@
 
 use super::admission::Admission;
 use super::membership::bound;
-use super::workspace::State;
+use super::workspace::{Link, State};
 use super::{now_ms, Binding, Caller, Hub};
 use crate::auth::Role;
-use crate::core::conn::outbox::CLOSE_KICKED;
-use crate::core::conn::Outbox;
+use crate::core::event::{CloseReason, LeaveReason, Push, Reply};
 use crate::error::{Error, Result};
-use crate::protocol::outbound::{push, reply};
 use crate::protocol::{validate, Moderation};
 use crate::store::Change;
-use serde_json::json;
 use std::net::IpAddr;
 
 impl Hub {
@@ -59,24 +56,32 @@ impl Hub {
     ) -> Result<()> {
         let kicked = self.expel(binding, target, ban, caller)?;
         self.commit().await?;
-        let data = json!({"attendee_id": target});
-        caller.out.send(reply(caller.re, "kicked", &data));
+        let attendee_id = target.to_string();
+        caller.reply(Reply::Kicked {
+            attendee_id: attendee_id.clone(),
+        });
         if let Some(conn) = kicked {
-            conn.send(push("kicked", &data));
-            conn.close(CLOSE_KICKED, "kicked by the owner");
+            let push = Push::Kicked {
+                attendee_id: attendee_id.clone(),
+            };
+            self.router.send(conn.id, conn.codec.push(&push));
+            let (code, reason) = conn.codec.close(CloseReason::Kicked);
+            self.router.close(conn.id, code, reason);
         }
         let wid = &binding.workspace.id;
         let state = binding.workspace.lock();
-        let left = json!({"attendee_id": target, "reason": "kicked"});
-        state.broadcast(&push("attendee-left", left), &binding.attendee);
+        let left = Push::AttendeeLeft {
+            attendee_id,
+            reason: LeaveReason::Kicked,
+        };
+        state.broadcast(&self.router, &left, &binding.attendee);
         if ban {
             // The owner's reply is `kicked`: the new invite reaches them as a push.
-            let rotated = push(
-                "invite-rotated",
-                json!({"invite": self.invite(wid, &state)}),
-            );
-            caller.out.send(rotated.clone());
-            state.broadcast(&rotated, &binding.attendee);
+            let rotated = Push::InviteRotated {
+                invite: self.invite(wid, &state),
+            };
+            caller.push(&rotated);
+            state.broadcast(&self.router, &rotated, &binding.attendee);
         }
         tracing::info!(workspace = %wid, attendee = %target, ban, "attendee kicked");
         Ok(())
@@ -90,7 +95,7 @@ impl Hub {
         target: &str,
         ban: bool,
         caller: &Caller<'_>,
-    ) -> Result<Option<Outbox>> {
+    ) -> Result<Option<Link>> {
         let state = &mut *binding.workspace.lock();
         owner_only(state, binding, caller, "only the owner can kick")?;
         if target == binding.attendee {
@@ -135,9 +140,12 @@ impl Hub {
         }
         self.commit().await?;
         let state = binding.workspace.lock();
-        let data = json!({"invite": self.invite(wid, &state)});
-        caller.out.send(reply(caller.re, "invite-rotated", &data));
-        state.broadcast(&push("invite-rotated", &data), &binding.attendee);
+        let invite = self.invite(wid, &state);
+        caller.reply(Reply::InviteRotated {
+            invite: invite.clone(),
+        });
+        let rotated = Push::InviteRotated { invite };
+        state.broadcast(&self.router, &rotated, &binding.attendee);
         tracing::info!(workspace = %wid, "invite rotated");
         Ok(())
     }
@@ -172,8 +180,7 @@ impl Hub {
             self.put_admission(&binding.workspace.id, state, next, None)?;
         }
         self.commit().await?;
-        let data = json!({"protected": protected});
-        caller.out.send(reply(caller.re, "pin-set", data));
+        caller.reply(Reply::PinSet { protected });
         tracing::info!(workspace = %binding.workspace.id, protected, "PIN set");
         Ok(())
     }

@@ -1,63 +1,46 @@
 //! The hot path: relaying signals between members of one workspace.
 //!
-//! A relay touches no storage and no global lock: the frame is encoded before the
-//! workspace lock is taken, and under it only a lookup and a queue push happen. Because
-//! one sender's requests are handled one at a time, pushes to one target keep the order
-//! in which the sender sent them.
+//! A relay touches no storage and no global lock: under the workspace lock, only a
+//! lookup, the encoding in the target's protocol (the payload copied as the sender's
+//! bytes) and a queue push happen. Because one sender's requests are handled one at a
+//! time, pushes to one target keep the order in which the sender sent them.
 
 use super::membership::bound;
-use super::workspace::{Call, State};
+use super::workspace::State;
 use super::{Binding, Caller, Hub};
 use crate::auth::Role;
+use crate::core::conn::{Router, Undelivered};
+use crate::core::event::{Call, Push, Relay, Reply, SignalKind};
 use crate::error::{Error, Result};
-use crate::protocol::outbound::{push, reply, Empty};
 use crate::protocol::request::StateChange;
-use crate::protocol::{Signal, SignalKind};
-use bytestring::ByteString;
-use serde::Serialize;
-use serde_json::json;
-use serde_json::value::RawValue;
-
-/// What a target receives: `{from, call?, <payload field>?}`, the payload's bytes as
-/// the sender wrote them.
-#[derive(Serialize)]
-struct Relayed<'a> {
-    from: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    call: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sdp: Option<&'a RawValue>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    candidate: Option<&'a RawValue>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<&'a RawValue>,
-}
+use crate::protocol::Signal;
 
 impl Hub {
     pub fn signal(&self, binding: &Binding, signal: Signal, caller: &Caller<'_>) -> Result<()> {
-        let payload = signal
-            .payload
-            .as_ref()
-            .map(|(field, value)| (*field, &**value));
-        let field = |name: &str| payload.filter(|(f, _)| *f == name).map(|(_, v)| v);
-        let frame = push(
-            signal.kind.event(),
-            Relayed {
-                from: &binding.attendee,
-                call: signal.call.as_deref(),
-                sdp: field("sdp"),
-                candidate: field("candidate"),
-                description: field("description"),
-            },
-        );
         not_to_self(binding, &signal.to)?;
+        let Signal {
+            kind,
+            to,
+            call,
+            payload,
+        } = signal;
+        let answered = match kind {
+            SignalKind::Answer => call.clone(),
+            _ => None,
+        };
+        let relay = Push::Signal(Relay {
+            kind,
+            from: binding.attendee.clone(),
+            call,
+            payload: payload.map(|(_, raw)| raw),
+        });
         let state = &mut *binding.workspace.lock();
         bound(state, binding, caller)?;
-        send_to(state, &signal.to, frame)?;
-        if let (SignalKind::Answer, Some(call)) = (signal.kind, signal.call) {
-            join_call(state, call, [&signal.to, &binding.attendee]);
+        send_to(&self.router, state, &to, &relay)?;
+        if let Some(call) = answered {
+            join_call(state, call, [&to, &binding.attendee]);
         }
-        caller.out.send(sent(caller));
+        caller.reply(Reply::Sent);
         Ok(())
     }
 
@@ -71,12 +54,15 @@ impl Hub {
         if let Some(to) = &to {
             not_to_self(binding, to)?;
         }
-        let frame = push("hangup", json!({"from": binding.attendee, "call": call}));
+        let hangup = Push::Hangup {
+            from: binding.attendee.clone(),
+            call: call.clone(),
+        };
         let state = &mut *binding.workspace.lock();
         bound(state, binding, caller)?;
         match &to {
-            Some(to) => send_to(state, to, frame)?,
-            None => state.broadcast(&frame, &binding.attendee),
+            Some(to) => send_to(&self.router, state, to, &hangup)?,
+            None => state.broadcast(&self.router, &hangup, &binding.attendee),
         }
         if state.call.as_ref().is_some_and(|c| c.id == call) {
             if binding.role == Role::Owner && to.is_none() {
@@ -85,7 +71,7 @@ impl Hub {
                 state.leave_call(&binding.attendee);
             }
         }
-        caller.out.send(sent(caller));
+        caller.reply(Reply::Sent);
         Ok(())
     }
 
@@ -97,12 +83,13 @@ impl Hub {
         };
         member.mic = change.mic.or(member.mic);
         member.cam = change.cam.or(member.cam);
-        let frame = push(
-            "state",
-            json!({"from": binding.attendee, "mic": member.mic, "cam": member.cam}),
-        );
-        state.broadcast(&frame, &binding.attendee);
-        caller.out.send(sent(caller));
+        let change = Push::State {
+            from: binding.attendee.clone(),
+            mic: member.mic,
+            cam: member.cam,
+        };
+        state.broadcast(&self.router, &change, &binding.attendee);
+        caller.reply(Reply::Sent);
         Ok(())
     }
 
@@ -120,10 +107,10 @@ fn not_to_self(binding: &Binding, to: &str) -> Result<()> {
     Ok(())
 }
 
-/// Queues `frame` for member `to`. A target whose queue holds half its limit is not
-/// keeping up: the sender is refused `rate_limited` (and may retry), rather than the
-/// target being evicted by someone else's traffic.
-fn send_to(state: &State, to: &str, frame: ByteString) -> Result<()> {
+/// Queues `push` for member `to`, in its protocol. A target whose queue holds half its
+/// limit is not keeping up: the sender is refused `rate_limited` (and may retry),
+/// rather than the target being evicted by someone else's traffic.
+fn send_to(router: &Router, state: &State, to: &str, push: &Push) -> Result<()> {
     let target = state
         .members
         .get(to)
@@ -132,8 +119,14 @@ fn send_to(state: &State, to: &str, frame: ByteString) -> Result<()> {
         .conn
         .as_ref()
         .ok_or_else(|| Error::PeerOffline(to.to_string()))?;
-    conn.relay(frame)
-        .map_err(|_| Error::RateLimited("the recipient is not keeping up; send again shortly"))
+    match router.relay(conn.id, conn.codec.push(push)) {
+        // A connection that closed is still the member's until its teardown marks it
+        // offline: what it misses, it would not have read.
+        Ok(()) | Err(Undelivered::Gone) => Ok(()),
+        Err(Undelivered::Full) => Err(Error::RateLimited(
+            "the recipient is not keeping up; send again shortly",
+        )),
+    }
 }
 
 /// An answered ring puts both sides in the workspace's call. A ring for another call
@@ -151,8 +144,4 @@ fn join_call(state: &mut State, call: String, who: [&String; 2]) {
             current.participants.push(id.clone());
         }
     }
-}
-
-fn sent(caller: &Caller<'_>) -> ByteString {
-    reply(caller.re, "sent", Empty {})
 }

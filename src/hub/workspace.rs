@@ -6,10 +6,9 @@
 
 use super::admission::Admission;
 use crate::auth::Role;
-use crate::core::conn::Outbox;
-use bytestring::ByteString;
+use crate::core::conn::{ConnId, Router};
+use crate::core::event::{AttendeeInfo, Call, Codec, Fanout, Push, WorkspaceInfo};
 use indexmap::IndexMap;
-use serde::Serialize;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 
@@ -40,8 +39,8 @@ pub struct Member {
     pub name: String,
     pub role: Role,
     pub joined_at: u64,
-    /// The member's current socket; `None` while offline.
-    pub conn: Option<Outbox>,
+    /// The member's current connection; `None` while offline.
+    pub conn: Option<Link>,
     /// The client address of the current socket, or of the last one while offline.
     pub addr: Option<IpAddr>,
     /// Unix ms since when the member has been offline.
@@ -50,31 +49,12 @@ pub struct Member {
     pub cam: Option<bool>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Call {
-    pub id: String,
-    pub participants: Vec<String>,
-}
-
-#[derive(Serialize)]
-pub struct WorkspaceView<'a> {
-    pub id: &'a str,
-    pub name: &'a str,
-    pub owner: &'a str,
-    pub protected: bool,
-    pub capacity: usize,
-    pub created_at: u64,
-    pub invite: String,
-}
-
-#[derive(Serialize)]
-pub struct AttendeeView<'a> {
-    pub id: &'a str,
-    pub name: &'a str,
-    pub role: Role,
-    pub online: bool,
-    pub mic: Option<bool>,
-    pub cam: Option<bool>,
+/// A member's connection: where the router delivers to it, and how its protocol
+/// encodes the core's events.
+#[derive(Clone)]
+pub struct Link {
+    pub id: ConnId,
+    pub codec: Codec,
 }
 
 impl Workspace {
@@ -93,11 +73,11 @@ impl Workspace {
 }
 
 impl State {
-    pub fn view<'a>(&'a self, id: &'a str, invite: String) -> WorkspaceView<'a> {
-        WorkspaceView {
-            id,
-            name: &self.name,
-            owner: &self.owner,
+    pub fn info(&self, id: &str, invite: String) -> WorkspaceInfo {
+        WorkspaceInfo {
+            id: id.to_string(),
+            name: self.name.clone(),
+            owner: self.owner.clone(),
             protected: self.admission.pin_hash.is_some(),
             capacity: self.capacity,
             created_at: self.created_at,
@@ -105,23 +85,25 @@ impl State {
         }
     }
 
-    pub fn attendees(&self) -> Vec<AttendeeView<'_>> {
-        self.members.values().map(Member::view).collect()
+    pub fn attendees(&self) -> Vec<AttendeeInfo> {
+        self.members.values().map(Member::info).collect()
     }
 
-    /// The member bound to socket `conn`, if that socket is still its current one.
-    pub fn bound_member(&mut self, attendee: &str, conn: u64) -> Option<&mut Member> {
+    /// The member bound to connection `conn`, if that is still its current one.
+    pub fn bound_member(&mut self, attendee: &str, conn: ConnId) -> Option<&mut Member> {
         self.members
             .get_mut(attendee)
-            .filter(|m| m.conn.as_ref().is_some_and(|c| c.id() == conn))
+            .filter(|m| m.conn.as_ref().is_some_and(|c| c.id == conn))
     }
 
-    /// Pushes `frame` to every online member but `except` that has room for it; a
+    /// Pushes `push` to every online member but `except` that has room for it; a
     /// member whose queue is half full misses it (PROTOCOL.md 1.1, "Slow targets").
-    pub fn broadcast(&self, frame: &ByteString, except: &str) {
+    /// Encoded once per protocol among them.
+    pub fn broadcast(&self, router: &Router, push: &Push, except: &str) {
+        let mut fanout = Fanout::new(push);
         for member in self.members.values().filter(|m| m.id != except) {
             if let Some(conn) = &member.conn {
-                conn.offer(frame);
+                router.offer(conn.id, &fanout.frame(&conn.codec));
             }
         }
     }
@@ -159,10 +141,10 @@ impl State {
 }
 
 impl Member {
-    pub fn view(&self) -> AttendeeView<'_> {
-        AttendeeView {
-            id: &self.id,
-            name: &self.name,
+    pub fn info(&self) -> AttendeeInfo {
+        AttendeeInfo {
+            id: self.id.clone(),
+            name: self.name.clone(),
             role: self.role,
             online: self.conn.is_some(),
             mic: self.mic,

@@ -5,22 +5,14 @@
 //! text borrowed from the frame: each request decodes only the fields it knows, and the
 //! opaque ones it relays (`sdp`, `candidate`, `description`) are never parsed into a tree.
 
+pub use crate::core::event::RequestId;
 use crate::error::Error;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::sync::LazyLock;
 
 pub const MAX_ID_CHARS: usize = 64;
-
-/// A request id, echoed back as `re`: an integer or a short string.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum RequestId {
-    Int(i64),
-    Uint(u64),
-    Str(String),
-}
 
 #[derive(Debug)]
 pub struct Envelope<'a> {

@@ -5,6 +5,7 @@
 
 use super::envelope::Envelope;
 use super::validate;
+pub use crate::core::event::SignalKind;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
@@ -57,45 +58,6 @@ pub struct Attend {
 pub struct StateChange {
     pub mic: Option<bool>,
     pub cam: Option<bool>,
-}
-
-/// The point-to-point signals, relayed untouched to one member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignalKind {
-    Ring,
-    Answer,
-    Busy,
-    IceCandidate,
-    Negotiation,
-}
-
-impl SignalKind {
-    pub fn event(self) -> &'static str {
-        match self {
-            SignalKind::Ring => "ring",
-            SignalKind::Answer => "answer",
-            SignalKind::Busy => "busy",
-            SignalKind::IceCandidate => "icecandidate",
-            SignalKind::Negotiation => "negotiation",
-        }
-    }
-
-    /// The opaque field each kind carries, if any.
-    fn payload_field(self) -> Option<&'static str> {
-        match self {
-            SignalKind::Ring | SignalKind::Answer => Some("sdp"),
-            SignalKind::IceCandidate => Some("candidate"),
-            SignalKind::Negotiation => Some("description"),
-            SignalKind::Busy => None,
-        }
-    }
-
-    fn has_call(self) -> bool {
-        matches!(
-            self,
-            SignalKind::Ring | SignalKind::Answer | SignalKind::Busy
-        )
-    }
 }
 
 #[derive(Debug)]

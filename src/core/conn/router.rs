@@ -66,6 +66,29 @@ impl Router {
         out.relay(text).map_err(|Full| Undelivered::Full)
     }
 
+    /// Queues a frame for `to` sent to several connections at once, as [`Outbox::offer`]
+    /// does: skipped for a target whose queue holds half of its limit.
+    pub fn offer(&self, to: ConnId, text: &ByteString) {
+        if let Some(out) = self.local(to) {
+            out.offer(text);
+        }
+    }
+
+    /// Queues a frame for `to` that it must get (the end of its membership), as
+    /// [`Outbox::send`] does: a target past its queue's limit is closed 1008.
+    pub fn send(&self, to: ConnId, text: ByteString) {
+        if let Some(out) = self.local(to) {
+            out.send(text);
+        }
+    }
+
+    /// Queues a close frame for `to` after what it has queued.
+    pub fn close(&self, to: ConnId, code: u16, reason: &'static str) {
+        if let Some(out) = self.local(to) {
+            out.close(code, reason);
+        }
+    }
+
     /// The outbox of a connection on this node, if it is open.
     pub fn local(&self, to: ConnId) -> Option<Outbox> {
         if to.node != self.node {
