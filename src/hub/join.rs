@@ -9,6 +9,7 @@
 //! its own `attended` reply is on its way.
 
 use super::admission::Admission;
+use super::request::{Attend, Create};
 use super::workspace::{Member, State, Workspace};
 use super::{now_ms, Binding, Caller, Hub};
 use crate::auth::tokens::now_secs;
@@ -16,7 +17,6 @@ use crate::auth::{Role, SessionClaims};
 use crate::core::event::{CloseReason, Joined, Push, Reply};
 use crate::core::ids::new_id;
 use crate::error::{Error, Result};
-use crate::protocol::request::{Attend, Create};
 use crate::protocol::validate;
 use crate::store::Change;
 use indexmap::IndexMap;

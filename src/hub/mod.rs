@@ -11,6 +11,7 @@ mod membership;
 mod moderation;
 mod persist;
 mod relay;
+pub mod request;
 pub mod workspace;
 
 pub use workspace::{Link, Workspace};

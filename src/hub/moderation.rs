@@ -9,12 +9,13 @@
 
 use super::admission::Admission;
 use super::membership::bound;
+use super::request::Moderation;
 use super::workspace::{Link, State};
 use super::{now_ms, Binding, Caller, Hub};
 use crate::auth::Role;
 use crate::core::event::{CloseReason, LeaveReason, Push, Reply};
 use crate::error::{Error, Result};
-use crate::protocol::{validate, Moderation};
+use crate::protocol::validate;
 use crate::store::Change;
 use std::net::IpAddr;
 

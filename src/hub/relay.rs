@@ -6,14 +6,13 @@
 //! time, pushes to one target keep the order in which the sender sent them.
 
 use super::membership::bound;
+use super::request::{Signal, StateChange};
 use super::workspace::State;
 use super::{Binding, Caller, Hub};
 use crate::auth::Role;
 use crate::core::conn::{Router, Undelivered};
 use crate::core::event::{Call, Push, Relay, Reply, SignalKind};
 use crate::error::{Error, Result};
-use crate::protocol::request::StateChange;
-use crate::protocol::Signal;
 
 impl Hub {
     pub fn signal(&self, binding: &Binding, signal: Signal, caller: &Caller<'_>) -> Result<()> {
@@ -32,7 +31,7 @@ impl Hub {
             kind,
             from: binding.attendee.clone(),
             call,
-            payload: payload.map(|(_, raw)| raw),
+            payload,
         });
         let state = &mut *binding.workspace.lock();
         bound(state, binding, caller)?;
