@@ -6,7 +6,7 @@
 //! its signals relayed, in the order it sent them.
 
 use crate::core::conn::Outbox;
-use crate::error::{Error, Result};
+use crate::error::{Error, Limit, Oversize, Result};
 use crate::http::AppState;
 use crate::hub::{Binding, Caller, Hub, Link};
 use crate::ice::Ice;
@@ -167,10 +167,7 @@ impl FrameHandler for Session {
         };
         let re = envelope.id.clone();
         if limited {
-            return self.alert(
-                re.as_ref(),
-                &Error::RateLimited("too many requests; slow down"),
-            );
+            return self.alert(re.as_ref(), &Error::RateLimited(Limit::Requests));
         }
         let outcome = match Request::parse(envelope) {
             Ok(request) => self.dispatch(request, re.as_ref()).await,
@@ -190,10 +187,7 @@ impl FrameHandler for Session {
     }
 
     fn on_too_large(&mut self, limit: usize) {
-        self.alert(
-            None,
-            &Error::TooLarge(format!("messages are at most {limit} bytes")),
-        );
+        self.alert(None, &Error::TooLarge(Oversize::Message(limit)));
     }
 
     /// The member, if any, goes offline.

@@ -16,7 +16,7 @@ use crate::auth::tokens::now_secs;
 use crate::auth::{Role, SessionClaims};
 use crate::core::event::{CloseReason, Joined, Push, Reply};
 use crate::core::ids::new_id;
-use crate::error::{Error, Result};
+use crate::error::{Error, Limit, Outage, Refusal, Result, TokenRefusal};
 use crate::protocol::validate;
 use crate::store::Change;
 use indexmap::IndexMap;
@@ -30,9 +30,7 @@ impl Hub {
         let attendee_name = validate::name(req.attendee_name.as_deref(), &ws.anonymous_attendee)?;
         let pin = validate::new_pin(req.pin.as_deref())?;
         if !self.creates.try_create(caller.ip, Instant::now()) {
-            return Err(Error::RateLimited(
-                "too many workspaces created; try again later",
-            ));
+            return Err(Error::RateLimited(Limit::Creates));
         }
         let pin_hash = match pin {
             Some(pin) => Some(self.hash_new_pin(pin, caller).await?),
@@ -104,7 +102,7 @@ impl Hub {
             return Err(Error::WorkspaceNotFound);
         }
         let Some(member) = state.members.get_mut(&id) else {
-            return Err(Error::Forbidden("removed by the owner while joining"));
+            return Err(Error::Forbidden(Refusal::RemovedWhileJoining));
         };
         member.conn = Some(caller.link.clone());
         state.idle_since = None;
@@ -217,7 +215,7 @@ impl Hub {
         let member = state
             .members
             .get_mut(&claims.sub)
-            .ok_or(Error::InvalidToken("this membership no longer exists"))?;
+            .ok_or(Error::InvalidToken(TokenRefusal::MembershipGone))?;
         let role = member.role;
         let previous = member.conn.replace(caller.link.clone());
         member.addr = Some(caller.ip);
@@ -307,7 +305,7 @@ async fn unless_closed<T>(
 ) -> Result<T> {
     tokio::select! {
         biased;
-        _ = caller.out.closed() => Err(Error::Unavailable("the connection is closing".into())),
+        _ = caller.out.closed() => Err(Error::Unavailable(Outage::Closing)),
         done = work => Ok(done),
     }
 }

@@ -11,7 +11,7 @@ use crate::auth::tokens::now_secs;
 use crate::auth::Role;
 use crate::core::conn::ConnId;
 use crate::core::event::{Fanout, LeaveReason, Push, Reply};
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result, TokenRefusal};
 use crate::store::Change;
 
 impl Hub {
@@ -37,9 +37,7 @@ impl Hub {
 
     pub async fn leave(&self, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
         if binding.role == Role::Owner {
-            return Err(Error::Forbidden(
-                "the owner cannot leave; destroy the workspace instead",
-            ));
+            return Err(Error::Forbidden(Refusal::OwnerCannotLeave));
         }
         self.remove(binding, &binding.attendee, caller)?;
         self.commit().await?;
@@ -76,7 +74,7 @@ impl Hub {
             let state = &mut *binding.workspace.lock();
             bound(state, binding, caller)?;
             if binding.role != Role::Owner {
-                return Err(Error::Forbidden("only the owner can destroy the workspace"));
+                return Err(Error::Forbidden(Refusal::OwnerOnlyDestroy));
             }
             self.write(&[Change::DropWorkspace(wid.clone())])?;
             let others: Vec<_> = state
@@ -138,7 +136,7 @@ impl Hub {
             return Err(Error::WorkspaceNotFound);
         }
         if !state.members.contains_key(&claims.sub) {
-            return Err(Error::InvalidToken("this membership no longer exists"));
+            return Err(Error::InvalidToken(TokenRefusal::MembershipGone));
         }
         Ok(claims)
     }

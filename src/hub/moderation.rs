@@ -14,7 +14,7 @@ use super::workspace::{Link, State};
 use super::{now_ms, Binding, Caller, Hub};
 use crate::auth::Role;
 use crate::core::event::{CloseReason, LeaveReason, Push, Reply};
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result};
 use crate::protocol::validate;
 use crate::store::Change;
 use std::net::IpAddr;
@@ -98,9 +98,9 @@ impl Hub {
         caller: &Caller<'_>,
     ) -> Result<Option<Link>> {
         let state = &mut *binding.workspace.lock();
-        owner_only(state, binding, caller, "only the owner can kick")?;
+        owner_only(state, binding, caller, Refusal::OwnerOnlyKick)?;
         if target == binding.attendee {
-            return Err(Error::Forbidden("the owner cannot kick themself"));
+            return Err(Error::Forbidden(Refusal::KickSelf));
         }
         let member = state
             .members
@@ -129,12 +129,7 @@ impl Hub {
         let wid = &binding.workspace.id;
         {
             let state = &mut *binding.workspace.lock();
-            owner_only(
-                state,
-                binding,
-                caller,
-                "only the owner can rotate the invite",
-            )?;
+            owner_only(state, binding, caller, Refusal::OwnerOnlyRotate)?;
             let mut next = state.admission.clone();
             next.rotate();
             self.put_admission(wid, state, next, None)?;
@@ -165,7 +160,7 @@ impl Hub {
         pin: Option<String>,
         caller: &Caller<'_>,
     ) -> Result<()> {
-        let only = "only the owner can set the PIN";
+        let only = Refusal::OwnerOnlySetPin;
         owner_only(&mut binding.workspace.lock(), binding, caller, only)?;
         let pin_hash = match validate::new_pin(pin.as_deref())? {
             Some(pin) => Some(self.hash_new_pin(pin, caller).await?),
@@ -219,7 +214,7 @@ fn owner_only(
     state: &mut State,
     binding: &Binding,
     caller: &Caller<'_>,
-    refusal: &'static str,
+    refusal: Refusal,
 ) -> Result<()> {
     bound(state, binding, caller)?;
     if binding.role != Role::Owner {

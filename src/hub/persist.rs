@@ -8,7 +8,7 @@
 use super::admission::Admission;
 use super::workspace::{Member, State, Workspace};
 use super::Hub;
-use crate::error::{Error, Result};
+use crate::error::{Error, Outage, Result};
 use crate::store::{Change, MemberRecord, Snapshot, WorkspaceRecord};
 use indexmap::IndexMap;
 use std::collections::HashMap;
@@ -18,7 +18,7 @@ impl Hub {
     pub(super) fn write(&self, changes: &[Change]) -> Result<()> {
         self.store.apply(changes).map_err(|e| {
             tracing::error!("storage write failed: {e}");
-            Error::Unavailable("storage is unavailable; try again".into())
+            Error::Unavailable(Outage::Storage)
         })
     }
 
@@ -26,7 +26,7 @@ impl Hub {
     pub(super) async fn commit(&self) -> Result<()> {
         self.store.sync().await.map_err(|e| {
             tracing::error!("storage flush failed: {e}");
-            Error::Unavailable("storage is unavailable; try again".into())
+            Error::Unavailable(Outage::Storage)
         })
     }
 

@@ -12,7 +12,7 @@ use super::{Binding, Caller, Hub};
 use crate::auth::Role;
 use crate::core::conn::{Router, Undelivered};
 use crate::core::event::{Call, Push, Relay, Reply, SignalKind};
-use crate::error::{Error, Result};
+use crate::error::{Error, Limit, Result};
 
 impl Hub {
     pub fn signal(&self, binding: &Binding, signal: Signal, caller: &Caller<'_>) -> Result<()> {
@@ -122,9 +122,7 @@ fn send_to(router: &Router, state: &State, to: &str, push: &Push) -> Result<()> 
         // A connection that closed is still the member's until its teardown marks it
         // offline: what it misses, it would not have read.
         Ok(()) | Err(Undelivered::Gone) => Ok(()),
-        Err(Undelivered::Full) => Err(Error::RateLimited(
-            "the recipient is not keeping up; send again shortly",
-        )),
+        Err(Undelivered::Full) => Err(Error::RateLimited(Limit::SlowRecipient)),
     }
 }
 

@@ -6,7 +6,7 @@
 //! opaque ones it relays (`sdp`, `candidate`, `description`) are never parsed into a tree.
 
 pub use crate::core::event::RequestId;
-use crate::error::Error;
+use crate::error::{Error, Oversize};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -85,9 +85,9 @@ fn request_id(raw: Value) -> Result<RequestId, Error> {
             .map(RequestId::Int)
             .or_else(|| n.as_u64().map(RequestId::Uint))
             .ok_or_else(|| Error::bad_request("id must be an integer or a string")),
-        Value::String(s) if s.chars().count() > MAX_ID_CHARS => Err(Error::TooLarge(format!(
-            "id is at most {MAX_ID_CHARS} characters"
-        ))),
+        Value::String(s) if s.chars().count() > MAX_ID_CHARS => {
+            Err(Error::TooLarge(Oversize::RequestId(MAX_ID_CHARS)))
+        }
         Value::String(s) => Ok(RequestId::Str(s)),
         _ => Err(Error::bad_request("id must be an integer or a string")),
     }

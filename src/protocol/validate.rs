@@ -3,7 +3,7 @@
 //! Lengths are counted in characters (what a person sees), not bytes. A string over its
 //! limit is `too_large`; a string that breaks a rule of shape is `bad_request`.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Oversize, Result};
 
 pub const MAX_NAME_CHARS: usize = 64;
 pub const MIN_PIN_CHARS: usize = 4;
@@ -21,9 +21,7 @@ pub fn name(value: Option<&str>, default: &str) -> Result<String> {
         return Ok(default.to_string());
     }
     if trimmed.chars().count() > MAX_NAME_CHARS {
-        return Err(Error::TooLarge(format!(
-            "names are at most {MAX_NAME_CHARS} characters"
-        )));
+        return Err(Error::TooLarge(Oversize::Name(MAX_NAME_CHARS)));
     }
     if trimmed.chars().any(char::is_control) {
         return Err(Error::bad_request(
@@ -41,9 +39,7 @@ pub fn new_pin(value: Option<&str>) -> Result<Option<String>> {
     };
     let chars = pin.chars().count();
     if chars > MAX_PIN_CHARS {
-        return Err(Error::TooLarge(format!(
-            "a PIN is at most {MAX_PIN_CHARS} characters"
-        )));
+        return Err(Error::TooLarge(Oversize::Pin(MAX_PIN_CHARS)));
     }
     if chars < MIN_PIN_CHARS {
         return Err(Error::bad_request(format!(
@@ -62,9 +58,9 @@ pub fn new_pin(value: Option<&str>) -> Result<Option<String>> {
 /// input stays cheap; anything else simply fails to match.
 pub fn offered_pin(value: Option<&str>) -> Result<Option<&str>> {
     match value.filter(|p| !p.is_empty()) {
-        Some(pin) if pin.chars().count() > MAX_PIN_CHARS => Err(Error::TooLarge(format!(
-            "a PIN is at most {MAX_PIN_CHARS} characters"
-        ))),
+        Some(pin) if pin.chars().count() > MAX_PIN_CHARS => {
+            Err(Error::TooLarge(Oversize::Pin(MAX_PIN_CHARS)))
+        }
         other => Ok(other),
     }
 }
@@ -73,9 +69,7 @@ pub fn offered_pin(value: Option<&str>) -> Result<Option<&str>> {
 pub fn call_id(value: &str) -> Result<()> {
     match value.chars().count() {
         0 => Err(Error::bad_request("call must not be empty")),
-        n if n > MAX_CALL_CHARS => Err(Error::TooLarge(format!(
-            "call is at most {MAX_CALL_CHARS} characters"
-        ))),
+        n if n > MAX_CALL_CHARS => Err(Error::TooLarge(Oversize::Call(MAX_CALL_CHARS))),
         _ => Ok(()),
     }
 }
