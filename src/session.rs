@@ -39,7 +39,7 @@ pub async fn upgrade(
     })
 }
 
-pub struct Session {
+pub(crate) struct Session {
     hub: Arc<Hub>,
     ice: Arc<Ice>,
     out: Outbox,
@@ -50,7 +50,13 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(hub: Arc<Hub>, ice: Arc<Ice>, out: Outbox, link: Link, ip: IpAddr) -> Session {
+    pub(crate) fn new(
+        hub: Arc<Hub>,
+        ice: Arc<Ice>,
+        out: Outbox,
+        link: Link,
+        ip: IpAddr,
+    ) -> Session {
         Session {
             hub,
             ice,

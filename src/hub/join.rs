@@ -24,6 +24,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 impl Hub {
+    /// `create`: a new workspace, owned by the caller, whose connection it binds.
+    /// Replies `created {workspace, attendee, token}`; pushes nothing.
+    ///
+    /// Errors: `bad_request` or `too_large` (a name or the PIN), `rate_limited`
+    /// (`limits.creates_per_minute` of the caller's address, or its PIN hashes in
+    /// flight), `unavailable` (storage, or the connection closing while the PIN is
+    /// hashed).
     pub async fn create(&self, req: Create, caller: &Caller<'_>) -> Result<Binding> {
         let ws = &self.config.workspace;
         let name = validate::name(req.name.as_deref(), &ws.untitled)?;
@@ -74,6 +81,16 @@ impl Hub {
         Ok(bind(workspace, owner_id, Role::Owner, claims.exp))
     }
 
+    /// `attend`: the holder of an invite joins (in the order of checks the module
+    /// names), bound to the caller's connection. Replies `attended {workspace, attendee,
+    /// token, attendees, call}`, then pushes `attendee-joined {attendee}` to every other
+    /// online member.
+    ///
+    /// Errors: `invalid_token` or `expired_token` (the invite, or one rotated away),
+    /// `bad_request` or `too_large` (name, PIN), `workspace_not_found`, `forbidden` (a
+    /// banned address, or kicked while joining), `rate_limited` (the PIN limits),
+    /// `wrong_pin`, `workspace_full`, `unavailable` (storage, or the connection closing
+    /// during the PIN check).
     pub async fn attend(&self, req: Attend, caller: &Caller<'_>) -> Result<Binding> {
         let invite = self.tokens.verify_invite(&req.invite)?;
         let name = validate::name(
@@ -183,6 +200,13 @@ impl Hub {
     /// `auth.reattend_grace_secs`, so that an owner is never locked out of their own
     /// workspace by time alone; a lapsed token whose membership or workspace is gone is
     /// `expired_token`, as it was before the grace existed.
+    ///
+    /// Replies `re-attended {workspace, attendee, token, attendees, call}`; a member that
+    /// was offline is announced to every other online member as `attendee-online
+    /// {attendee_id}`, and a connection it replaces is closed ([`CloseReason::Replaced`]).
+    ///
+    /// Errors: `invalid_token` (a bad token, or a membership that is gone),
+    /// `expired_token`, `workspace_not_found`.
     pub fn re_attend(&self, token: &str, caller: &Caller<'_>) -> Result<Binding> {
         let claims = self.tokens.verify_session_lapsed(token)?;
         let lapsed = self.lapsed(claims.exp)?;

@@ -15,6 +15,8 @@ use crate::error::{Error, Refusal, Result, TokenRefusal};
 use crate::store::Change;
 
 impl Hub {
+    /// `refresh`: a new session token for the caller's membership. Replies `refreshed
+    /// {token}`; pushes nothing. Errors: `not_attending`, `expired_token`.
     pub fn refresh(&self, binding: &mut Binding, caller: &Caller<'_>) -> Result<()> {
         let state = &mut *binding.workspace.lock();
         bound(state, binding, caller)?;
@@ -26,6 +28,8 @@ impl Hub {
         Ok(())
     }
 
+    /// `attendees`: replies `attendees {attendees}`, every member in join order; pushes
+    /// nothing. Errors: `not_attending`, `expired_token`.
     pub fn attendees(&self, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
         let state = &mut *binding.workspace.lock();
         bound(state, binding, caller)?;
@@ -35,6 +39,12 @@ impl Hub {
         Ok(())
     }
 
+    /// `leave`: the caller stops being a member, for good. Replies `left {}` once
+    /// durable, then pushes `attendee-left {attendee_id, reason: "left"}` to every other
+    /// online member.
+    ///
+    /// Errors: `forbidden` (the owner, who destroys instead), `not_attending`,
+    /// `expired_token`, `unavailable` (storage).
     pub async fn leave(&self, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
         if binding.role == Role::Owner {
             return Err(Error::Forbidden(Refusal::OwnerCannotLeave));
@@ -68,6 +78,12 @@ impl Hub {
         Ok(member.and_then(|m| m.conn))
     }
 
+    /// `destroy`, owner only: the workspace and every membership end. Replies
+    /// `destroyed {workspace_id}` once durable, then pushes the same to every other
+    /// online member; their bindings then answer `not_attending`.
+    ///
+    /// Errors: `forbidden` (a non-owner), `not_attending`, `expired_token`,
+    /// `unavailable` (storage).
     pub async fn destroy(&self, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
         let wid = &binding.workspace.id;
         let others = {
@@ -103,7 +119,8 @@ impl Hub {
     }
 
     /// The connection behind `binding` closed. If it was still the member's current one,
-    /// the member goes offline and the others hear of it.
+    /// the member goes offline and every other online member gets `attendee-offline
+    /// {attendee_id}`.
     pub fn disconnect(&self, binding: &Binding, conn: ConnId) {
         let wid = &binding.workspace.id;
         let state = &mut *binding.workspace.lock();
@@ -127,7 +144,8 @@ impl Hub {
     }
 
     /// A session token that still names a live membership (for HTTP requests, which
-    /// have no socket binding).
+    /// have no socket binding). Errors: `invalid_token`, `expired_token`,
+    /// `workspace_not_found`.
     pub fn verify_member(&self, token: &str) -> Result<crate::auth::SessionClaims> {
         let claims = self.tokens.verify_session(token)?;
         let workspace = self.find(&claims.wid)?;

@@ -2,7 +2,15 @@
 //!
 //! The registry map is only locked to find, add or remove a workspace; everything else
 //! happens under the one workspace's own lock (see `workspace.rs`). Lock order: a
-//! workspace lock is never taken while the registry lock is held.
+//! workspace lock is never taken while the registry lock is held; the router's lock is
+//! taken under a workspace lock, never the other way round.
+//!
+//! Every operation speaks in typed events ([`crate::core::event`]): a reply to the
+//! caller, encoded with the caller's codec, and pushes to members, each encoded with its
+//! own connection's codec. Errors are [`Error`]s; nothing is replied on an error, and
+//! the adapter answers it in its protocol.
+
+#![warn(missing_docs)]
 
 mod admission;
 mod expiry;
@@ -12,9 +20,9 @@ mod moderation;
 mod persist;
 mod relay;
 pub mod request;
-pub mod workspace;
+mod workspace;
 
-pub use workspace::{Link, Workspace};
+pub(crate) use workspace::{Link, Workspace};
 
 use crate::auth::limits::CreateLimiter;
 use crate::auth::pin_limits::PinLimits;
@@ -30,9 +38,10 @@ use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
+/// Every workspace on this node, and what guards joining them.
 pub struct Hub {
     config: Arc<Config>,
-    pub tokens: Tokens,
+    tokens: Tokens,
     pins: PinHasher,
     workspaces: RwLock<HashMap<String, Arc<Workspace>>>,
     creates: CreateLimiter,
@@ -43,10 +52,13 @@ pub struct Hub {
     router: Arc<Router>,
 }
 
+/// Why the hub could not start.
 #[derive(Debug, Error)]
 pub enum StartError {
+    /// No usable JWT secret.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The store could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -54,20 +66,20 @@ pub enum StartError {
 /// What ties a connection to one membership, once `create`, `attend` or `re-attend`
 /// succeeded. It is re-checked against the workspace on every use.
 pub struct Binding {
-    pub workspace: Arc<Workspace>,
-    pub attendee: String,
-    pub role: Role,
+    pub(crate) workspace: Arc<Workspace>,
+    pub(crate) attendee: String,
+    pub(crate) role: Role,
     /// When the session token behind this binding expires (unix seconds).
-    pub exp: u64,
+    pub(crate) exp: u64,
 }
 
 /// Who is asking: its own queue (for its replies, and to know when it closes), its
 /// connection as a member's link, its address, and the request id.
 pub struct Caller<'a> {
-    pub out: &'a Outbox,
-    pub link: &'a Link,
-    pub ip: IpAddr,
-    pub re: Option<&'a RequestId>,
+    pub(crate) out: &'a Outbox,
+    pub(crate) link: &'a Link,
+    pub(crate) ip: IpAddr,
+    pub(crate) re: Option<&'a RequestId>,
 }
 
 impl Caller<'_> {
@@ -119,10 +131,12 @@ impl Hub {
         })
     }
 
+    /// The configuration the server started with.
     pub fn config(&self) -> &Config {
         &self.config
     }
 
+    /// How many workspaces this node holds (for `/healthz`).
     pub fn workspace_count(&self) -> usize {
         self.registry().len()
     }
@@ -143,6 +157,7 @@ impl Hub {
     }
 }
 
+/// The system's time in unix milliseconds.
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -67,7 +67,7 @@ impl State {
 }
 
 impl Member {
-    pub fn record(&self) -> MemberRecord {
+    pub(super) fn record(&self) -> MemberRecord {
         MemberRecord {
             id: self.id.clone(),
             name: self.name.clone(),

@@ -15,6 +15,14 @@ use crate::core::event::{Call, Push, Relay, Reply, SignalKind};
 use crate::error::{Error, Limit, Result};
 
 impl Hub {
+    /// A point-to-point signal: pushes `ring`, `answer`, `busy`, `icecandidate` or
+    /// `negotiation` `{from, call?, <payload>?}` to the target only, the payload as the
+    /// sender's bytes, then replies `sent {}`. An answer puts both sides in the
+    /// workspace's call.
+    ///
+    /// Errors: `bad_request` (`to` is the sender), `unknown_attendee`, `peer_offline`,
+    /// `rate_limited` (the target's queue holds half its limit), `not_attending`,
+    /// `expired_token`.
     pub fn signal(&self, binding: &Binding, signal: Signal, caller: &Caller<'_>) -> Result<()> {
         not_to_self(binding, &signal.to)?;
         let Signal {
@@ -43,6 +51,12 @@ impl Hub {
         Ok(())
     }
 
+    /// `hangup`: pushes `hangup {from, call}` to `to`, or without `to` to every other
+    /// online member with room, then replies `sent {}`. The owner hanging up without
+    /// `to` ends the call; anyone else leaves it.
+    ///
+    /// Errors: those of [`Hub::signal`] when `to` is given; otherwise `not_attending`,
+    /// `expired_token`.
     pub fn hangup(
         &self,
         binding: &Binding,
@@ -74,6 +88,9 @@ impl Hub {
         Ok(())
     }
 
+    /// `state`: records the caller's microphone and camera, pushes `state {from, mic,
+    /// cam}` to every other online member with room, and replies `sent {}`.
+    /// Errors: `not_attending`, `expired_token`.
     pub fn state(&self, binding: &Binding, change: StateChange, caller: &Caller<'_>) -> Result<()> {
         let state = &mut *binding.workspace.lock();
         bound(state, binding, caller)?;
@@ -92,6 +109,8 @@ impl Hub {
         Ok(())
     }
 
+    /// Whether the caller's binding still holds; replies and pushes nothing.
+    /// Errors: `not_attending`, `expired_token`.
     pub fn check_member(&self, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
         bound(&mut binding.workspace.lock(), binding, caller)
     }

@@ -12,53 +12,56 @@ use indexmap::IndexMap;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 
-pub struct Workspace {
-    pub id: String,
+/// One workspace: its id, and its state behind the one lock every change takes.
+pub(crate) struct Workspace {
+    pub(crate) id: String,
     state: Mutex<State>,
 }
 
-pub struct State {
-    pub name: String,
-    pub owner: String,
+/// Everything about a workspace that changes, guarded by [`Workspace::lock`].
+pub(super) struct State {
+    pub(super) name: String,
+    pub(super) owner: String,
     /// The PIN, the invite version and the bans: what `attend` must get past.
-    pub(crate) admission: Admission,
-    pub capacity: usize,
+    pub(super) admission: Admission,
+    pub(super) capacity: usize,
     /// Unix milliseconds.
-    pub created_at: u64,
+    pub(super) created_at: u64,
     /// In join order, the owner first. Offline members stay until their ttl.
-    pub members: IndexMap<String, Member>,
-    pub call: Option<Call>,
+    pub(super) members: IndexMap<String, Member>,
+    pub(super) call: Option<Call>,
     /// False once destroyed or expired: holders of an `Arc` must treat it as gone.
-    pub live: bool,
+    pub(super) live: bool,
     /// Unix ms since when no member has been online; `None` while someone is.
-    pub idle_since: Option<u64>,
+    pub(super) idle_since: Option<u64>,
 }
 
-pub struct Member {
-    pub id: String,
-    pub name: String,
-    pub role: Role,
-    pub joined_at: u64,
+/// One member, online or not.
+pub(super) struct Member {
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) role: Role,
+    pub(super) joined_at: u64,
     /// The member's current connection; `None` while offline.
-    pub conn: Option<Link>,
+    pub(super) conn: Option<Link>,
     /// The client address of the current socket, or of the last one while offline.
-    pub addr: Option<IpAddr>,
+    pub(super) addr: Option<IpAddr>,
     /// Unix ms since when the member has been offline.
-    pub offline_since: Option<u64>,
-    pub mic: Option<bool>,
-    pub cam: Option<bool>,
+    pub(super) offline_since: Option<u64>,
+    pub(super) mic: Option<bool>,
+    pub(super) cam: Option<bool>,
 }
 
 /// A member's connection: where the router delivers to it, and how its protocol
 /// encodes the core's events.
 #[derive(Clone)]
-pub struct Link {
-    pub id: ConnId,
-    pub codec: Codec,
+pub(crate) struct Link {
+    pub(crate) id: ConnId,
+    pub(crate) codec: Codec,
 }
 
 impl Workspace {
-    pub fn new(id: String, state: State) -> Workspace {
+    pub(super) fn new(id: String, state: State) -> Workspace {
         Workspace {
             id,
             state: Mutex::new(state),
@@ -67,13 +70,13 @@ impl Workspace {
 
     /// The state lock. A panic while it was held would have been a bug in a few lines
     /// of bookkeeping; carrying on with the state is better than wedging the room.
-    pub fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 impl State {
-    pub fn info(&self, id: &str, invite: String) -> WorkspaceInfo {
+    pub(super) fn info(&self, id: &str, invite: String) -> WorkspaceInfo {
         WorkspaceInfo {
             id: id.to_string(),
             name: self.name.clone(),
@@ -85,12 +88,12 @@ impl State {
         }
     }
 
-    pub fn attendees(&self) -> Vec<AttendeeInfo> {
+    pub(super) fn attendees(&self) -> Vec<AttendeeInfo> {
         self.members.values().map(Member::info).collect()
     }
 
     /// The member bound to connection `conn`, if that is still its current one.
-    pub fn bound_member(&mut self, attendee: &str, conn: ConnId) -> Option<&mut Member> {
+    pub(super) fn bound_member(&mut self, attendee: &str, conn: ConnId) -> Option<&mut Member> {
         self.members
             .get_mut(attendee)
             .filter(|m| m.conn.as_ref().is_some_and(|c| c.id == conn))
@@ -99,7 +102,7 @@ impl State {
     /// Pushes `push` to every online member but `except` that has room for it; a
     /// member whose queue is half full misses it (PROTOCOL.md 1.1, "Slow targets").
     /// Encoded once per protocol among them.
-    pub fn broadcast(&self, router: &Router, push: &Push, except: &str) {
+    pub(super) fn broadcast(&self, router: &Router, push: &Push, except: &str) {
         let mut fanout = Fanout::new(push);
         for member in self.members.values().filter(|m| m.id != except) {
             if let Some(conn) = &member.conn {
@@ -108,20 +111,20 @@ impl State {
         }
     }
 
-    pub fn any_online(&self) -> bool {
+    pub(super) fn any_online(&self) -> bool {
         self.members.values().any(|m| m.conn.is_some())
     }
 
     /// Removes a member for good, and from the call; marks the room idle when it was
     /// the last one online.
-    pub fn remove_member(&mut self, attendee: &str, now_ms: u64) -> Option<Member> {
+    pub(super) fn remove_member(&mut self, attendee: &str, now_ms: u64) -> Option<Member> {
         let member = self.members.shift_remove(attendee)?;
         self.leave_call(attendee);
         self.note_presence(now_ms);
         Some(member)
     }
 
-    pub fn leave_call(&mut self, attendee: &str) {
+    pub(super) fn leave_call(&mut self, attendee: &str) {
         if let Some(call) = &mut self.call {
             call.participants.retain(|p| p != attendee);
             if call.participants.is_empty() {
@@ -131,7 +134,7 @@ impl State {
     }
 
     /// Keeps `idle_since` true to who is online.
-    pub fn note_presence(&mut self, now_ms: u64) {
+    pub(super) fn note_presence(&mut self, now_ms: u64) {
         if self.any_online() {
             self.idle_since = None;
         } else if self.idle_since.is_none() {
@@ -141,7 +144,7 @@ impl State {
 }
 
 impl Member {
-    pub fn info(&self) -> AttendeeInfo {
+    pub(super) fn info(&self) -> AttendeeInfo {
         AttendeeInfo {
             id: self.id.clone(),
             name: self.name.clone(),

@@ -10,6 +10,7 @@ use bytestring::ByteString;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+/// Every open connection of this node, by [`ConnId`].
 pub struct Router {
     node: u64,
     /// Local connection number to its outbox. Written to register and unregister a
@@ -115,6 +116,7 @@ impl Router {
 }
 
 impl Registered {
+    /// The registered connection's address.
     pub fn id(&self) -> ConnId {
         self.id
     }
