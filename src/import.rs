@@ -169,7 +169,7 @@ fn convert(
         .created
         .as_ref()
         .and_then(millis)
-        .unwrap_or_else(crate::hub::now_ms);
+        .unwrap_or_else(crate::clock::unix_ms);
     let mut members: Vec<MemberRecord> = node
         .attendees
         .into_values()

@@ -6,6 +6,7 @@
 
 pub(crate) mod adapters;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod core;
 pub mod error;

@@ -1,6 +1,7 @@
 //! `run`: the whole server on a listener, until `shutdown` resolves. `main` and the
 //! tests both start Switchboard through here.
 
+use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::core::conn::outbox::CLOSE_GOING_AWAY;
 use crate::core::conn::Router;
@@ -34,9 +35,20 @@ pub enum RunError {
 /// close 1001, and the server stops once they have drained or
 /// `server.shutdown_grace_secs` has passed.
 pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    run_with_clock(config, listener, shutdown, Clock::system()).await
+}
+
+/// [`run`], with the workspaces' ttls and limits read from `clock`: tests move it ahead
+/// instead of waiting.
+pub async fn run_with_clock(
     mut config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    clock: Clock,
 ) -> Result<(), RunError> {
     for warning in config.prepare()? {
         tracing::warn!("{warning}");
@@ -44,7 +56,7 @@ pub async fn run(
     let config = Arc::new(config);
     let store = crate::store::open(&config.storage)?;
     let router = Arc::new(Router::new(0));
-    let hub = Arc::new(Hub::new(config.clone(), store, router.clone())?);
+    let hub = Arc::new(Hub::new(config.clone(), store, router.clone(), clock)?);
     let sweeper = hub.spawn_sweeper();
     let app = Arc::new(AppState::new(hub, router, Arc::new(Ice::new(&config))));
 

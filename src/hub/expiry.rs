@@ -4,12 +4,11 @@
 //! `max_capacity` members and 256 bans each) and runs once a second.
 
 use super::membership::end;
-use super::{now_ms, Hub};
+use super::Hub;
 use crate::auth::Role;
 use crate::core::event::{LeaveReason, Push};
 use crate::store::Change;
 use std::sync::Arc;
-use std::time::Instant;
 
 impl Hub {
     /// Applies every ttl that has run out by `now` (unix ms). The owner is never timed
@@ -63,7 +62,7 @@ impl Hub {
             }
         }
         self.write_presence(&[Change::AliveAt(now)]);
-        let now = Instant::now();
+        let now = self.clock.now();
         self.creates.prune(now);
         self.pin_limits.prune(now);
     }
@@ -77,7 +76,7 @@ impl Hub {
             loop {
                 tick.tick().await;
                 let Some(hub) = hub.upgrade() else { return };
-                hub.sweep(now_ms());
+                hub.sweep(hub.clock.now_ms());
             }
         })
     }

@@ -11,7 +11,7 @@
 use super::admission::Admission;
 use super::request::{Attend, Create};
 use super::workspace::{Member, State, Workspace};
-use super::{now_ms, Binding, Caller, Hub};
+use super::{Binding, Caller, Hub};
 use crate::auth::tokens::now_secs;
 use crate::auth::{Role, SessionClaims};
 use crate::core::event::{CloseReason, Joined, Push, Reply};
@@ -21,7 +21,6 @@ use crate::protocol::validate;
 use crate::store::Change;
 use indexmap::IndexMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 impl Hub {
     /// `create`: a new workspace, owned by the caller, whose connection it binds.
@@ -36,14 +35,14 @@ impl Hub {
         let name = validate::name(req.name.as_deref(), &ws.untitled)?;
         let attendee_name = validate::name(req.attendee_name.as_deref(), &ws.anonymous_attendee)?;
         let pin = validate::new_pin(req.pin.as_deref())?;
-        if !self.creates.try_create(caller.ip, Instant::now()) {
+        if !self.creates.try_create(caller.ip, self.clock.now()) {
             return Err(Error::RateLimited(Limit::Creates));
         }
         let pin_hash = match pin {
             Some(pin) => Some(self.hash_new_pin(pin, caller).await?),
             None => None,
         };
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let wid = new_id(ws.id_len);
         let owner = new_member(new_id(ws.id_len), attendee_name, Role::Owner, now, caller);
         let owner_id = owner.id.clone();
@@ -101,7 +100,9 @@ impl Hub {
         let workspace = self.find(&invite.wid)?;
         let pin_hash = {
             let state = workspace.lock();
-            state.admission.admits(invite.ver, caller.ip, now_ms())?;
+            state
+                .admission
+                .admits(invite.ver, caller.ip, self.clock.now_ms())?;
             state.admission.pin_hash.clone()
         };
         if let Some(hash) = &pin_hash {
@@ -148,7 +149,7 @@ impl Hub {
         if !state.live {
             return Err(Error::WorkspaceNotFound);
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         state.admission.admits(invite_version, caller.ip, now)?;
         if state.admission.pin_hash.is_some() && state.admission.pin_hash != *checked {
             return Err(Error::WrongPin);
@@ -181,7 +182,7 @@ impl Hub {
         hash: String,
         caller: &Caller<'_>,
     ) -> Result<()> {
-        let attempt = self.pin_limits.attempt(wid, caller.ip, Instant::now())?;
+        let attempt = self.pin_limits.attempt(wid, caller.ip, self.clock.now())?;
         // A missing PIN is refused without a hash, and does not count.
         let pin = offered.ok_or(Error::WrongPin)?;
         if !attempt.delay.is_zero() {
@@ -190,7 +191,7 @@ impl Hub {
         if unless_closed(caller, self.pins.verify(pin.to_string(), hash)).await?? {
             return Ok(());
         }
-        attempt.failed(Instant::now());
+        attempt.failed(self.clock.now());
         tracing::info!(workspace = %wid, ip = %caller.ip, "wrong PIN");
         Err(Error::WrongPin)
     }

@@ -6,7 +6,7 @@
 
 use super::workspace::Link;
 use super::workspace::State;
-use super::{now_ms, Binding, Caller, Hub};
+use super::{Binding, Caller, Hub};
 use crate::auth::tokens::now_secs;
 use crate::auth::Role;
 use crate::core::conn::ConnId;
@@ -72,7 +72,7 @@ impl Hub {
             return Err(Error::UnknownAttendee(target.to_string()));
         }
         self.write(&[Change::DropMember(wid.clone(), target.to_string())])?;
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let member = state.remove_member(target, now);
         self.write_presence(&[Change::PutWorkspace(state.record(wid))]);
         Ok(member.and_then(|m| m.conn))
@@ -127,7 +127,7 @@ impl Hub {
         let Some(member) = state.bound_member(&binding.attendee, conn) else {
             return;
         };
-        let now = now_ms();
+        let now = self.clock.now_ms();
         member.conn = None;
         member.offline_since = Some(now);
         let record = member.record();

@@ -27,6 +27,7 @@ pub(crate) use workspace::{Link, Workspace};
 use crate::auth::limits::CreateLimiter;
 use crate::auth::pin_limits::PinLimits;
 use crate::auth::{PinHasher, Role, Tokens};
+use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::core::conn::{Outbox, Router};
 use crate::core::event::{Push, Reply, RequestId};
@@ -35,7 +36,6 @@ use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
 /// Every workspace on this node, and what guards joining them.
@@ -50,6 +50,8 @@ pub struct Hub {
     store: Arc<dyn Store>,
     /// Delivers to members by their connection's id.
     router: Arc<Router>,
+    /// Every time the hub and its limits read (see `clock.rs`).
+    clock: Clock,
 }
 
 /// Why the hub could not start.
@@ -97,18 +99,19 @@ impl Caller<'_> {
 impl Hub {
     /// A hub holding what `store` holds, with every ttl that ran out while the server
     /// was down already applied. `config` must have been `prepare`d (the JWT secret is
-    /// settled). Members are reached through `router`.
+    /// settled). Members are reached through `router`; time is read from `clock`.
     pub fn new(
         config: Arc<Config>,
         store: Arc<dyn Store>,
         router: Arc<Router>,
+        clock: Clock,
     ) -> Result<Hub, StartError> {
         let secret = config
             .secrets
             .jwt
             .clone()
             .ok_or(crate::config::ConfigError::WeakSecret)?;
-        let now = now_ms();
+        let now = clock.now_ms();
         let workspaces = persist::restore(store.load()?, now);
         let limits = &config.limits;
         Ok(Hub {
@@ -124,6 +127,7 @@ impl Hub {
             config,
             store,
             router,
+            clock,
         })
         .inspect(|hub| {
             tracing::info!(workspaces = hub.workspace_count(), "storage loaded");
@@ -155,12 +159,4 @@ impl Hub {
     fn registry_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Workspace>>> {
         self.workspaces.write().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-/// The system's time in unix milliseconds.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

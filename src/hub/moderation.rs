@@ -11,7 +11,7 @@ use super::admission::Admission;
 use super::membership::bound;
 use super::request::Moderation;
 use super::workspace::{Link, State};
-use super::{now_ms, Binding, Caller, Hub};
+use super::{Binding, Caller, Hub};
 use crate::auth::Role;
 use crate::core::event::{CloseReason, LeaveReason, Push, Reply};
 use crate::error::{Error, Refusal, Result};
@@ -116,7 +116,9 @@ impl Hub {
             self.write(&[dropped])?;
         }
         // The owner is online (bound above), so the room's idle time is unchanged.
-        Ok(state.remove_member(target, now_ms()).and_then(|m| m.conn))
+        Ok(state
+            .remove_member(target, self.clock.now_ms())
+            .and_then(|m| m.conn))
     }
 
     /// `rotate-invite {}`, owner only: every invite handed out so far stops working
@@ -187,7 +189,7 @@ impl Hub {
         admission.rotate();
         let secs = self.config.workspace.ban_secs;
         if let Some(addr) = addr.filter(|_| secs > 0) {
-            let now = now_ms();
+            let now = self.clock.now_ms();
             admission.ban(addr, now.saturating_add(secs.saturating_mul(1000)), now);
         }
     }

@@ -32,7 +32,7 @@ impl Hub {
 
     /// Lets go of the store's files: the server has stopped.
     pub fn close_store(&self) {
-        self.write_presence(&[Change::AliveAt(super::now_ms())]);
+        self.write_presence(&[Change::AliveAt(self.clock.now_ms())]);
         self.store.close();
     }
 
