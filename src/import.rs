@@ -6,7 +6,7 @@
 
 use crate::auth::{PinHasher, Role, Tokens};
 use crate::config::Config;
-use crate::protocol::validate;
+use crate::core::validate;
 use crate::store::{self, Change, MemberRecord, WorkspaceRecord};
 use serde::Deserialize;
 use serde_json::Value;

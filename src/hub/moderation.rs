@@ -14,8 +14,8 @@ use super::workspace::{Link, State};
 use super::{Binding, Caller, Hub};
 use crate::auth::Role;
 use crate::core::event::{CloseReason, LeaveReason, Push, Reply};
+use crate::core::validate;
 use crate::error::{Error, Refusal, Result};
-use crate::protocol::validate;
 use crate::store::Change;
 use std::net::IpAddr;
 

@@ -4,7 +4,6 @@
 pub mod envelope;
 pub mod outbound;
 pub mod request;
-pub mod validate;
 
 pub use envelope::{decode, Envelope, Rejected, RequestId};
 pub use request::{Moderation, Request, Signal, SignalKind};

@@ -4,8 +4,8 @@
 //! type, or a missing required one, is `bad_request`.
 
 use super::envelope::Envelope;
-use super::validate;
 pub use crate::core::event::SignalKind;
+use crate::core::validate;
 use crate::error::{Error, Result};
 pub use crate::hub::request::{Attend, Create, Moderation, Signal, StateChange};
 use serde::{Deserialize, Deserializer};
