@@ -11,7 +11,6 @@ pub mod config;
 pub mod core;
 pub mod error;
 pub mod http;
-pub mod hub;
 pub mod ice;
 pub mod import;
 pub mod protocol;

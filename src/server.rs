@@ -5,8 +5,8 @@ use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::core::conn::outbox::CLOSE_GOING_AWAY;
 use crate::core::conn::Router;
+use crate::core::workspaces::Hub;
 use crate::http::{self, AppState};
-use crate::hub::Hub;
 use crate::ice::Ice;
 use crate::transport::socket;
 use actix_web::dev::Server;
@@ -24,7 +24,7 @@ pub enum RunError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
-    Start(#[from] crate::hub::StartError),
+    Start(#[from] crate::core::workspaces::StartError),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
     #[error("server error: {0}")]

@@ -6,9 +6,9 @@
 //! its signals relayed, in the order it sent them.
 
 use crate::core::conn::Outbox;
+use crate::core::workspaces::{Binding, Caller, Hub, Link};
 use crate::error::{Error, Limit, Oversize, Result};
 use crate::http::AppState;
-use crate::hub::{Binding, Caller, Hub, Link};
 use crate::ice::Ice;
 use crate::protocol::outbound::{self, alert, reply};
 use crate::protocol::{decode, Request, RequestId};

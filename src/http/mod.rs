@@ -8,7 +8,7 @@ use crate::adapters::bootstrap::JoinIds;
 use crate::core::conn::Router;
 use crate::core::counters::Counters;
 use crate::core::switch::Switch;
-use crate::hub::Hub;
+use crate::core::workspaces::Hub;
 use crate::ice::Ice;
 use actix_web::middleware::from_fn;
 use actix_web::web;

@@ -6,8 +6,8 @@
 use super::envelope::Envelope;
 pub use crate::core::event::SignalKind;
 use crate::core::validate;
+pub use crate::core::workspaces::request::{Attend, Create, Moderation, Signal, StateChange};
 use crate::error::{Error, Result};
-pub use crate::hub::request::{Attend, Create, Moderation, Signal, StateChange};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 

@@ -1,4 +1,4 @@
-//! The core: every workspace on this node, who is in it, and routing between members.
+//! Workspaces: every workspace on this node, who is in it, and routing between members.
 //!
 //! The registry map is only locked to find, add or remove a workspace; everything else
 //! happens under the one workspace's own lock (see `workspace.rs`). Lock order: a
