@@ -13,7 +13,6 @@ pub mod error;
 pub mod http;
 pub mod ice;
 pub mod import;
-pub mod protocol;
 pub mod server;
 pub mod session;
 pub mod store;
@@ -21,5 +20,7 @@ pub mod telemetry;
 pub mod tls;
 pub mod transport;
 
+/// The native protocol's decoder and codec, at the path the fuzz targets use.
+pub use adapters::native as protocol;
 pub use config::Config;
 pub use server::{run, RunError};

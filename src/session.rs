@@ -5,13 +5,13 @@
 //! The session handles one request at a time, so a client's requests are answered, and
 //! its signals relayed, in the order it sent them.
 
+use crate::adapters::native::outbound::{self, alert, reply};
+use crate::adapters::native::{decode, Request, RequestId};
 use crate::core::conn::Outbox;
 use crate::core::workspaces::{Binding, Caller, Hub, Link};
 use crate::error::{Error, Limit, Oversize, Result};
 use crate::http::AppState;
 use crate::ice::Ice;
-use crate::protocol::outbound::{self, alert, reply};
-use crate::protocol::{decode, Request, RequestId};
 use crate::transport::ws::{self, FrameHandler};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytestring::ByteString;

@@ -5,6 +5,7 @@
 pub(crate) mod bootstrap;
 mod json;
 mod listeners;
+pub mod native;
 pub(crate) mod peero;
 pub(crate) mod signal_fire;
 

@@ -198,7 +198,7 @@ fn fields<'a, T: Deserialize<'a>>(data: &'a RawValue) -> Result<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::envelope::decode;
+    use crate::adapters::native::envelope::decode;
 
     fn parse(text: &str) -> Result<Request> {
         Request::parse(decode(text).unwrap())
