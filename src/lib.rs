@@ -14,7 +14,6 @@ pub mod http;
 pub mod ice;
 pub mod import;
 pub mod server;
-pub mod session;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

@@ -1,5 +1,5 @@
 //! Adapters: each wire protocol as a codec plus its own rules over the one core. The
-//! native protocol is served by [`crate::session`]; the protocols of the servers
+//! native protocol is served by [`native`]; the protocols of the servers
 //! Switchboard replaces (COMPAT.md) are here, each behind its `[compat.*]` switch.
 
 pub(crate) mod bootstrap;

@@ -58,7 +58,10 @@ pub fn configure(app: Arc<AppState>) -> impl Fn(&mut web::ServiceConfig) + Clone
         let public_dir = app.hub.config().server.public_dir.clone();
         let mut routes = web::scope("")
             .wrap(from_fn(head::as_get))
-            .route("/ws", web::get().to(crate::session::upgrade))
+            .route(
+                "/ws",
+                web::get().to(crate::adapters::native::session::upgrade),
+            )
             .route("/healthz", web::get().to(routes::healthz))
             .route("/iceservers", web::get().to(routes::ice_servers))
             .route("/", web::get().to(routes::index))
