@@ -4,8 +4,8 @@
 //! string clients switch on (PROTOCOL.md, "Errors"), and its `Display` is the human
 //! message. Domain errors (tokens, PINs, limits) convert into it with `From`.
 //!
-//! Refusals carry their reason as an enum variant ([`TokenRefusal`], [`Refusal`],
-//! [`Limit`], [`Oversize`], [`Outage`]), so that an adapter can tell them apart without
+//! Refusals carry their reason as an enum variant ([`Malformed`], [`TokenRefusal`],
+//! [`Refusal`], [`Limit`], [`Oversize`], [`Outage`]), so that an adapter can tell them apart without
 //! matching prose; each reason's `Display` is the message clients have always read.
 
 use thiserror::Error;
@@ -13,7 +13,7 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum Error {
     #[error("{0}")]
-    BadRequest(String),
+    BadRequest(Malformed),
     #[error("unknown event {:?}", quote(.0))]
     UnknownEvent(String),
     #[error("this connection is not attending a workspace")]
@@ -45,6 +45,31 @@ pub enum Error {
     /// A bug. The correlation id is logged with the cause and named to the client.
     #[error("internal error, reference {0}")]
     Internal(String),
+}
+
+/// What was wrong with a request (`bad_request`).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum Malformed {
+    /// A protocol decoder's own words (a frame that is not JSON, a field missing or of
+    /// the wrong type), every quote of the client's input cut short: see
+    /// [`Error::bad_request`].
+    #[error("{0}")]
+    Decode(String),
+    #[error("binary frames are not supported")]
+    Binary,
+    #[error("to is the sender itself")]
+    SignalToSelf,
+    #[error("names may not contain control characters")]
+    NameControl,
+    #[error("a PIN is at least {0} characters")]
+    PinTooShort(usize),
+    #[error("a PIN may not contain control characters")]
+    PinControl,
+    #[error("call must not be empty")]
+    EmptyCall,
+    /// A relayed payload nested deeper than the limit.
+    #[error("{field} nests deeper than {max} levels")]
+    TooDeep { field: &'static str, max: usize },
 }
 
 /// Why a token is refused (`invalid_token`).
@@ -182,10 +207,11 @@ impl Error {
         }
     }
 
-    /// A `bad_request` whose message quotes at most [`QUOTE_CHARS`] characters of any
-    /// quoted client input in it (serde's messages quote the offending value whole).
+    /// A `bad_request` in a decoder's words ([`Malformed::Decode`]), quoting at most
+    /// [`QUOTE_CHARS`] characters of any quoted client input in it (serde's messages
+    /// quote the offending value whole).
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Error::BadRequest(shorten_quotes(&message.into()))
+        Error::BadRequest(Malformed::Decode(shorten_quotes(&message.into())))
     }
 
     /// Logs `cause` under a fresh correlation id and returns the error naming it.
@@ -269,6 +295,17 @@ mod tests {
             (
                 Error::Unavailable(Outage::Storage),
                 "storage is unavailable; try again",
+            ),
+            (
+                Error::BadRequest(Malformed::PinTooShort(4)),
+                "a PIN is at least 4 characters",
+            ),
+            (
+                Error::BadRequest(Malformed::TooDeep {
+                    field: "sdp",
+                    max: 32,
+                }),
+                "sdp nests deeper than 32 levels",
             ),
         ];
         for (error, message) in cases {

@@ -3,7 +3,7 @@
 //! Lengths are counted in characters (what a person sees), not bytes. A string over its
 //! limit is `too_large`; a string that breaks a rule of shape is `bad_request`.
 
-use crate::error::{Error, Oversize, Result};
+use crate::error::{Error, Malformed, Oversize, Result};
 
 pub const MAX_NAME_CHARS: usize = 64;
 pub const MIN_PIN_CHARS: usize = 4;
@@ -24,9 +24,7 @@ pub fn name(value: Option<&str>, default: &str) -> Result<String> {
         return Err(Error::TooLarge(Oversize::Name(MAX_NAME_CHARS)));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(Error::bad_request(
-            "names may not contain control characters",
-        ));
+        return Err(Error::BadRequest(Malformed::NameControl));
     }
     Ok(trimmed.to_string())
 }
@@ -42,14 +40,10 @@ pub fn new_pin(value: Option<&str>) -> Result<Option<String>> {
         return Err(Error::TooLarge(Oversize::Pin(MAX_PIN_CHARS)));
     }
     if chars < MIN_PIN_CHARS {
-        return Err(Error::bad_request(format!(
-            "a PIN is at least {MIN_PIN_CHARS} characters"
-        )));
+        return Err(Error::BadRequest(Malformed::PinTooShort(MIN_PIN_CHARS)));
     }
     if pin.chars().any(char::is_control) {
-        return Err(Error::bad_request(
-            "a PIN may not contain control characters",
-        ));
+        return Err(Error::BadRequest(Malformed::PinControl));
     }
     Ok(Some(pin.to_string()))
 }
@@ -68,7 +62,7 @@ pub fn offered_pin(value: Option<&str>) -> Result<Option<&str>> {
 /// A client-chosen call id: 1 to 64 characters.
 pub fn call_id(value: &str) -> Result<()> {
     match value.chars().count() {
-        0 => Err(Error::bad_request("call must not be empty")),
+        0 => Err(Error::BadRequest(Malformed::EmptyCall)),
         n if n > MAX_CALL_CHARS => Err(Error::TooLarge(Oversize::Call(MAX_CALL_CHARS))),
         _ => Ok(()),
     }
@@ -76,7 +70,7 @@ pub fn call_id(value: &str) -> Result<()> {
 
 /// A relayed payload, as raw JSON already known to be valid: at most
 /// [`MAX_PAYLOAD_DEPTH`] levels deep, or `bad_request`.
-pub fn payload_depth(field: &str, json: &str) -> Result<()> {
+pub fn payload_depth(field: &'static str, json: &str) -> Result<()> {
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     for byte in json.bytes() {
         match byte {
@@ -86,9 +80,8 @@ pub fn payload_depth(field: &str, json: &str) -> Result<()> {
             b'[' | b'{' if !in_string => {
                 depth += 1;
                 if depth > MAX_PAYLOAD_DEPTH {
-                    return Err(Error::bad_request(format!(
-                        "{field} nests deeper than {MAX_PAYLOAD_DEPTH} levels"
-                    )));
+                    let max = MAX_PAYLOAD_DEPTH;
+                    return Err(Error::BadRequest(Malformed::TooDeep { field, max }));
                 }
             }
             b']' | b'}' if !in_string => depth = depth.saturating_sub(1),

@@ -9,7 +9,7 @@ use crate::adapters::native::outbound::{self, alert, reply};
 use crate::adapters::native::{decode, Request, RequestId};
 use crate::core::conn::Outbox;
 use crate::core::workspaces::{Binding, Caller, Hub, Link};
-use crate::error::{Error, Limit, Oversize, Result};
+use crate::error::{Error, Limit, Malformed, Oversize, Result};
 use crate::http::AppState;
 use crate::ice::Ice;
 use crate::transport::ws::{self, FrameHandler};
@@ -188,7 +188,7 @@ impl FrameHandler for Session {
     /// Binary messages are not part of the protocol.
     fn on_binary(&mut self, limited: bool) {
         if !limited {
-            self.alert(None, &Error::bad_request("binary frames are not supported"));
+            self.alert(None, &Error::BadRequest(Malformed::Binary));
         }
     }
 

@@ -12,7 +12,7 @@ use super::{Binding, Caller, Hub};
 use crate::auth::Role;
 use crate::core::conn::{Router, Undelivered};
 use crate::core::event::{Call, Push, Relay, Reply, SignalKind};
-use crate::error::{Error, Limit, Result};
+use crate::error::{Error, Limit, Malformed, Result};
 
 impl Hub {
     /// A point-to-point signal: pushes `ring`, `answer`, `busy`, `icecandidate` or
@@ -120,7 +120,7 @@ impl Hub {
 /// every newcomer is told about (PROTOCOL.md 1.1).
 fn not_to_self(binding: &Binding, to: &str) -> Result<()> {
     if to == binding.attendee {
-        return Err(Error::bad_request("to is the sender itself"));
+        return Err(Error::BadRequest(Malformed::SignalToSelf));
     }
     Ok(())
 }
