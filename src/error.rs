@@ -3,13 +3,17 @@
 //! Every request that fails ends as an [`Error`]; its [`Error::code`] is the stable
 //! string clients switch on (PROTOCOL.md, "Errors"), and its `Display` is the human
 //! message. Domain errors (tokens, PINs, limits) convert into it with `From`.
+//!
+//! Refusals carry their reason as an enum variant ([`Malformed`], [`TokenRefusal`],
+//! [`Refusal`], [`Limit`], [`Oversize`], [`Outage`]), so that an adapter can tell them apart without
+//! matching prose; each reason's `Display` is the message clients have always read.
 
 use thiserror::Error;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum Error {
     #[error("{0}")]
-    BadRequest(String),
+    BadRequest(Malformed),
     #[error("unknown event {:?}", quote(.0))]
     UnknownEvent(String),
     #[error("this connection is not attending a workspace")]
@@ -17,11 +21,11 @@ pub enum Error {
     #[error("this connection already attends a workspace; leave first")]
     AlreadyAttending,
     #[error("{0}")]
-    InvalidToken(&'static str),
+    InvalidToken(TokenRefusal),
     #[error("the token has expired")]
     ExpiredToken,
     #[error("{0}")]
-    Forbidden(&'static str),
+    Forbidden(Refusal),
     #[error("the workspace does not exist")]
     WorkspaceNotFound,
     #[error("no attendee {:?} in this workspace", quote(.0))]
@@ -33,14 +37,137 @@ pub enum Error {
     #[error("the workspace is full ({0} attendees)")]
     WorkspaceFull(usize),
     #[error("{0}")]
-    RateLimited(&'static str),
+    RateLimited(Limit),
     #[error("{0}")]
-    TooLarge(String),
+    TooLarge(Oversize),
     #[error("{0}")]
-    Unavailable(String),
+    Unavailable(Outage),
     /// A bug. The correlation id is logged with the cause and named to the client.
     #[error("internal error, reference {0}")]
     Internal(String),
+}
+
+/// What was wrong with a request (`bad_request`).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum Malformed {
+    /// A protocol decoder's own words (a frame that is not JSON, a field missing or of
+    /// the wrong type), every quote of the client's input cut short: see
+    /// [`Error::bad_request`].
+    #[error("{0}")]
+    Decode(String),
+    #[error("binary frames are not supported")]
+    Binary,
+    #[error("to is the sender itself")]
+    SignalToSelf,
+    #[error("names may not contain control characters")]
+    NameControl,
+    #[error("a PIN is at least {0} characters")]
+    PinTooShort(usize),
+    #[error("a PIN may not contain control characters")]
+    PinControl,
+    #[error("call must not be empty")]
+    EmptyCall,
+    /// A relayed payload nested deeper than the limit.
+    #[error("{field} nests deeper than {max} levels")]
+    TooDeep { field: &'static str, max: usize },
+}
+
+/// Why a token is refused (`invalid_token`).
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    #[error("not an invite token")]
+    NotInvite,
+    #[error("not a session token")]
+    NotSession,
+    #[error("token algorithm not accepted")]
+    Algorithm,
+    #[error("token signature does not verify")]
+    Signature,
+    #[error("malformed token")]
+    Malformed,
+    /// The invite's version is older than the workspace's (it was rotated away).
+    #[error("this invite has been replaced by a newer one")]
+    InviteReplaced,
+    /// A session token of a member that left, was kicked, or timed out.
+    #[error("this membership no longer exists")]
+    MembershipGone,
+    /// `GET /iceservers` without a bearer token.
+    #[error("send Authorization: Bearer <session token>")]
+    NoBearer,
+}
+
+/// Why the caller may not do what it asked (`forbidden`).
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    #[error("the owner cannot leave; destroy the workspace instead")]
+    OwnerCannotLeave,
+    #[error("only the owner can destroy the workspace")]
+    OwnerOnlyDestroy,
+    #[error("only the owner can kick")]
+    OwnerOnlyKick,
+    #[error("the owner cannot kick themself")]
+    KickSelf,
+    #[error("only the owner can rotate the invite")]
+    OwnerOnlyRotate,
+    #[error("only the owner can set the PIN")]
+    OwnerOnlySetPin,
+    /// Kicked while its `attend` was being committed.
+    #[error("removed by the owner while joining")]
+    RemovedWhileJoining,
+    #[error("this address is banned from this workspace")]
+    Banned,
+}
+
+/// Which limit a request ran into (`rate_limited`).
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// `limits.creates_per_minute` of one address.
+    #[error("too many workspaces created; try again later")]
+    Creates,
+    /// The connection's request rate.
+    #[error("too many requests; slow down")]
+    Requests,
+    /// `limits.pin_checks_per_ip` in flight.
+    #[error("too many PIN checks at once; try again")]
+    PinChecks,
+    /// `limits.pin_failures` of one address at one workspace.
+    #[error("too many wrong PINs; try again later")]
+    WrongPins,
+    /// `limits.pin_workspace_failures`, and another attempt already waiting.
+    #[error("this workspace is under PIN guessing; try again later")]
+    PinGuessing,
+    /// A relay target whose queue holds half its limit.
+    #[error("the recipient is not keeping up; send again shortly")]
+    SlowRecipient,
+}
+
+/// What was over its size limit (`too_large`), and the limit.
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+pub enum Oversize {
+    #[error("messages are at most {0} bytes")]
+    Message(usize),
+    #[error("id is at most {0} characters")]
+    RequestId(usize),
+    #[error("names are at most {0} characters")]
+    Name(usize),
+    #[error("a PIN is at most {0} characters")]
+    Pin(usize),
+    #[error("call is at most {0} characters")]
+    Call(usize),
+}
+
+/// What failed that the request needed (`unavailable`).
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    #[error("storage is unavailable; try again")]
+    Storage,
+    /// The caller's own connection closed while its request waited.
+    #[error("the connection is closing")]
+    Closing,
+    #[error("the TURN provider is unavailable")]
+    TurnProvider,
+    #[error("no ICE servers configured")]
+    NoIceServers,
 }
 
 impl Error {
@@ -80,10 +207,11 @@ impl Error {
         }
     }
 
-    /// A `bad_request` whose message quotes at most [`QUOTE_CHARS`] characters of any
-    /// quoted client input in it (serde's messages quote the offending value whole).
+    /// A `bad_request` in a decoder's words ([`Malformed::Decode`]), quoting at most
+    /// [`QUOTE_CHARS`] characters of any quoted client input in it (serde's messages
+    /// quote the offending value whole).
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Error::BadRequest(shorten_quotes(&message.into()))
+        Error::BadRequest(Malformed::Decode(shorten_quotes(&message.into())))
     }
 
     /// Logs `cause` under a fresh correlation id and returns the error naming it.
@@ -140,6 +268,50 @@ fn shorten_quotes(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasons_read_as_the_messages_clients_always_had() {
+        let cases = [
+            (
+                Error::TooLarge(Oversize::Message(65536)),
+                "messages are at most 65536 bytes",
+            ),
+            (
+                Error::TooLarge(Oversize::Name(64)),
+                "names are at most 64 characters",
+            ),
+            (
+                Error::RateLimited(Limit::Requests),
+                "too many requests; slow down",
+            ),
+            (
+                Error::Forbidden(Refusal::Banned),
+                "this address is banned from this workspace",
+            ),
+            (
+                Error::InvalidToken(TokenRefusal::Malformed),
+                "malformed token",
+            ),
+            (
+                Error::Unavailable(Outage::Storage),
+                "storage is unavailable; try again",
+            ),
+            (
+                Error::BadRequest(Malformed::PinTooShort(4)),
+                "a PIN is at least 4 characters",
+            ),
+            (
+                Error::BadRequest(Malformed::TooDeep {
+                    field: "sdp",
+                    max: 32,
+                }),
+                "sdp nests deeper than 32 levels",
+            ),
+        ];
+        for (error, message) in cases {
+            assert_eq!(error.to_string(), message);
+        }
+    }
 
     #[test]
     fn long_quotes_are_cut_and_short_ones_kept() {

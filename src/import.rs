@@ -6,7 +6,7 @@
 
 use crate::auth::{PinHasher, Role, Tokens};
 use crate::config::Config;
-use crate::protocol::validate;
+use crate::core::validate;
 use crate::store::{self, Change, MemberRecord, WorkspaceRecord};
 use serde::Deserialize;
 use serde_json::Value;
@@ -169,7 +169,7 @@ fn convert(
         .created
         .as_ref()
         .and_then(millis)
-        .unwrap_or_else(crate::hub::now_ms);
+        .unwrap_or_else(crate::clock::unix_ms);
     let mut members: Vec<MemberRecord> = node
         .attendees
         .into_values()

@@ -6,16 +6,14 @@
 
 pub(crate) mod adapters;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod core;
 pub mod error;
 pub mod http;
-pub mod hub;
 pub mod ice;
 pub mod import;
-pub mod protocol;
 pub mod server;
-pub mod session;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
@@ -24,5 +22,7 @@ pub mod transport;
 /// Entry points for the fuzz targets in `fuzz/`; not an API.
 #[doc(hidden)]
 pub use adapters::fuzzing;
+/// The native protocol's decoder and codec, at the path the fuzz targets use.
+pub use adapters::native as protocol;
 pub use config::Config;
 pub use server::{run, RunError};

@@ -1,10 +1,12 @@
 //! `run`: the whole server on a listener, until `shutdown` resolves. `main` and the
 //! tests both start Switchboard through here.
 
+use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::core::conn::outbox::CLOSE_GOING_AWAY;
+use crate::core::conn::Router;
+use crate::core::workspaces::Hub;
 use crate::http::{self, AppState};
-use crate::hub::Hub;
 use crate::ice::Ice;
 use crate::transport::socket;
 use actix_web::dev::Server;
@@ -22,7 +24,7 @@ pub enum RunError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
-    Start(#[from] crate::hub::StartError),
+    Start(#[from] crate::core::workspaces::StartError),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
     #[error("server error: {0}")]
@@ -33,18 +35,30 @@ pub enum RunError {
 /// close 1001, and the server stops once they have drained or
 /// `server.shutdown_grace_secs` has passed.
 pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    run_with_clock(config, listener, shutdown, Clock::system()).await
+}
+
+/// [`run`], with the workspaces' ttls and limits read from `clock`: tests move it ahead
+/// instead of waiting.
+pub async fn run_with_clock(
     mut config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    clock: Clock,
 ) -> Result<(), RunError> {
     for warning in config.prepare()? {
         tracing::warn!("{warning}");
     }
     let config = Arc::new(config);
     let store = crate::store::open(&config.storage)?;
-    let hub = Arc::new(Hub::new(config.clone(), store)?);
+    let router = Arc::new(Router::new(0));
+    let hub = Arc::new(Hub::new(config.clone(), store, router.clone(), clock)?);
     let sweeper = hub.spawn_sweeper();
-    let app = Arc::new(AppState::new(hub, Arc::new(Ice::new(&config))));
+    let app = Arc::new(AppState::new(hub, router, Arc::new(Ice::new(&config))));
 
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let addr = listener.local_addr()?;

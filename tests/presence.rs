@@ -83,9 +83,13 @@ async fn a_newer_socket_replaces_the_older_one_with_4001() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_members_expire_as_attendee_left_timeout() {
-    let app = spawn_app_with(|c| c.workspace.offline_ttl_secs = 1).await;
+    let clock = Clock::system();
+    // The default ttl (five minutes), let pass at once; a sweep runs every second.
+    let app = spawn_app_with_clock(clock.clone(), |_| {}).await;
     let (mut owner, [mut ada]) = app.acquainted_workspace(["Ada"]).await;
     ada.go_offline_seen_by(&mut owner).await;
+    let ttl = app.config.workspace.offline_ttl_secs;
+    clock.advance(std::time::Duration::from_secs(ttl));
 
     let left = owner.client.recv_event("attendee-left").await;
     assert_eq!(left, json!({"attendee_id": ada.id(), "reason": "timeout"}));

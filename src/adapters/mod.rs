@@ -1,11 +1,12 @@
 //! Adapters: each wire protocol as a codec plus its own rules over the one core. The
-//! native protocol is served by [`crate::session`]; the protocols of the servers
+//! native protocol is served by [`native`]; the protocols of the servers
 //! Switchboard replaces (COMPAT.md) are here, each behind its `[compat.*]` switch.
 
 pub(crate) mod bootstrap;
 pub mod fuzzing;
 mod json;
 mod listeners;
+pub mod native;
 pub(crate) mod peero;
 pub(crate) mod signal_fire;
 

@@ -13,7 +13,7 @@
 
 use super::limits::source_key;
 use crate::config::LimitsConfig;
-use crate::error::Error;
+use crate::error::{Error, Limit};
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
@@ -83,7 +83,7 @@ impl PinLimits {
         let mut state = self.lock();
         let in_flight = state.addrs.entry(addr).or_default();
         if *in_flight >= self.per_addr {
-            return Err(Error::RateLimited("too many PIN checks at once; try again"));
+            return Err(Error::RateLimited(Limit::PinChecks));
         }
         *in_flight += 1;
         Ok(HashPermit { limits: self, addr })
@@ -97,16 +97,14 @@ impl PinLimits {
         let pair = state.pairs.entry((wid.to_string(), addr)).or_default();
         expire(&mut pair.failures, now, self.window);
         if pair.failures.len() + pair.in_flight as usize >= self.per_pair {
-            return Err(Error::RateLimited("too many wrong PINs; try again later"));
+            return Err(Error::RateLimited(Limit::WrongPins));
         }
         let workspace = state.workspaces.entry(wid.to_string()).or_default();
         expire(&mut workspace.failures, now, self.window);
         let beyond = workspace.failures.len().checked_sub(self.per_workspace);
         let delayed = beyond.is_some();
         if delayed && workspace.in_flight > 0 {
-            return Err(Error::RateLimited(
-                "this workspace is under PIN guessing; try again later",
-            ));
+            return Err(Error::RateLimited(Limit::PinGuessing));
         }
         workspace.in_flight += u32::from(delayed);
         let pair = state.pairs.entry((wid.to_string(), addr)).or_default();

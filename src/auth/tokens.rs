@@ -4,7 +4,7 @@
 //! membership still exists is the hub's question, asked on every use.
 
 use crate::config::Secret;
-use crate::error::Error;
+use crate::error::{Error, TokenRefusal};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -102,7 +102,7 @@ impl Tokens {
     pub fn verify_invite(&self, token: &str) -> Result<InviteClaims, Error> {
         let claims: InviteClaims = self.verify(token, &self.validation)?;
         if claims.typ != INVITE {
-            return Err(Error::InvalidToken("not an invite token"));
+            return Err(Error::InvalidToken(TokenRefusal::NotInvite));
         }
         Ok(claims)
     }
@@ -127,11 +127,9 @@ impl Tokens {
             Ok(data) => Ok(data.claims),
             Err(e) => Err(match e.kind() {
                 ErrorKind::ExpiredSignature => Error::ExpiredToken,
-                ErrorKind::InvalidAlgorithm => Error::InvalidToken("token algorithm not accepted"),
-                ErrorKind::InvalidSignature => {
-                    Error::InvalidToken("token signature does not verify")
-                }
-                _ => Error::InvalidToken("malformed token"),
+                ErrorKind::InvalidAlgorithm => Error::InvalidToken(TokenRefusal::Algorithm),
+                ErrorKind::InvalidSignature => Error::InvalidToken(TokenRefusal::Signature),
+                _ => Error::InvalidToken(TokenRefusal::Malformed),
             }),
         }
     }
@@ -145,7 +143,7 @@ impl Tokens {
 
 fn session_typed(claims: SessionClaims) -> Result<SessionClaims, Error> {
     if claims.typ != SESSION {
-        return Err(Error::InvalidToken("not a session token"));
+        return Err(Error::InvalidToken(TokenRefusal::NotSession));
     }
     Ok(claims)
 }

@@ -354,7 +354,7 @@ impl Config {
 }
 
 fn valid_default_name(name: &str) -> bool {
-    crate::protocol::validate::name(Some(name), "").is_ok()
+    crate::core::validate::name(Some(name), "").is_ok()
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use crate::adapters::bootstrap::JoinIds;
 use crate::core::conn::Router;
 use crate::core::counters::Counters;
 use crate::core::switch::Switch;
-use crate::hub::Hub;
+use crate::core::workspaces::Hub;
 use crate::ice::Ice;
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -36,8 +36,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(hub: Arc<Hub>, ice: Arc<Ice>) -> AppState {
-        let router = Arc::new(Router::new(0));
+    /// `router` is the one `hub` delivers through.
+    pub fn new(hub: Arc<Hub>, router: Arc<Router>, ice: Arc<Ice>) -> AppState {
         let seed = hub.config().compat.bootstrap.seed;
         AppState {
             hub,
@@ -58,7 +58,10 @@ pub fn configure(app: Arc<AppState>) -> impl Fn(&mut web::ServiceConfig) + Clone
         let public_dir = app.hub.config().server.public_dir.clone();
         let mut routes = web::scope("")
             .wrap(from_fn(head::as_get))
-            .route("/ws", web::get().to(crate::session::upgrade))
+            .route(
+                "/ws",
+                web::get().to(crate::adapters::native::session::upgrade),
+            )
             .route("/healthz", web::get().to(routes::healthz))
             .route("/iceservers", web::get().to(routes::ice_servers))
             .route("/", web::get().to(routes::index))

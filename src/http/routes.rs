@@ -1,7 +1,7 @@
 //! Plain HTTP routes: the landing page, health, and ICE servers for members.
 
 use super::AppState;
-use crate::error::Error;
+use crate::error::{Error, TokenRefusal};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
@@ -45,9 +45,7 @@ pub async fn ice_servers(req: HttpRequest, app: web::Data<AppState>) -> HttpResp
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let result = match token {
-        None => Err(Error::InvalidToken(
-            "send Authorization: Bearer <session token>",
-        )),
+        None => Err(Error::InvalidToken(TokenRefusal::NoBearer)),
         Some(token) => match app.hub.verify_member(token) {
             Ok(claims) => app.ice.servers(&claims.sub).await,
             Err(e) => Err(e),

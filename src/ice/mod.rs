@@ -9,7 +9,7 @@ mod coturn;
 mod twilio;
 
 use crate::config::{Config, Provider};
-use crate::error::{Error, Result};
+use crate::error::{Error, Outage, Result};
 use serde::Serialize;
 
 /// STUN needs no credentials; clients may keep the list this long.
@@ -97,7 +97,7 @@ impl Ice {
         let has_stun = self.sources.iter().any(|s| matches!(s, Source::Stun(_)));
         match failure {
             Some(e) if !has_stun => Err(e),
-            _ if servers.is_empty() => Err(Error::Unavailable("no ICE servers configured".into())),
+            _ if servers.is_empty() => Err(Error::Unavailable(Outage::NoIceServers)),
             _ => Ok(IceServers {
                 ice_servers: servers,
                 ttl,

@@ -6,7 +6,7 @@
 
 use super::IceServer;
 use crate::config::Secret;
-use crate::error::Error;
+use crate::error::{Error, Outage};
 use serde::Deserialize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -93,7 +93,7 @@ impl Twilio {
             Err(reason) => {
                 tracing::warn!("Twilio ICE servers unavailable: {reason}");
                 self.cached(|t| t.fetched.elapsed() < t.ttl)
-                    .ok_or_else(|| Error::Unavailable("the TURN provider is unavailable".into()))
+                    .ok_or(Error::Unavailable(Outage::TurnProvider))
             }
         }
     }

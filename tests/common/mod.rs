@@ -22,6 +22,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
+pub use switchboard::clock::Clock;
 use switchboard::config::Secret;
 use switchboard::Config;
 use tokio::sync::oneshot;
@@ -69,9 +70,22 @@ pub async fn spawn_app_with(mutate: impl FnOnce(&mut Config)) -> TestApp {
     app
 }
 
+/// Starts a server whose workspaces read their time from `clock`: the test moves it
+/// ahead (`Clock::advance`) instead of waiting out a ttl.
+pub async fn spawn_app_with_clock(clock: Clock, mutate: impl FnOnce(&mut Config)) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temporary data directory");
+    let mut app = spawn_app_at(data_dir.path(), clock, mutate).await;
+    app.data_dir = Some(data_dir);
+    app
+}
+
 /// Starts a server whose `storage.path` is `dir`, which the test owns: a later server
 /// on the same `dir` finds what this one stored.
 pub async fn spawn_app_in(dir: &Path, mutate: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_at(dir, Clock::system(), mutate).await
+}
+
+async fn spawn_app_at(dir: &Path, clock: Clock, mutate: impl FnOnce(&mut Config)) -> TestApp {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     let addr = listener
         .local_addr()
@@ -104,8 +118,9 @@ pub async fn spawn_app_in(dir: &Path, mutate: impl FnOnce(&mut Config)) -> TestA
                 .enable_all()
                 .build()
                 .expect("the server's runtime");
-            let _ =
-                done.send(runtime.block_on(switchboard::run(server_config, listener, shutdown)));
+            let served =
+                switchboard::server::run_with_clock(server_config, listener, shutdown, clock);
+            let _ = done.send(runtime.block_on(served));
         })
         .expect("the server's thread");
     let handle = tokio::spawn(async move {

@@ -1,6 +1,8 @@
 //! Connections as the core sees them: an address ([`ConnId`]), an outbound queue
 //! ([`Outbox`]), and the [`Router`] that delivers to either.
 
+#![warn(missing_docs)]
+
 pub mod outbox;
 mod router;
 

@@ -23,20 +23,33 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
+/// Normal closure (RFC 6455 §7.4.1).
 pub const CLOSE_NORMAL: u16 = 1000;
+/// The server is shutting down.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// A WebSocket protocol violation.
 pub const CLOSE_PROTOCOL: u16 = 1002;
+/// Text that is not UTF-8.
 pub const CLOSE_INVALID_DATA: u16 = 1007;
+/// A policy violation: flooding, a slow or stalled consumer.
 pub const CLOSE_POLICY: u16 = 1008;
+/// A message over `max_message_bytes`.
 pub const CLOSE_TOO_LARGE: u16 = 1009;
+/// The native protocol's close of a connection replaced by a newer one.
 pub const CLOSE_REPLACED: u16 = 4001;
+/// The native protocol's close of a kicked member.
 pub const CLOSE_KICKED: u16 = 4003;
 
+/// One frame waiting for the socket's writer.
 #[derive(Debug)]
 pub enum Outgoing {
+    /// A text message.
     Text(ByteString),
+    /// A heartbeat ping.
     Ping,
+    /// The answer to the peer's ping, with its payload.
     Pong(bytes::Bytes),
+    /// The close frame: code and reason.
     Close(u16, &'static str),
 }
 
@@ -59,6 +72,7 @@ impl Outgoing {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Full;
 
+/// The sending side of a connection's queue; clones share it.
 #[derive(Clone)]
 pub struct Outbox {
     shared: Arc<Shared>,
@@ -87,6 +101,7 @@ struct Shared {
     closed: CancellationToken,
 }
 
+/// The socket writer's side of the queue.
 pub struct OutboxReceiver {
     shared: Arc<Shared>,
     rx: mpsc::UnboundedReceiver<Outgoing>,
@@ -124,6 +139,7 @@ impl Outbox {
         )
     }
 
+    /// The connection's number, unique on this node ([`super::ConnId::local`]).
     pub fn id(&self) -> u64 {
         self.shared.id
     }
@@ -152,10 +168,12 @@ impl Outbox {
         let _ = self.relay(text.clone());
     }
 
+    /// Queues a heartbeat ping.
     pub fn ping(&self) {
         self.push(Outgoing::Ping, self.shared.limit);
     }
 
+    /// Queues the answer to the peer's ping; it counts against the queue like any frame.
     pub fn pong(&self, payload: bytes::Bytes) {
         self.push(Outgoing::Pong(payload), self.shared.limit);
     }
@@ -198,6 +216,7 @@ impl Outbox {
         self.shared.closed.cancel();
     }
 
+    /// Whether a close has been queued (by anyone).
     pub fn is_closing(&self) -> bool {
         self.shared.closing.load(Ordering::Acquire)
     }

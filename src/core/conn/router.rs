@@ -10,6 +10,7 @@ use bytestring::ByteString;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+/// Every open connection of this node, by [`ConnId`].
 pub struct Router {
     node: u64,
     /// Local connection number to its outbox. Written to register and unregister a
@@ -66,6 +67,29 @@ impl Router {
         out.relay(text).map_err(|Full| Undelivered::Full)
     }
 
+    /// Queues a frame for `to` sent to several connections at once, as [`Outbox::offer`]
+    /// does: skipped for a target whose queue holds half of its limit.
+    pub fn offer(&self, to: ConnId, text: &ByteString) {
+        if let Some(out) = self.local(to) {
+            out.offer(text);
+        }
+    }
+
+    /// Queues a frame for `to` that it must get (the end of its membership), as
+    /// [`Outbox::send`] does: a target past its queue's limit is closed 1008.
+    pub fn send(&self, to: ConnId, text: ByteString) {
+        if let Some(out) = self.local(to) {
+            out.send(text);
+        }
+    }
+
+    /// Queues a close frame for `to` after what it has queued.
+    pub fn close(&self, to: ConnId, code: u16, reason: &'static str) {
+        if let Some(out) = self.local(to) {
+            out.close(code, reason);
+        }
+    }
+
     /// The outbox of a connection on this node, if it is open.
     pub fn local(&self, to: ConnId) -> Option<Outbox> {
         if to.node != self.node {
@@ -92,6 +116,7 @@ impl Router {
 }
 
 impl Registered {
+    /// The registered connection's address.
     pub fn id(&self) -> ConnId {
         self.id
     }

@@ -6,79 +6,62 @@
 
 use super::admission::Admission;
 use crate::auth::Role;
-use crate::core::conn::Outbox;
-use bytestring::ByteString;
+use crate::core::conn::{ConnId, Router};
+use crate::core::event::{AttendeeInfo, Call, Codec, Fanout, Push, WorkspaceInfo};
 use indexmap::IndexMap;
-use serde::Serialize;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 
-pub struct Workspace {
-    pub id: String,
+/// One workspace: its id, and its state behind the one lock every change takes.
+pub(crate) struct Workspace {
+    pub(crate) id: String,
     state: Mutex<State>,
 }
 
-pub struct State {
-    pub name: String,
-    pub owner: String,
+/// Everything about a workspace that changes, guarded by [`Workspace::lock`].
+pub(super) struct State {
+    pub(super) name: String,
+    pub(super) owner: String,
     /// The PIN, the invite version and the bans: what `attend` must get past.
-    pub(crate) admission: Admission,
-    pub capacity: usize,
+    pub(super) admission: Admission,
+    pub(super) capacity: usize,
     /// Unix milliseconds.
-    pub created_at: u64,
+    pub(super) created_at: u64,
     /// In join order, the owner first. Offline members stay until their ttl.
-    pub members: IndexMap<String, Member>,
-    pub call: Option<Call>,
+    pub(super) members: IndexMap<String, Member>,
+    pub(super) call: Option<Call>,
     /// False once destroyed or expired: holders of an `Arc` must treat it as gone.
-    pub live: bool,
+    pub(super) live: bool,
     /// Unix ms since when no member has been online; `None` while someone is.
-    pub idle_since: Option<u64>,
+    pub(super) idle_since: Option<u64>,
 }
 
-pub struct Member {
-    pub id: String,
-    pub name: String,
-    pub role: Role,
-    pub joined_at: u64,
-    /// The member's current socket; `None` while offline.
-    pub conn: Option<Outbox>,
+/// One member, online or not.
+pub(super) struct Member {
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) role: Role,
+    pub(super) joined_at: u64,
+    /// The member's current connection; `None` while offline.
+    pub(super) conn: Option<Link>,
     /// The client address of the current socket, or of the last one while offline.
-    pub addr: Option<IpAddr>,
+    pub(super) addr: Option<IpAddr>,
     /// Unix ms since when the member has been offline.
-    pub offline_since: Option<u64>,
-    pub mic: Option<bool>,
-    pub cam: Option<bool>,
+    pub(super) offline_since: Option<u64>,
+    pub(super) mic: Option<bool>,
+    pub(super) cam: Option<bool>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Call {
-    pub id: String,
-    pub participants: Vec<String>,
-}
-
-#[derive(Serialize)]
-pub struct WorkspaceView<'a> {
-    pub id: &'a str,
-    pub name: &'a str,
-    pub owner: &'a str,
-    pub protected: bool,
-    pub capacity: usize,
-    pub created_at: u64,
-    pub invite: String,
-}
-
-#[derive(Serialize)]
-pub struct AttendeeView<'a> {
-    pub id: &'a str,
-    pub name: &'a str,
-    pub role: Role,
-    pub online: bool,
-    pub mic: Option<bool>,
-    pub cam: Option<bool>,
+/// A member's connection: where the router delivers to it, and how its protocol
+/// encodes the core's events.
+#[derive(Clone)]
+pub(crate) struct Link {
+    pub(crate) id: ConnId,
+    pub(crate) codec: Codec,
 }
 
 impl Workspace {
-    pub fn new(id: String, state: State) -> Workspace {
+    pub(super) fn new(id: String, state: State) -> Workspace {
         Workspace {
             id,
             state: Mutex::new(state),
@@ -87,17 +70,17 @@ impl Workspace {
 
     /// The state lock. A panic while it was held would have been a bug in a few lines
     /// of bookkeeping; carrying on with the state is better than wedging the room.
-    pub fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 impl State {
-    pub fn view<'a>(&'a self, id: &'a str, invite: String) -> WorkspaceView<'a> {
-        WorkspaceView {
-            id,
-            name: &self.name,
-            owner: &self.owner,
+    pub(super) fn info(&self, id: &str, invite: String) -> WorkspaceInfo {
+        WorkspaceInfo {
+            id: id.to_string(),
+            name: self.name.clone(),
+            owner: self.owner.clone(),
             protected: self.admission.pin_hash.is_some(),
             capacity: self.capacity,
             created_at: self.created_at,
@@ -105,41 +88,43 @@ impl State {
         }
     }
 
-    pub fn attendees(&self) -> Vec<AttendeeView<'_>> {
-        self.members.values().map(Member::view).collect()
+    pub(super) fn attendees(&self) -> Vec<AttendeeInfo> {
+        self.members.values().map(Member::info).collect()
     }
 
-    /// The member bound to socket `conn`, if that socket is still its current one.
-    pub fn bound_member(&mut self, attendee: &str, conn: u64) -> Option<&mut Member> {
+    /// The member bound to connection `conn`, if that is still its current one.
+    pub(super) fn bound_member(&mut self, attendee: &str, conn: ConnId) -> Option<&mut Member> {
         self.members
             .get_mut(attendee)
-            .filter(|m| m.conn.as_ref().is_some_and(|c| c.id() == conn))
+            .filter(|m| m.conn.as_ref().is_some_and(|c| c.id == conn))
     }
 
-    /// Pushes `frame` to every online member but `except` that has room for it; a
+    /// Pushes `push` to every online member but `except` that has room for it; a
     /// member whose queue is half full misses it (PROTOCOL.md 1.1, "Slow targets").
-    pub fn broadcast(&self, frame: &ByteString, except: &str) {
+    /// Encoded once per protocol among them.
+    pub(super) fn broadcast(&self, router: &Router, push: &Push, except: &str) {
+        let mut fanout = Fanout::new(push);
         for member in self.members.values().filter(|m| m.id != except) {
             if let Some(conn) = &member.conn {
-                conn.offer(frame);
+                router.offer(conn.id, &fanout.frame(&conn.codec));
             }
         }
     }
 
-    pub fn any_online(&self) -> bool {
+    pub(super) fn any_online(&self) -> bool {
         self.members.values().any(|m| m.conn.is_some())
     }
 
     /// Removes a member for good, and from the call; marks the room idle when it was
     /// the last one online.
-    pub fn remove_member(&mut self, attendee: &str, now_ms: u64) -> Option<Member> {
+    pub(super) fn remove_member(&mut self, attendee: &str, now_ms: u64) -> Option<Member> {
         let member = self.members.shift_remove(attendee)?;
         self.leave_call(attendee);
         self.note_presence(now_ms);
         Some(member)
     }
 
-    pub fn leave_call(&mut self, attendee: &str) {
+    pub(super) fn leave_call(&mut self, attendee: &str) {
         if let Some(call) = &mut self.call {
             call.participants.retain(|p| p != attendee);
             if call.participants.is_empty() {
@@ -149,7 +134,7 @@ impl State {
     }
 
     /// Keeps `idle_since` true to who is online.
-    pub fn note_presence(&mut self, now_ms: u64) {
+    pub(super) fn note_presence(&mut self, now_ms: u64) {
         if self.any_online() {
             self.idle_since = None;
         } else if self.idle_since.is_none() {
@@ -159,10 +144,10 @@ impl State {
 }
 
 impl Member {
-    pub fn view(&self) -> AttendeeView<'_> {
-        AttendeeView {
-            id: &self.id,
-            name: &self.name,
+    pub(super) fn info(&self) -> AttendeeInfo {
+        AttendeeInfo {
+            id: self.id.clone(),
+            name: self.name.clone(),
             role: self.role,
             online: self.conn.is_some(),
             mic: self.mic,

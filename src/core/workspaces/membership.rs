@@ -4,16 +4,19 @@
 //! `left` and `destroyed` are acknowledged only once durable (see `persist.rs`); the
 //! pushes that tell the others follow the acknowledgement.
 
+use super::workspace::Link;
 use super::workspace::State;
-use super::{now_ms, Binding, Caller, Hub};
+use super::{Binding, Caller, Hub};
 use crate::auth::tokens::now_secs;
 use crate::auth::Role;
-use crate::error::{Error, Result};
-use crate::protocol::outbound::{push, reply, Empty};
+use crate::core::conn::ConnId;
+use crate::core::event::{Fanout, LeaveReason, Push, Reply};
+use crate::error::{Error, Refusal, Result, TokenRefusal};
 use crate::store::Change;
-use serde_json::json;
 
 impl Hub {
+    /// `refresh`: a new session token for the caller's membership. Replies `refreshed
+    /// {token}`; pushes nothing. Errors: `not_attending`, `expired_token`.
     pub fn refresh(&self, binding: &mut Binding, caller: &Caller<'_>) -> Result<()> {
         let state = &mut *binding.workspace.lock();
         bound(state, binding, caller)?;
@@ -21,45 +24,47 @@ impl Hub {
             self.tokens
                 .session(&binding.workspace.id, &binding.attendee, binding.role);
         binding.exp = claims.exp;
-        caller
-            .out
-            .send(reply(caller.re, "refreshed", json!({"token": token})));
+        caller.reply(Reply::Refreshed { token });
         Ok(())
     }
 
+    /// `attendees`: replies `attendees {attendees}`, every member in join order; pushes
+    /// nothing. Errors: `not_attending`, `expired_token`.
     pub fn attendees(&self, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
         let state = &mut *binding.workspace.lock();
         bound(state, binding, caller)?;
-        let data = json!({"attendees": state.attendees()});
-        caller.out.send(reply(caller.re, "attendees", data));
+        caller.reply(Reply::Attendees {
+            attendees: state.attendees(),
+        });
         Ok(())
     }
 
+    /// `leave`: the caller stops being a member, for good. Replies `left {}` once
+    /// durable, then pushes `attendee-left {attendee_id, reason: "left"}` to every other
+    /// online member.
+    ///
+    /// Errors: `forbidden` (the owner, who destroys instead), `not_attending`,
+    /// `expired_token`, `unavailable` (storage).
     pub async fn leave(&self, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
         if binding.role == Role::Owner {
-            return Err(Error::Forbidden(
-                "the owner cannot leave; destroy the workspace instead",
-            ));
+            return Err(Error::Forbidden(Refusal::OwnerCannotLeave));
         }
         self.remove(binding, &binding.attendee, caller)?;
         self.commit().await?;
-        caller.out.send(reply(caller.re, "left", Empty {}));
-        let left = push(
-            "attendee-left",
-            json!({"attendee_id": binding.attendee, "reason": "left"}),
-        );
-        binding.workspace.lock().broadcast(&left, &binding.attendee);
+        caller.reply(Reply::Left);
+        let left = Push::AttendeeLeft {
+            attendee_id: binding.attendee.clone(),
+            reason: LeaveReason::Left,
+        };
+        let state = binding.workspace.lock();
+        state.broadcast(&self.router, &left, &binding.attendee);
+        drop(state);
         tracing::info!(workspace = %binding.workspace.id, attendee = %binding.attendee, "attendee left");
         Ok(())
     }
 
-    /// Removes `target` for good, store first; returns its socket, if it had one.
-    fn remove(
-        &self,
-        binding: &Binding,
-        target: &str,
-        caller: &Caller<'_>,
-    ) -> Result<Option<crate::core::conn::Outbox>> {
+    /// Removes `target` for good, store first; returns its connection, if it had one.
+    fn remove(&self, binding: &Binding, target: &str, caller: &Caller<'_>) -> Result<Option<Link>> {
         let wid = &binding.workspace.id;
         let state = &mut *binding.workspace.lock();
         bound(state, binding, caller)?;
@@ -67,19 +72,25 @@ impl Hub {
             return Err(Error::UnknownAttendee(target.to_string()));
         }
         self.write(&[Change::DropMember(wid.clone(), target.to_string())])?;
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let member = state.remove_member(target, now);
         self.write_presence(&[Change::PutWorkspace(state.record(wid))]);
         Ok(member.and_then(|m| m.conn))
     }
 
+    /// `destroy`, owner only: the workspace and every membership end. Replies
+    /// `destroyed {workspace_id}` once durable, then pushes the same to every other
+    /// online member; their bindings then answer `not_attending`.
+    ///
+    /// Errors: `forbidden` (a non-owner), `not_attending`, `expired_token`,
+    /// `unavailable` (storage).
     pub async fn destroy(&self, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
         let wid = &binding.workspace.id;
         let others = {
             let state = &mut *binding.workspace.lock();
             bound(state, binding, caller)?;
             if binding.role != Role::Owner {
-                return Err(Error::Forbidden("only the owner can destroy the workspace"));
+                return Err(Error::Forbidden(Refusal::OwnerOnlyDestroy));
             }
             self.write(&[Change::DropWorkspace(wid.clone())])?;
             let others: Vec<_> = state
@@ -93,25 +104,30 @@ impl Hub {
         };
         self.registry_mut().remove(wid);
         self.commit().await?;
-        let data = json!({"workspace_id": wid});
-        caller.out.send(reply(caller.re, "destroyed", &data));
-        let destroyed = push("destroyed", &data);
+        caller.reply(Reply::Destroyed {
+            workspace_id: wid.clone(),
+        });
+        let destroyed = Push::Destroyed {
+            workspace_id: wid.clone(),
+        };
+        let mut fanout = Fanout::new(&destroyed);
         for conn in others {
-            conn.send(destroyed.clone());
+            self.router.send(conn.id, fanout.frame(&conn.codec));
         }
         tracing::info!(workspace = %wid, "workspace destroyed");
         Ok(())
     }
 
-    /// The socket behind `binding` closed. If it was still the member's current one, the
-    /// member goes offline and the others hear of it.
-    pub fn disconnect(&self, binding: &Binding, conn: u64) {
+    /// The connection behind `binding` closed. If it was still the member's current one,
+    /// the member goes offline and every other online member gets `attendee-offline
+    /// {attendee_id}`.
+    pub fn disconnect(&self, binding: &Binding, conn: ConnId) {
         let wid = &binding.workspace.id;
         let state = &mut *binding.workspace.lock();
         let Some(member) = state.bound_member(&binding.attendee, conn) else {
             return;
         };
-        let now = now_ms();
+        let now = self.clock.now_ms();
         member.conn = None;
         member.offline_since = Some(now);
         let record = member.record();
@@ -120,13 +136,16 @@ impl Hub {
             Change::PutMember(wid.clone(), record),
             Change::PutWorkspace(state.record(wid)),
         ]);
-        let offline = push("attendee-offline", json!({"attendee_id": binding.attendee}));
-        state.broadcast(&offline, &binding.attendee);
+        let offline = Push::AttendeeOffline {
+            attendee_id: binding.attendee.clone(),
+        };
+        state.broadcast(&self.router, &offline, &binding.attendee);
         tracing::info!(workspace = %wid, attendee = %binding.attendee, "attendee offline");
     }
 
     /// A session token that still names a live membership (for HTTP requests, which
-    /// have no socket binding).
+    /// have no socket binding). Errors: `invalid_token`, `expired_token`,
+    /// `workspace_not_found`.
     pub fn verify_member(&self, token: &str) -> Result<crate::auth::SessionClaims> {
         let claims = self.tokens.verify_session(token)?;
         let workspace = self.find(&claims.wid)?;
@@ -135,7 +154,7 @@ impl Hub {
             return Err(Error::WorkspaceNotFound);
         }
         if !state.members.contains_key(&claims.sub) {
-            return Err(Error::InvalidToken("this membership no longer exists"));
+            return Err(Error::InvalidToken(TokenRefusal::MembershipGone));
         }
         Ok(claims)
     }
@@ -146,7 +165,7 @@ impl Hub {
 pub(super) fn bound(state: &mut State, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
     if !state.live
         || state
-            .bound_member(&binding.attendee, caller.out.id())
+            .bound_member(&binding.attendee, caller.link.id)
             .is_none()
     {
         return Err(Error::NotAttending);

@@ -3,7 +3,7 @@
 //! Lengths are counted in characters (what a person sees), not bytes. A string over its
 //! limit is `too_large`; a string that breaks a rule of shape is `bad_request`.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Malformed, Oversize, Result};
 
 pub const MAX_NAME_CHARS: usize = 64;
 pub const MIN_PIN_CHARS: usize = 4;
@@ -21,14 +21,10 @@ pub fn name(value: Option<&str>, default: &str) -> Result<String> {
         return Ok(default.to_string());
     }
     if trimmed.chars().count() > MAX_NAME_CHARS {
-        return Err(Error::TooLarge(format!(
-            "names are at most {MAX_NAME_CHARS} characters"
-        )));
+        return Err(Error::TooLarge(Oversize::Name(MAX_NAME_CHARS)));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(Error::bad_request(
-            "names may not contain control characters",
-        ));
+        return Err(Error::BadRequest(Malformed::NameControl));
     }
     Ok(trimmed.to_string())
 }
@@ -41,19 +37,13 @@ pub fn new_pin(value: Option<&str>) -> Result<Option<String>> {
     };
     let chars = pin.chars().count();
     if chars > MAX_PIN_CHARS {
-        return Err(Error::TooLarge(format!(
-            "a PIN is at most {MAX_PIN_CHARS} characters"
-        )));
+        return Err(Error::TooLarge(Oversize::Pin(MAX_PIN_CHARS)));
     }
     if chars < MIN_PIN_CHARS {
-        return Err(Error::bad_request(format!(
-            "a PIN is at least {MIN_PIN_CHARS} characters"
-        )));
+        return Err(Error::BadRequest(Malformed::PinTooShort(MIN_PIN_CHARS)));
     }
     if pin.chars().any(char::is_control) {
-        return Err(Error::bad_request(
-            "a PIN may not contain control characters",
-        ));
+        return Err(Error::BadRequest(Malformed::PinControl));
     }
     Ok(Some(pin.to_string()))
 }
@@ -62,9 +52,9 @@ pub fn new_pin(value: Option<&str>) -> Result<Option<String>> {
 /// input stays cheap; anything else simply fails to match.
 pub fn offered_pin(value: Option<&str>) -> Result<Option<&str>> {
     match value.filter(|p| !p.is_empty()) {
-        Some(pin) if pin.chars().count() > MAX_PIN_CHARS => Err(Error::TooLarge(format!(
-            "a PIN is at most {MAX_PIN_CHARS} characters"
-        ))),
+        Some(pin) if pin.chars().count() > MAX_PIN_CHARS => {
+            Err(Error::TooLarge(Oversize::Pin(MAX_PIN_CHARS)))
+        }
         other => Ok(other),
     }
 }
@@ -72,17 +62,15 @@ pub fn offered_pin(value: Option<&str>) -> Result<Option<&str>> {
 /// A client-chosen call id: 1 to 64 characters.
 pub fn call_id(value: &str) -> Result<()> {
     match value.chars().count() {
-        0 => Err(Error::bad_request("call must not be empty")),
-        n if n > MAX_CALL_CHARS => Err(Error::TooLarge(format!(
-            "call is at most {MAX_CALL_CHARS} characters"
-        ))),
+        0 => Err(Error::BadRequest(Malformed::EmptyCall)),
+        n if n > MAX_CALL_CHARS => Err(Error::TooLarge(Oversize::Call(MAX_CALL_CHARS))),
         _ => Ok(()),
     }
 }
 
 /// A relayed payload, as raw JSON already known to be valid: at most
 /// [`MAX_PAYLOAD_DEPTH`] levels deep, or `bad_request`.
-pub fn payload_depth(field: &str, json: &str) -> Result<()> {
+pub fn payload_depth(field: &'static str, json: &str) -> Result<()> {
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     for byte in json.bytes() {
         match byte {
@@ -92,9 +80,8 @@ pub fn payload_depth(field: &str, json: &str) -> Result<()> {
             b'[' | b'{' if !in_string => {
                 depth += 1;
                 if depth > MAX_PAYLOAD_DEPTH {
-                    return Err(Error::bad_request(format!(
-                        "{field} nests deeper than {MAX_PAYLOAD_DEPTH} levels"
-                    )));
+                    let max = MAX_PAYLOAD_DEPTH;
+                    return Err(Error::BadRequest(Malformed::TooDeep { field, max }));
                 }
             }
             b']' | b'}' if !in_string => depth = depth.saturating_sub(1),

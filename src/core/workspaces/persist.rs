@@ -8,7 +8,7 @@
 use super::admission::Admission;
 use super::workspace::{Member, State, Workspace};
 use super::Hub;
-use crate::error::{Error, Result};
+use crate::error::{Error, Outage, Result};
 use crate::store::{Change, MemberRecord, Snapshot, WorkspaceRecord};
 use indexmap::IndexMap;
 use std::collections::HashMap;
@@ -18,7 +18,7 @@ impl Hub {
     pub(super) fn write(&self, changes: &[Change]) -> Result<()> {
         self.store.apply(changes).map_err(|e| {
             tracing::error!("storage write failed: {e}");
-            Error::Unavailable("storage is unavailable; try again".into())
+            Error::Unavailable(Outage::Storage)
         })
     }
 
@@ -26,13 +26,13 @@ impl Hub {
     pub(super) async fn commit(&self) -> Result<()> {
         self.store.sync().await.map_err(|e| {
             tracing::error!("storage flush failed: {e}");
-            Error::Unavailable("storage is unavailable; try again".into())
+            Error::Unavailable(Outage::Storage)
         })
     }
 
     /// Lets go of the store's files: the server has stopped.
     pub fn close_store(&self) {
-        self.write_presence(&[Change::AliveAt(super::now_ms())]);
+        self.write_presence(&[Change::AliveAt(self.clock.now_ms())]);
         self.store.close();
     }
 
@@ -67,7 +67,7 @@ impl State {
 }
 
 impl Member {
-    pub fn record(&self) -> MemberRecord {
+    pub(super) fn record(&self) -> MemberRecord {
         MemberRecord {
             id: self.id.clone(),
             name: self.name.clone(),

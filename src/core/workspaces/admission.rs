@@ -7,7 +7,7 @@
 //! and in number, and stored with the workspace so that they survive restarts.
 
 use crate::auth::limits::source_key;
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result, TokenRefusal};
 use crate::store::BanRecord;
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -45,15 +45,11 @@ impl Admission {
     /// that needs a hash.
     pub(crate) fn admits(&self, invite_version: u64, ip: IpAddr, now_ms: u64) -> Result<()> {
         if invite_version != self.invite_version {
-            return Err(Error::InvalidToken(
-                "this invite has been replaced by a newer one",
-            ));
+            return Err(Error::InvalidToken(TokenRefusal::InviteReplaced));
         }
         let key = source_key(ip);
         if self.bans.iter().any(|b| b.addr == key && b.until > now_ms) {
-            return Err(Error::Forbidden(
-                "this address is banned from this workspace",
-            ));
+            return Err(Error::Forbidden(Refusal::Banned));
         }
         Ok(())
     }

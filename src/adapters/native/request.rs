@@ -4,7 +4,9 @@
 //! type, or a missing required one, is `bad_request`.
 
 use super::envelope::Envelope;
-use super::validate;
+pub use crate::core::event::SignalKind;
+use crate::core::validate;
+pub use crate::core::workspaces::request::{Attend, Create, Moderation, Signal, StateChange};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
@@ -25,86 +27,27 @@ pub enum Request {
     IceServers,
 }
 
-/// The owner's say over who is in and who may come in.
-#[derive(Debug)]
-pub enum Moderation {
-    Kick {
-        attendee_id: String,
-        ban: bool,
-    },
-    RotateInvite,
-    /// `None` removes the PIN.
-    SetPin {
-        pin: Option<String>,
-    },
+/// `data` of `create`.
+#[derive(Deserialize)]
+struct CreateData {
+    name: Option<String>,
+    pin: Option<String>,
+    attendee_name: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct Create {
-    pub name: Option<String>,
-    pub pin: Option<String>,
-    pub attendee_name: Option<String>,
+/// `data` of `attend`.
+#[derive(Deserialize)]
+struct AttendData {
+    invite: String,
+    pin: Option<String>,
+    name: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct Attend {
-    pub invite: String,
-    pub pin: Option<String>,
-    pub name: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct StateChange {
-    pub mic: Option<bool>,
-    pub cam: Option<bool>,
-}
-
-/// The point-to-point signals, relayed untouched to one member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignalKind {
-    Ring,
-    Answer,
-    Busy,
-    IceCandidate,
-    Negotiation,
-}
-
-impl SignalKind {
-    pub fn event(self) -> &'static str {
-        match self {
-            SignalKind::Ring => "ring",
-            SignalKind::Answer => "answer",
-            SignalKind::Busy => "busy",
-            SignalKind::IceCandidate => "icecandidate",
-            SignalKind::Negotiation => "negotiation",
-        }
-    }
-
-    /// The opaque field each kind carries, if any.
-    fn payload_field(self) -> Option<&'static str> {
-        match self {
-            SignalKind::Ring | SignalKind::Answer => Some("sdp"),
-            SignalKind::IceCandidate => Some("candidate"),
-            SignalKind::Negotiation => Some("description"),
-            SignalKind::Busy => None,
-        }
-    }
-
-    fn has_call(self) -> bool {
-        matches!(
-            self,
-            SignalKind::Ring | SignalKind::Answer | SignalKind::Busy
-        )
-    }
-}
-
-#[derive(Debug)]
-pub struct Signal {
-    pub kind: SignalKind,
-    pub to: String,
-    pub call: Option<String>,
-    /// The field name and its JSON, passed through byte for byte (`sdp`, `candidate`, ...).
-    pub payload: Option<(&'static str, Box<RawValue>)>,
+/// `data` of `state`.
+#[derive(Deserialize)]
+struct StateData {
+    mic: Option<bool>,
+    cam: Option<bool>,
 }
 
 /// `data` of `re-attend`.
@@ -162,8 +105,22 @@ impl Request {
     pub fn parse(envelope: Envelope<'_>) -> Result<Request> {
         let Envelope { event, data, .. } = envelope;
         Ok(match event.as_str() {
-            "create" => Request::Create(fields(data)?),
-            "attend" => Request::Attend(fields(data)?),
+            "create" => {
+                let CreateData {
+                    name,
+                    pin,
+                    attendee_name,
+                } = fields(data)?;
+                Request::Create(Create {
+                    name,
+                    pin,
+                    attendee_name,
+                })
+            }
+            "attend" => {
+                let AttendData { invite, pin, name } = fields(data)?;
+                Request::Attend(Attend { invite, pin, name })
+            }
             "re-attend" => Request::ReAttend {
                 token: fields::<TokenData>(data)?.token,
             },
@@ -192,7 +149,10 @@ impl Request {
                 validate::call_id(&call)?;
                 Request::Hangup { call, to }
             }
-            "state" => Request::State(fields(data)?),
+            "state" => {
+                let StateData { mic, cam } = fields(data)?;
+                Request::State(StateChange { mic, cam })
+            }
             "iceservers" => Request::IceServers,
             _ => return Err(Error::UnknownEvent(event)),
         })
@@ -219,7 +179,7 @@ fn signal(kind: SignalKind, data: &RawValue) -> Result<Request> {
             let value =
                 value.ok_or_else(|| Error::bad_request(format!("missing field {field}")))?;
             validate::payload_depth(field, value.get())?;
-            Some((field, value.to_owned()))
+            Some(value.to_owned())
         }
         None => None,
     };
@@ -238,7 +198,7 @@ fn fields<'a, T: Deserialize<'a>>(data: &'a RawValue) -> Result<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::envelope::decode;
+    use crate::adapters::native::envelope::decode;
 
     fn parse(text: &str) -> Result<Request> {
         Request::parse(decode(text).unwrap())
@@ -266,7 +226,7 @@ mod tests {
         let Ok(Request::Signal(s)) = r else {
             panic!("not a signal")
         };
-        assert_eq!(s.payload.unwrap().1.get(), "null");
+        assert_eq!(s.payload.unwrap().get(), "null");
         let e = parse(r#"{"event":"icecandidate","data":{"to":"_a"}}"#).unwrap_err();
         assert_eq!(e.code(), "bad_request");
     }
@@ -318,6 +278,6 @@ mod tests {
         let Ok(Request::Signal(s)) = r else {
             panic!("not a signal")
         };
-        assert_eq!(s.payload.unwrap().1.get(), r#"{"c":[1,2]}"#);
+        assert_eq!(s.payload.unwrap().get(), r#"{"c":[1,2]}"#);
     }
 }

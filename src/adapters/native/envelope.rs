@@ -5,22 +5,14 @@
 //! text borrowed from the frame: each request decodes only the fields it knows, and the
 //! opaque ones it relays (`sdp`, `candidate`, `description`) are never parsed into a tree.
 
-use crate::error::Error;
-use serde::{Deserialize, Serialize};
+pub use crate::core::event::RequestId;
+use crate::error::{Error, Oversize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::sync::LazyLock;
 
 pub const MAX_ID_CHARS: usize = 64;
-
-/// A request id, echoed back as `re`: an integer or a short string.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum RequestId {
-    Int(i64),
-    Uint(u64),
-    Str(String),
-}
 
 #[derive(Debug)]
 pub struct Envelope<'a> {
@@ -93,9 +85,9 @@ fn request_id(raw: Value) -> Result<RequestId, Error> {
             .map(RequestId::Int)
             .or_else(|| n.as_u64().map(RequestId::Uint))
             .ok_or_else(|| Error::bad_request("id must be an integer or a string")),
-        Value::String(s) if s.chars().count() > MAX_ID_CHARS => Err(Error::TooLarge(format!(
-            "id is at most {MAX_ID_CHARS} characters"
-        ))),
+        Value::String(s) if s.chars().count() > MAX_ID_CHARS => {
+            Err(Error::TooLarge(Oversize::RequestId(MAX_ID_CHARS)))
+        }
         Value::String(s) => Ok(RequestId::Str(s)),
         _ => Err(Error::bad_request("id must be an integer or a string")),
     }

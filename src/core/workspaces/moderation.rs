@@ -9,16 +9,14 @@
 
 use super::admission::Admission;
 use super::membership::bound;
-use super::workspace::State;
-use super::{now_ms, Binding, Caller, Hub};
+use super::request::Moderation;
+use super::workspace::{Link, State};
+use super::{Binding, Caller, Hub};
 use crate::auth::Role;
-use crate::core::conn::outbox::CLOSE_KICKED;
-use crate::core::conn::Outbox;
-use crate::error::{Error, Result};
-use crate::protocol::outbound::{push, reply};
-use crate::protocol::{validate, Moderation};
+use crate::core::event::{CloseReason, LeaveReason, Push, Reply};
+use crate::core::validate;
+use crate::error::{Error, Refusal, Result};
 use crate::store::Change;
-use serde_json::json;
 use std::net::IpAddr;
 
 impl Hub {
@@ -59,24 +57,32 @@ impl Hub {
     ) -> Result<()> {
         let kicked = self.expel(binding, target, ban, caller)?;
         self.commit().await?;
-        let data = json!({"attendee_id": target});
-        caller.out.send(reply(caller.re, "kicked", &data));
+        let attendee_id = target.to_string();
+        caller.reply(Reply::Kicked {
+            attendee_id: attendee_id.clone(),
+        });
         if let Some(conn) = kicked {
-            conn.send(push("kicked", &data));
-            conn.close(CLOSE_KICKED, "kicked by the owner");
+            let push = Push::Kicked {
+                attendee_id: attendee_id.clone(),
+            };
+            self.router.send(conn.id, conn.codec.push(&push));
+            let (code, reason) = conn.codec.close(CloseReason::Kicked);
+            self.router.close(conn.id, code, reason);
         }
         let wid = &binding.workspace.id;
         let state = binding.workspace.lock();
-        let left = json!({"attendee_id": target, "reason": "kicked"});
-        state.broadcast(&push("attendee-left", left), &binding.attendee);
+        let left = Push::AttendeeLeft {
+            attendee_id,
+            reason: LeaveReason::Kicked,
+        };
+        state.broadcast(&self.router, &left, &binding.attendee);
         if ban {
             // The owner's reply is `kicked`: the new invite reaches them as a push.
-            let rotated = push(
-                "invite-rotated",
-                json!({"invite": self.invite(wid, &state)}),
-            );
-            caller.out.send(rotated.clone());
-            state.broadcast(&rotated, &binding.attendee);
+            let rotated = Push::InviteRotated {
+                invite: self.invite(wid, &state),
+            };
+            caller.push(&rotated);
+            state.broadcast(&self.router, &rotated, &binding.attendee);
         }
         tracing::info!(workspace = %wid, attendee = %target, ban, "attendee kicked");
         Ok(())
@@ -90,11 +96,11 @@ impl Hub {
         target: &str,
         ban: bool,
         caller: &Caller<'_>,
-    ) -> Result<Option<Outbox>> {
+    ) -> Result<Option<Link>> {
         let state = &mut *binding.workspace.lock();
-        owner_only(state, binding, caller, "only the owner can kick")?;
+        owner_only(state, binding, caller, Refusal::OwnerOnlyKick)?;
         if target == binding.attendee {
-            return Err(Error::Forbidden("the owner cannot kick themself"));
+            return Err(Error::Forbidden(Refusal::KickSelf));
         }
         let member = state
             .members
@@ -110,7 +116,9 @@ impl Hub {
             self.write(&[dropped])?;
         }
         // The owner is online (bound above), so the room's idle time is unchanged.
-        Ok(state.remove_member(target, now_ms()).and_then(|m| m.conn))
+        Ok(state
+            .remove_member(target, self.clock.now_ms())
+            .and_then(|m| m.conn))
     }
 
     /// `rotate-invite {}`, owner only: every invite handed out so far stops working
@@ -123,21 +131,19 @@ impl Hub {
         let wid = &binding.workspace.id;
         {
             let state = &mut *binding.workspace.lock();
-            owner_only(
-                state,
-                binding,
-                caller,
-                "only the owner can rotate the invite",
-            )?;
+            owner_only(state, binding, caller, Refusal::OwnerOnlyRotate)?;
             let mut next = state.admission.clone();
             next.rotate();
             self.put_admission(wid, state, next, None)?;
         }
         self.commit().await?;
         let state = binding.workspace.lock();
-        let data = json!({"invite": self.invite(wid, &state)});
-        caller.out.send(reply(caller.re, "invite-rotated", &data));
-        state.broadcast(&push("invite-rotated", &data), &binding.attendee);
+        let invite = self.invite(wid, &state);
+        caller.reply(Reply::InviteRotated {
+            invite: invite.clone(),
+        });
+        let rotated = Push::InviteRotated { invite };
+        state.broadcast(&self.router, &rotated, &binding.attendee);
         tracing::info!(workspace = %wid, "invite rotated");
         Ok(())
     }
@@ -156,7 +162,7 @@ impl Hub {
         pin: Option<String>,
         caller: &Caller<'_>,
     ) -> Result<()> {
-        let only = "only the owner can set the PIN";
+        let only = Refusal::OwnerOnlySetPin;
         owner_only(&mut binding.workspace.lock(), binding, caller, only)?;
         let pin_hash = match validate::new_pin(pin.as_deref())? {
             Some(pin) => Some(self.hash_new_pin(pin, caller).await?),
@@ -172,8 +178,7 @@ impl Hub {
             self.put_admission(&binding.workspace.id, state, next, None)?;
         }
         self.commit().await?;
-        let data = json!({"protected": protected});
-        caller.out.send(reply(caller.re, "pin-set", data));
+        caller.reply(Reply::PinSet { protected });
         tracing::info!(workspace = %binding.workspace.id, protected, "PIN set");
         Ok(())
     }
@@ -184,7 +189,7 @@ impl Hub {
         admission.rotate();
         let secs = self.config.workspace.ban_secs;
         if let Some(addr) = addr.filter(|_| secs > 0) {
-            let now = now_ms();
+            let now = self.clock.now_ms();
             admission.ban(addr, now.saturating_add(secs.saturating_mul(1000)), now);
         }
     }
@@ -211,7 +216,7 @@ fn owner_only(
     state: &mut State,
     binding: &Binding,
     caller: &Caller<'_>,
-    refusal: &'static str,
+    refusal: Refusal,
 ) -> Result<()> {
     bound(state, binding, caller)?;
     if binding.role != Role::Owner {

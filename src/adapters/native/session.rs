@@ -5,14 +5,14 @@
 //! The session handles one request at a time, so a client's requests are answered, and
 //! its signals relayed, in the order it sent them.
 
+use crate::adapters::native::outbound::{self, alert, reply};
+use crate::adapters::native::{decode, Request, RequestId};
 use crate::core::conn::Outbox;
 use crate::core::counters::Protocol;
-use crate::error::{Error, Result};
+use crate::core::workspaces::{Binding, Caller, Hub, Link};
+use crate::error::{Error, Limit, Malformed, Oversize, Result};
 use crate::http::AppState;
-use crate::hub::{Binding, Caller, Hub};
 use crate::ice::Ice;
-use crate::protocol::outbound::{alert, reply};
-use crate::protocol::{decode, Request, RequestId};
 use crate::transport::ws::{self, FrameHandler};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytestring::ByteString;
@@ -26,24 +26,43 @@ pub async fn upgrade(
     app: web::Data<AppState>,
 ) -> HttpResponse {
     ws::accept(&req, body, &app, |conn| {
-        Session::new(app.hub.clone(), app.ice.clone(), conn.out.clone(), conn.ip)
+        let link = Link {
+            id: conn.id,
+            codec: outbound::codec(),
+        };
+        Session::new(
+            app.hub.clone(),
+            app.ice.clone(),
+            conn.out.clone(),
+            link,
+            conn.ip,
+        )
     })
 }
 
-pub struct Session {
+pub(crate) struct Session {
     hub: Arc<Hub>,
     ice: Arc<Ice>,
     out: Outbox,
+    /// This connection as the core addresses it, with the native codec.
+    link: Link,
     ip: IpAddr,
     binding: Option<Binding>,
 }
 
 impl Session {
-    pub fn new(hub: Arc<Hub>, ice: Arc<Ice>, out: Outbox, ip: IpAddr) -> Session {
+    pub(crate) fn new(
+        hub: Arc<Hub>,
+        ice: Arc<Ice>,
+        out: Outbox,
+        link: Link,
+        ip: IpAddr,
+    ) -> Session {
         Session {
             hub,
             ice,
             out,
+            link,
             ip,
             binding: None,
         }
@@ -58,7 +77,7 @@ impl Session {
             // closed, and may `re-attend` on this socket.
             Error::ExpiredToken => {
                 if let Some(binding) = self.binding.take() {
-                    self.hub.disconnect(&binding, self.out.id());
+                    self.hub.disconnect(&binding, self.link.id);
                 }
             }
             _ => {}
@@ -72,6 +91,7 @@ impl Session {
     async fn dispatch(&mut self, request: Request, re: Option<&RequestId>) -> Result<()> {
         let caller = Caller {
             out: &self.out,
+            link: &self.link,
             ip: self.ip,
             re,
         };
@@ -136,7 +156,7 @@ fn ensure_unbound(hub: &Hub, binding: &mut Option<Binding>, caller: &Caller<'_>)
             Ok(())
         }
         Err(Error::ExpiredToken) => {
-            hub.disconnect(current, caller.out.id());
+            hub.disconnect(current, caller.link.id);
             *binding = None;
             Ok(())
         }
@@ -156,10 +176,7 @@ impl FrameHandler for Session {
         };
         let re = envelope.id.clone();
         if limited {
-            return self.alert(
-                re.as_ref(),
-                &Error::RateLimited("too many requests; slow down"),
-            );
+            return self.alert(re.as_ref(), &Error::RateLimited(Limit::Requests));
         }
         let outcome = match Request::parse(envelope) {
             Ok(request) => self.dispatch(request, re.as_ref()).await,
@@ -174,21 +191,18 @@ impl FrameHandler for Session {
     /// Binary messages are not part of the protocol.
     fn on_binary(&mut self, limited: bool) {
         if !limited {
-            self.alert(None, &Error::bad_request("binary frames are not supported"));
+            self.alert(None, &Error::BadRequest(Malformed::Binary));
         }
     }
 
     fn on_too_large(&mut self, limit: usize) {
-        self.alert(
-            None,
-            &Error::TooLarge(format!("messages are at most {limit} bytes")),
-        );
+        self.alert(None, &Error::TooLarge(Oversize::Message(limit)));
     }
 
     /// The member, if any, goes offline.
     fn on_end(self) {
         if let Some(binding) = &self.binding {
-            self.hub.disconnect(binding, self.out.id());
+            self.hub.disconnect(binding, self.link.id);
         }
     }
 }

@@ -9,38 +9,40 @@
 //! its own `attended` reply is on its way.
 
 use super::admission::Admission;
+use super::request::{Attend, Create};
 use super::workspace::{Member, State, Workspace};
-use super::{now_ms, Binding, Caller, Hub};
+use super::{Binding, Caller, Hub};
 use crate::auth::tokens::now_secs;
 use crate::auth::{Role, SessionClaims};
+use crate::core::event::{CloseReason, Joined, Push, Reply};
 use crate::core::ids::new_id;
-use crate::error::{Error, Result};
-use crate::protocol::outbound::{push, reply};
-use crate::protocol::request::{Attend, Create};
-use crate::protocol::validate;
+use crate::core::validate;
+use crate::error::{Error, Limit, Outage, Refusal, Result, TokenRefusal};
 use crate::store::Change;
-use bytestring::ByteString;
 use indexmap::IndexMap;
-use serde_json::json;
 use std::sync::Arc;
-use std::time::Instant;
 
 impl Hub {
+    /// `create`: a new workspace, owned by the caller, whose connection it binds.
+    /// Replies `created {workspace, attendee, token}`; pushes nothing.
+    ///
+    /// Errors: `bad_request` or `too_large` (a name or the PIN), `rate_limited`
+    /// (`limits.creates_per_minute` of the caller's address, or its PIN hashes in
+    /// flight), `unavailable` (storage, or the connection closing while the PIN is
+    /// hashed).
     pub async fn create(&self, req: Create, caller: &Caller<'_>) -> Result<Binding> {
         let ws = &self.config.workspace;
         let name = validate::name(req.name.as_deref(), &ws.untitled)?;
         let attendee_name = validate::name(req.attendee_name.as_deref(), &ws.anonymous_attendee)?;
         let pin = validate::new_pin(req.pin.as_deref())?;
-        if !self.creates.try_create(caller.ip, Instant::now()) {
-            return Err(Error::RateLimited(
-                "too many workspaces created; try again later",
-            ));
+        if !self.creates.try_create(caller.ip, self.clock.now()) {
+            return Err(Error::RateLimited(Limit::Creates));
         }
         let pin_hash = match pin {
             Some(pin) => Some(self.hash_new_pin(pin, caller).await?),
             None => None,
         };
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let wid = new_id(ws.id_len);
         let owner = new_member(new_id(ws.id_len), attendee_name, Role::Owner, now, caller);
         let owner_id = owner.id.clone();
@@ -68,17 +70,26 @@ impl Hub {
             .insert(owner_id.clone(), online(owner, caller));
         self.registry_mut().insert(wid.clone(), workspace.clone());
         let (token, claims) = self.tokens.session(&wid, &owner_id, Role::Owner);
-        let data = json!({
-            "workspace": state.view(&wid, self.invite(&wid, &state)),
-            "attendee": state.members[&owner_id].view(),
-            "token": token,
+        caller.reply(Reply::Created {
+            workspace: state.info(&wid, self.invite(&wid, &state)),
+            attendee: state.members[&owner_id].info(),
+            token,
         });
-        caller.out.send(reply(caller.re, "created", data));
         drop(state);
         tracing::info!(workspace = %wid, owner = %owner_id, "workspace created");
         Ok(bind(workspace, owner_id, Role::Owner, claims.exp))
     }
 
+    /// `attend`: the holder of an invite joins (in the order of checks the module
+    /// names), bound to the caller's connection. Replies `attended {workspace, attendee,
+    /// token, attendees, call}`, then pushes `attendee-joined {attendee}` to every other
+    /// online member.
+    ///
+    /// Errors: `invalid_token` or `expired_token` (the invite, or one rotated away),
+    /// `bad_request` or `too_large` (name, PIN), `workspace_not_found`, `forbidden` (a
+    /// banned address, or kicked while joining), `rate_limited` (the PIN limits),
+    /// `wrong_pin`, `workspace_full`, `unavailable` (storage, or the connection closing
+    /// during the PIN check).
     pub async fn attend(&self, req: Attend, caller: &Caller<'_>) -> Result<Binding> {
         let invite = self.tokens.verify_invite(&req.invite)?;
         let name = validate::name(
@@ -89,7 +100,9 @@ impl Hub {
         let workspace = self.find(&invite.wid)?;
         let pin_hash = {
             let state = workspace.lock();
-            state.admission.admits(invite.ver, caller.ip, now_ms())?;
+            state
+                .admission
+                .admits(invite.ver, caller.ip, self.clock.now_ms())?;
             state.admission.pin_hash.clone()
         };
         if let Some(hash) = &pin_hash {
@@ -107,18 +120,15 @@ impl Hub {
             return Err(Error::WorkspaceNotFound);
         }
         let Some(member) = state.members.get_mut(&id) else {
-            return Err(Error::Forbidden("removed by the owner while joining"));
+            return Err(Error::Forbidden(Refusal::RemovedWhileJoining));
         };
-        member.conn = Some(caller.out.clone());
+        member.conn = Some(caller.link.clone());
         state.idle_since = None;
         let (token, claims) = self.tokens.session(&workspace.id, &id, Role::Attendee);
-        let attended = self.joined_reply("attended", &workspace.id, &state, &id, token, caller);
-        caller.out.send(attended);
-        let joined = push(
-            "attendee-joined",
-            json!({"attendee": state.members[&id].view()}),
-        );
-        state.broadcast(&joined, &id);
+        let joined = self.joined(&workspace.id, &state, &id, token);
+        caller.reply(Reply::Attended(joined));
+        let attendee = state.members[&id].info();
+        state.broadcast(&self.router, &Push::AttendeeJoined { attendee }, &id);
         drop(state);
         tracing::info!(workspace = %workspace.id, attendee = %id, "attendee joined");
         Ok(bind(workspace, id, Role::Attendee, claims.exp))
@@ -139,7 +149,7 @@ impl Hub {
         if !state.live {
             return Err(Error::WorkspaceNotFound);
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         state.admission.admits(invite_version, caller.ip, now)?;
         if state.admission.pin_hash.is_some() && state.admission.pin_hash != *checked {
             return Err(Error::WrongPin);
@@ -172,7 +182,7 @@ impl Hub {
         hash: String,
         caller: &Caller<'_>,
     ) -> Result<()> {
-        let attempt = self.pin_limits.attempt(wid, caller.ip, Instant::now())?;
+        let attempt = self.pin_limits.attempt(wid, caller.ip, self.clock.now())?;
         // A missing PIN is refused without a hash, and does not count.
         let pin = offered.ok_or(Error::WrongPin)?;
         if !attempt.delay.is_zero() {
@@ -181,7 +191,7 @@ impl Hub {
         if unless_closed(caller, self.pins.verify(pin.to_string(), hash)).await?? {
             return Ok(());
         }
-        attempt.failed(Instant::now());
+        attempt.failed(self.clock.now());
         tracing::info!(workspace = %wid, ip = %caller.ip, "wrong PIN");
         Err(Error::WrongPin)
     }
@@ -191,6 +201,13 @@ impl Hub {
     /// `auth.reattend_grace_secs`, so that an owner is never locked out of their own
     /// workspace by time alone; a lapsed token whose membership or workspace is gone is
     /// `expired_token`, as it was before the grace existed.
+    ///
+    /// Replies `re-attended {workspace, attendee, token, attendees, call}`; a member that
+    /// was offline is announced to every other online member as `attendee-online
+    /// {attendee_id}`, and a connection it replaces is closed ([`CloseReason::Replaced`]).
+    ///
+    /// Errors: `invalid_token` (a bad token, or a membership that is gone),
+    /// `expired_token`, `workspace_not_found`.
     pub fn re_attend(&self, token: &str, caller: &Caller<'_>) -> Result<Binding> {
         let claims = self.tokens.verify_session_lapsed(token)?;
         let lapsed = self.lapsed(claims.exp)?;
@@ -223,17 +240,15 @@ impl Hub {
         let member = state
             .members
             .get_mut(&claims.sub)
-            .ok_or(Error::InvalidToken("this membership no longer exists"))?;
+            .ok_or(Error::InvalidToken(TokenRefusal::MembershipGone))?;
         let role = member.role;
-        let previous = member.conn.replace(caller.out.clone());
+        let previous = member.conn.replace(caller.link.clone());
         member.addr = Some(caller.ip);
         member.offline_since = None;
         let record = member.record();
         if let Some(old) = &previous {
-            old.close(
-                crate::core::conn::outbox::CLOSE_REPLACED,
-                "replaced by a newer connection",
-            );
+            let (code, reason) = old.codec.close(CloseReason::Replaced);
+            self.router.close(old.id, code, reason);
         }
         state.idle_since = None;
         self.write_presence(&[
@@ -241,41 +256,28 @@ impl Hub {
             Change::PutWorkspace(state.record(&workspace.id)),
         ]);
         let (token, new_claims) = self.tokens.session(&workspace.id, &claims.sub, role);
-        let re_attended = self.joined_reply(
-            "re-attended",
-            &workspace.id,
-            &state,
-            &claims.sub,
-            token,
-            caller,
-        );
-        caller.out.send(re_attended);
+        let joined = self.joined(&workspace.id, &state, &claims.sub, token);
+        caller.reply(Reply::ReAttended(joined));
         if previous.is_none() {
-            let online = push("attendee-online", json!({"attendee_id": claims.sub}));
-            state.broadcast(&online, &claims.sub);
+            let online = Push::AttendeeOnline {
+                attendee_id: claims.sub.clone(),
+            };
+            state.broadcast(&self.router, &online, &claims.sub);
         }
         drop(state);
         tracing::info!(workspace = %workspace.id, attendee = %claims.sub, "attendee re-attended");
         Ok(bind(workspace, claims.sub, role, new_claims.exp))
     }
 
-    fn joined_reply(
-        &self,
-        event: &str,
-        wid: &str,
-        state: &State,
-        attendee: &str,
-        token: String,
-        caller: &Caller<'_>,
-    ) -> ByteString {
-        let data = json!({
-            "workspace": state.view(wid, self.invite(wid, state)),
-            "attendee": state.members[attendee].view(),
-            "token": token,
-            "attendees": state.attendees(),
-            "call": state.call,
-        });
-        reply(caller.re, event, data)
+    /// What `attendee` is told on joining: the room as it is now.
+    fn joined(&self, wid: &str, state: &State, attendee: &str, token: String) -> Joined {
+        Joined {
+            workspace: state.info(wid, self.invite(wid, state)),
+            attendee: state.members[attendee].info(),
+            token,
+            attendees: state.attendees(),
+            call: state.call.clone(),
+        }
     }
 
     /// An invite of the workspace's current version: the only kind it admits.
@@ -307,7 +309,7 @@ fn new_member(id: String, name: String, role: Role, now: u64, caller: &Caller<'_
 }
 
 fn online(mut member: Member, caller: &Caller<'_>) -> Member {
-    member.conn = Some(caller.out.clone());
+    member.conn = Some(caller.link.clone());
     member
 }
 
@@ -328,7 +330,7 @@ async fn unless_closed<T>(
 ) -> Result<T> {
     tokio::select! {
         biased;
-        _ = caller.out.closed() => Err(Error::Unavailable("the connection is closing".into())),
+        _ = caller.out.closed() => Err(Error::Unavailable(Outage::Closing)),
         done = work => Ok(done),
     }
 }

@@ -1,8 +1,16 @@
-//! The core: every workspace on this node, who is in it, and routing between members.
+//! Workspaces: every workspace on this node, who is in it, and routing between members.
 //!
 //! The registry map is only locked to find, add or remove a workspace; everything else
 //! happens under the one workspace's own lock (see `workspace.rs`). Lock order: a
-//! workspace lock is never taken while the registry lock is held.
+//! workspace lock is never taken while the registry lock is held; the router's lock is
+//! taken under a workspace lock, never the other way round.
+//!
+//! Every operation speaks in typed events ([`crate::core::event`]): a reply to the
+//! caller, encoded with the caller's codec, and pushes to members, each encoded with its
+//! own connection's codec. Errors are [`Error`]s; nothing is replied on an error, and
+//! the adapter answers it in its protocol.
+
+#![warn(missing_docs)]
 
 mod admission;
 mod expiry;
@@ -11,38 +19,48 @@ mod membership;
 mod moderation;
 mod persist;
 mod relay;
-pub mod workspace;
+pub mod request;
+mod workspace;
 
-pub use workspace::Workspace;
+pub(crate) use workspace::{Link, Workspace};
 
 use crate::auth::limits::CreateLimiter;
 use crate::auth::pin_limits::PinLimits;
 use crate::auth::{PinHasher, Role, Tokens};
+use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
+use crate::core::conn::{Outbox, Router};
+use crate::core::event::{Push, Reply, RequestId};
 use crate::error::{Error, Result};
-use crate::protocol::RequestId;
 use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
+/// Every workspace on this node, and what guards joining them.
 pub struct Hub {
     config: Arc<Config>,
-    pub tokens: Tokens,
+    tokens: Tokens,
     pins: PinHasher,
     workspaces: RwLock<HashMap<String, Arc<Workspace>>>,
     creates: CreateLimiter,
     pin_limits: PinLimits,
     /// Where every acknowledged change is written before it is acknowledged.
     store: Arc<dyn Store>,
+    /// Delivers to members by their connection's id.
+    router: Arc<Router>,
+    /// Every time the hub and its limits read (see `clock.rs`).
+    clock: Clock,
 }
 
+/// Why the hub could not start.
 #[derive(Debug, Error)]
 pub enum StartError {
+    /// No usable JWT secret.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The store could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -50,31 +68,50 @@ pub enum StartError {
 /// What ties a connection to one membership, once `create`, `attend` or `re-attend`
 /// succeeded. It is re-checked against the workspace on every use.
 pub struct Binding {
-    pub workspace: Arc<Workspace>,
-    pub attendee: String,
-    pub role: Role,
+    pub(crate) workspace: Arc<Workspace>,
+    pub(crate) attendee: String,
+    pub(crate) role: Role,
     /// When the session token behind this binding expires (unix seconds).
-    pub exp: u64,
+    pub(crate) exp: u64,
 }
 
-/// Who is asking: the socket to answer on, its address, and the request id.
+/// Who is asking: its own queue (for its replies, and to know when it closes), its
+/// connection as a member's link, its address, and the request id.
 pub struct Caller<'a> {
-    pub out: &'a crate::core::conn::Outbox,
-    pub ip: IpAddr,
-    pub re: Option<&'a RequestId>,
+    pub(crate) out: &'a Outbox,
+    pub(crate) link: &'a Link,
+    pub(crate) ip: IpAddr,
+    pub(crate) re: Option<&'a RequestId>,
+}
+
+impl Caller<'_> {
+    /// Queues the reply to this request.
+    fn reply(&self, reply: Reply) {
+        self.out.send(self.link.codec.reply(self.re, &reply));
+    }
+
+    /// Queues a push for the caller itself.
+    fn push(&self, push: &Push) {
+        self.out.send(self.link.codec.push(push));
+    }
 }
 
 impl Hub {
     /// A hub holding what `store` holds, with every ttl that ran out while the server
     /// was down already applied. `config` must have been `prepare`d (the JWT secret is
-    /// settled).
-    pub fn new(config: Arc<Config>, store: Arc<dyn Store>) -> Result<Hub, StartError> {
+    /// settled). Members are reached through `router`; time is read from `clock`.
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        router: Arc<Router>,
+        clock: Clock,
+    ) -> Result<Hub, StartError> {
         let secret = config
             .secrets
             .jwt
             .clone()
             .ok_or(crate::config::ConfigError::WeakSecret)?;
-        let now = now_ms();
+        let now = clock.now_ms();
         let workspaces = persist::restore(store.load()?, now);
         let limits = &config.limits;
         Ok(Hub {
@@ -89,6 +126,8 @@ impl Hub {
             pin_limits: PinLimits::new(limits),
             config,
             store,
+            router,
+            clock,
         })
         .inspect(|hub| {
             tracing::info!(workspaces = hub.workspace_count(), "storage loaded");
@@ -96,10 +135,12 @@ impl Hub {
         })
     }
 
+    /// The configuration the server started with.
     pub fn config(&self) -> &Config {
         &self.config
     }
 
+    /// How many workspaces this node holds (for `/healthz`).
     pub fn workspace_count(&self) -> usize {
         self.registry().len()
     }
@@ -118,11 +159,4 @@ impl Hub {
     fn registry_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Workspace>>> {
         self.workspaces.write().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

@@ -4,13 +4,11 @@
 //! `max_capacity` members and 256 bans each) and runs once a second.
 
 use super::membership::end;
-use super::{now_ms, Hub};
+use super::Hub;
 use crate::auth::Role;
-use crate::protocol::outbound::push;
+use crate::core::event::{LeaveReason, Push};
 use crate::store::Change;
-use serde_json::json;
 use std::sync::Arc;
-use std::time::Instant;
 
 impl Hub {
     /// Applies every ttl that has run out by `now` (unix ms). The owner is never timed
@@ -42,11 +40,11 @@ impl Hub {
                     continue;
                 }
                 state.remove_member(&id, now);
-                let left = push(
-                    "attendee-left",
-                    json!({"attendee_id": id, "reason": "timeout"}),
-                );
-                state.broadcast(&left, &id);
+                let left = Push::AttendeeLeft {
+                    attendee_id: id.clone(),
+                    reason: LeaveReason::Timeout,
+                };
+                state.broadcast(&self.router, &left, &id);
                 tracing::info!(workspace = %workspace.id, attendee = %id, "offline attendee timed out");
             }
             let idle = state
@@ -64,7 +62,7 @@ impl Hub {
             }
         }
         self.write_presence(&[Change::AliveAt(now)]);
-        let now = Instant::now();
+        let now = self.clock.now();
         self.creates.prune(now);
         self.pin_limits.prune(now);
     }
@@ -78,7 +76,7 @@ impl Hub {
             loop {
                 tick.tick().await;
                 let Some(hub) = hub.upgrade() else { return };
-                hub.sweep(now_ms());
+                hub.sweep(hub.clock.now_ms());
             }
         })
     }

@@ -1,0 +1,163 @@
+//! The hot path: relaying signals between members of one workspace.
+//!
+//! A relay touches no storage and no global lock: under the workspace lock, only a
+//! lookup, the encoding in the target's protocol (the payload copied as the sender's
+//! bytes) and a queue push happen. Because one sender's requests are handled one at a
+//! time, pushes to one target keep the order in which the sender sent them.
+
+use super::membership::bound;
+use super::request::{Signal, StateChange};
+use super::workspace::State;
+use super::{Binding, Caller, Hub};
+use crate::auth::Role;
+use crate::core::conn::{Router, Undelivered};
+use crate::core::event::{Call, Push, Relay, Reply, SignalKind};
+use crate::error::{Error, Limit, Malformed, Result};
+
+impl Hub {
+    /// A point-to-point signal: pushes `ring`, `answer`, `busy`, `icecandidate` or
+    /// `negotiation` `{from, call?, <payload>?}` to the target only, the payload as the
+    /// sender's bytes, then replies `sent {}`. An answer puts both sides in the
+    /// workspace's call.
+    ///
+    /// Errors: `bad_request` (`to` is the sender), `unknown_attendee`, `peer_offline`,
+    /// `rate_limited` (the target's queue holds half its limit), `not_attending`,
+    /// `expired_token`.
+    pub fn signal(&self, binding: &Binding, signal: Signal, caller: &Caller<'_>) -> Result<()> {
+        not_to_self(binding, &signal.to)?;
+        let Signal {
+            kind,
+            to,
+            call,
+            payload,
+        } = signal;
+        let answered = match kind {
+            SignalKind::Answer => call.clone(),
+            _ => None,
+        };
+        let relay = Push::Signal(Relay {
+            kind,
+            from: binding.attendee.clone(),
+            call,
+            payload,
+        });
+        let state = &mut *binding.workspace.lock();
+        bound(state, binding, caller)?;
+        send_to(&self.router, state, &to, &relay)?;
+        if let Some(call) = answered {
+            join_call(state, call, [&to, &binding.attendee]);
+        }
+        caller.reply(Reply::Sent);
+        Ok(())
+    }
+
+    /// `hangup`: pushes `hangup {from, call}` to `to`, or without `to` to every other
+    /// online member with room, then replies `sent {}`. The owner hanging up without
+    /// `to` ends the call; anyone else leaves it.
+    ///
+    /// Errors: those of [`Hub::signal`] when `to` is given; otherwise `not_attending`,
+    /// `expired_token`.
+    pub fn hangup(
+        &self,
+        binding: &Binding,
+        call: String,
+        to: Option<String>,
+        caller: &Caller<'_>,
+    ) -> Result<()> {
+        if let Some(to) = &to {
+            not_to_self(binding, to)?;
+        }
+        let hangup = Push::Hangup {
+            from: binding.attendee.clone(),
+            call: call.clone(),
+        };
+        let state = &mut *binding.workspace.lock();
+        bound(state, binding, caller)?;
+        match &to {
+            Some(to) => send_to(&self.router, state, to, &hangup)?,
+            None => state.broadcast(&self.router, &hangup, &binding.attendee),
+        }
+        if state.call.as_ref().is_some_and(|c| c.id == call) {
+            if binding.role == Role::Owner && to.is_none() {
+                state.call = None;
+            } else {
+                state.leave_call(&binding.attendee);
+            }
+        }
+        caller.reply(Reply::Sent);
+        Ok(())
+    }
+
+    /// `state`: records the caller's microphone and camera, pushes `state {from, mic,
+    /// cam}` to every other online member with room, and replies `sent {}`.
+    /// Errors: `not_attending`, `expired_token`.
+    pub fn state(&self, binding: &Binding, change: StateChange, caller: &Caller<'_>) -> Result<()> {
+        let state = &mut *binding.workspace.lock();
+        bound(state, binding, caller)?;
+        let Some(member) = state.members.get_mut(&binding.attendee) else {
+            return Err(Error::NotAttending);
+        };
+        member.mic = change.mic.or(member.mic);
+        member.cam = change.cam.or(member.cam);
+        let change = Push::State {
+            from: binding.attendee.clone(),
+            mic: member.mic,
+            cam: member.cam,
+        };
+        state.broadcast(&self.router, &change, &binding.attendee);
+        caller.reply(Reply::Sent);
+        Ok(())
+    }
+
+    /// Whether the caller's binding still holds; replies and pushes nothing.
+    /// Errors: `not_attending`, `expired_token`.
+    pub fn check_member(&self, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
+        bound(&mut binding.workspace.lock(), binding, caller)
+    }
+}
+
+/// A signal to oneself would, for one, make an `answer` with no `ring` set the call
+/// every newcomer is told about (PROTOCOL.md 1.1).
+fn not_to_self(binding: &Binding, to: &str) -> Result<()> {
+    if to == binding.attendee {
+        return Err(Error::BadRequest(Malformed::SignalToSelf));
+    }
+    Ok(())
+}
+
+/// Queues `push` for member `to`, in its protocol. A target whose queue holds half its
+/// limit is not keeping up: the sender is refused `rate_limited` (and may retry),
+/// rather than the target being evicted by someone else's traffic.
+fn send_to(router: &Router, state: &State, to: &str, push: &Push) -> Result<()> {
+    let target = state
+        .members
+        .get(to)
+        .ok_or_else(|| Error::UnknownAttendee(to.to_string()))?;
+    let conn = target
+        .conn
+        .as_ref()
+        .ok_or_else(|| Error::PeerOffline(to.to_string()))?;
+    match router.relay(conn.id, conn.codec.push(push)) {
+        // A connection that closed is still the member's until its teardown marks it
+        // offline: what it misses, it would not have read.
+        Ok(()) | Err(Undelivered::Gone) => Ok(()),
+        Err(Undelivered::Full) => Err(Error::RateLimited(Limit::SlowRecipient)),
+    }
+}
+
+/// An answered ring puts both sides in the workspace's call. A ring for another call
+/// while one is in progress leaves the current call as it is.
+fn join_call(state: &mut State, call: String, who: [&String; 2]) {
+    let current = state.call.get_or_insert_with(|| Call {
+        id: call.clone(),
+        participants: Vec::new(),
+    });
+    if current.id != call {
+        return;
+    }
+    for id in who {
+        if !current.participants.contains(id) {
+            current.participants.push(id.clone());
+        }
+    }
+}
