@@ -126,8 +126,16 @@ async fn pebble_root(pebble: &Pebble, dir: &Path) -> CertificateDer<'static> {
         .build()
         .unwrap();
     let url = format!("{}/roots/0", pebble.management);
+    // Pebble logs its listeners before their goroutines bind them, and binding sends
+    // no signal to another process: retry a refused connection until it is accepted.
     let pem = within("Pebble's root", async {
-        http.get(url).send().await?.text().await
+        loop {
+            match http.get(&url).send().await {
+                Ok(response) => return response.text().await,
+                Err(e) if e.is_connect() => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(e) => return Err(e),
+            }
+        }
     })
     .await
     .expect("Pebble's root certificate");

@@ -2,7 +2,7 @@
 //! replaces (COMPAT.md). Each is switched on here; the secrets they need come from the
 //! environment only.
 
-use super::{ConfigError, Secret};
+use super::{Config, ConfigError, Secret};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -85,10 +85,48 @@ impl Default for PeeroConfig {
     }
 }
 
+/// Checks the compatible endpoints' settings and settles the bootstrap secret that
+/// turns its endpoint on (COMPAT.md 3); part of [`Config::prepare`].
+pub(crate) fn check(config: &mut Config) -> Result<(), ConfigError> {
+    let compat = &config.compat;
+    if compat.signal_fire.enabled {
+        check_path("compat.signal_fire.path", &compat.signal_fire.path)?;
+    }
+    if compat.peero.enabled {
+        check_path("compat.peero.path", &compat.peero.path)?;
+    }
+    let bootstrap = &compat.bootstrap;
+    for (key, value) in [
+        ("compat.bootstrap.timeout_secs", bootstrap.timeout_secs),
+        ("compat.bootstrap.heartbeat_secs", bootstrap.heartbeat_secs),
+    ] {
+        if value == 0 {
+            return Err(ConfigError::Invalid {
+                key,
+                message: "must be at least 1".into(),
+            });
+        }
+    }
+    let both = compat.signal_fire.enabled && compat.peero.enabled;
+    if both && compat.signal_fire.path == compat.peero.path {
+        return Err(ConfigError::Invalid {
+            key: "compat.peero.path",
+            message: "must differ from compat.signal_fire.path".into(),
+        });
+    }
+    let secrets = &mut config.secrets;
+    secrets.bootstrap_root = bootstrap_secret(
+        &compat.bootstrap,
+        secrets.bootstrap.as_ref(),
+        secrets.legacy_bootstrap.as_ref(),
+    )?;
+    Ok(())
+}
+
 /// The bootstrap secret that turns the endpoint on: `BOOTSTRAP_SECRET`, or, when the
 /// file enables the endpoint, the original server's `SECRET`. Refused unless it is at
 /// least 8 ASCII letters and digits (it is a path segment, compared in constant time).
-pub(crate) fn bootstrap_secret(
+fn bootstrap_secret(
     config: &BootstrapConfig,
     bootstrap_secret: Option<&Secret>,
     legacy_secret: Option<&Secret>,
@@ -117,7 +155,7 @@ pub(crate) fn bootstrap_secret(
 }
 
 /// A path an endpoint is served at: absolute, and not one of the server's own.
-pub(crate) fn check_path(key: &'static str, path: &str) -> Result<(), ConfigError> {
+fn check_path(key: &'static str, path: &str) -> Result<(), ConfigError> {
     const TAKEN: [&str; 5] = ["/", "/ws", "/healthz", "/iceservers", "/join"];
     if !path.starts_with('/') || path.len() < 2 || TAKEN.contains(&path) {
         return Err(ConfigError::Invalid {

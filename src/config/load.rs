@@ -166,7 +166,7 @@ impl Config {
         self.check_ice()?;
         self.server.trusted_nets = super::proxies::parse(&self.server.trusted_proxies)?;
         self.server.origins = super::origins::parse(&self.server.allowed_origins)?;
-        self.check_compat()?;
+        super::compat::check(self)?;
         let mut warnings = Vec::new();
         let strong = self
             .secrets
@@ -195,45 +195,6 @@ impl Config {
             return Err(ConfigError::NoTls);
         }
         Ok(warnings)
-    }
-
-    /// The compatible endpoints' paths, and the bootstrap secret that turns its endpoint
-    /// on (COMPAT.md 3).
-    fn check_compat(&mut self) -> Result<(), ConfigError> {
-        use super::compat::{bootstrap_secret, check_path};
-        let compat = &self.compat;
-        if compat.signal_fire.enabled {
-            check_path("compat.signal_fire.path", &compat.signal_fire.path)?;
-        }
-        if compat.peero.enabled {
-            check_path("compat.peero.path", &compat.peero.path)?;
-        }
-        let bootstrap = &compat.bootstrap;
-        for (key, value) in [
-            ("compat.bootstrap.timeout_secs", bootstrap.timeout_secs),
-            ("compat.bootstrap.heartbeat_secs", bootstrap.heartbeat_secs),
-        ] {
-            if value == 0 {
-                return Err(ConfigError::Invalid {
-                    key,
-                    message: "must be at least 1".into(),
-                });
-            }
-        }
-        let both = compat.signal_fire.enabled && compat.peero.enabled;
-        if both && compat.signal_fire.path == compat.peero.path {
-            return Err(ConfigError::Invalid {
-                key: "compat.peero.path",
-                message: "must differ from compat.signal_fire.path".into(),
-            });
-        }
-        let secrets = &mut self.secrets;
-        secrets.bootstrap_root = bootstrap_secret(
-            &compat.bootstrap,
-            secrets.bootstrap.as_ref(),
-            secrets.legacy_bootstrap.as_ref(),
-        )?;
-        Ok(())
     }
 
     /// Each configured ICE provider must have what it needs, or members would find out
