@@ -204,6 +204,20 @@ async fn peero_answers_bad_input_with_errors() {
     );
 }
 
+/// The HTTP status of a WebSocket upgrade request to `path`, from a page of `origin`.
+async fn upgrade_status(app: &TestApp, path: &str, origin: Option<&str>) -> u16 {
+    let mut request = reqwest::Client::new()
+        .get(format!("{}{path}", app.http_url))
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
 async fn root(app: &TestApp, path: &str) -> Client {
     Client::connect(&url(app, path)).await
 }
@@ -242,23 +256,12 @@ async fn bootstrap_roots_replace_each_other_and_wrong_secrets_are_404() {
     join.send(json!({"signal": 1})).await;
     new.recv_frame("the request").await;
 
-    let client = reqwest::Client::new();
     for path in [
         "/rootsecret2/webrtc-bootstrap-root",
         "/rootsecret",
         "/rootsecret12",
     ] {
-        let status = client
-            .get(format!("{}{path}", app.http_url))
-            .header("connection", "upgrade")
-            .header("upgrade", "websocket")
-            .header("sec-websocket-version", "13")
-            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status, 404, "{path}");
+        assert_eq!(upgrade_status(&app, path, None).await, 404, "{path}");
     }
 }
 
@@ -311,19 +314,8 @@ async fn namespaces_do_not_mix_and_origins_hold_on_every_endpoint() {
     sf.send(json!({"receiverId": sf_id, "n": 2})).await;
     assert_eq!(sf.recv_frame("its own frame").await["n"], 2);
 
-    let client = reqwest::Client::new();
     for path in ["/ws", "/signal-fire", "/peero"] {
-        let status = client
-            .get(format!("{}{path}", app.http_url))
-            .header("origin", "https://evil.example")
-            .header("connection", "upgrade")
-            .header("upgrade", "websocket")
-            .header("sec-websocket-version", "13")
-            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
-            .send()
-            .await
-            .unwrap()
-            .status();
+        let status = upgrade_status(&app, path, Some("https://evil.example")).await;
         assert_eq!(status, 403, "{path}");
     }
     let _ok = Client::connect_with_headers(

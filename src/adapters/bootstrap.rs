@@ -10,6 +10,7 @@
 //! closed `timeout_secs` after it connected (1000, `bootstrap timeout`).
 
 use super::json::{Field, Object};
+use super::{route_or_drop, undelivered};
 use crate::config::Secret;
 use crate::core::conn::outbox::{CLOSE_NORMAL, CLOSE_REPLACED};
 use crate::core::conn::{ConnId, Outbox, Undelivered};
@@ -181,14 +182,7 @@ impl Join {
             }
             Field::WrongType => return Err(DropReason::Malformed),
         };
-        match sent {
-            Ok(()) => {
-                self.counters.relayed(Protocol::Bootstrap);
-                Ok(())
-            }
-            Err(Undelivered::Gone) => Err(DropReason::UnknownReceiver),
-            Err(Undelivered::Full) => Err(DropReason::ReceiverFull),
-        }
+        sent.map_err(undelivered)
     }
 }
 
@@ -204,14 +198,9 @@ impl FrameHandler for Join {
     const PROTOCOL: Protocol = Protocol::Bootstrap;
 
     async fn on_text(&mut self, text: ByteString, limited: bool) {
-        let routed = if limited {
-            Err(DropReason::RateLimited)
-        } else {
+        route_or_drop(&self.counters, Self::PROTOCOL, limited, || {
             self.route(&text)
-        };
-        if let Err(reason) = routed {
-            self.counters.dropped(Protocol::Bootstrap, reason);
-        }
+        });
     }
 
     fn on_binary(&mut self, _limited: bool) {

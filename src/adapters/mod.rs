@@ -11,6 +11,8 @@ pub(crate) mod peero;
 pub(crate) mod signal_fire;
 
 use crate::config::Config;
+use crate::core::conn::Undelivered;
+use crate::core::counters::{Counters, DropReason, Protocol};
 
 use actix_web::{guard, web};
 pub(crate) use listeners::listeners;
@@ -37,5 +39,32 @@ pub(crate) fn routes(config: &Config, cfg: &mut web::ServiceConfig) {
                 }))
                 .to(bootstrap::root),
         );
+    }
+}
+
+/// The rule of the protocols without an error frame (COMPAT.md's common rules): a frame
+/// over the rate, or one `route` cannot deliver, is dropped and counted.
+fn route_or_drop(
+    counters: &Counters,
+    protocol: Protocol,
+    limited: bool,
+    route: impl FnOnce() -> Result<(), DropReason>,
+) {
+    let routed = if limited {
+        Err(DropReason::RateLimited)
+    } else {
+        route()
+    };
+    match routed {
+        Ok(()) => counters.relayed(protocol),
+        Err(reason) => counters.dropped(protocol, reason),
+    }
+}
+
+/// Why a delivery through the switch failed, as a drop reason.
+fn undelivered(why: Undelivered) -> DropReason {
+    match why {
+        Undelivered::Gone => DropReason::UnknownReceiver,
+        Undelivered::Full => DropReason::ReceiverFull,
     }
 }

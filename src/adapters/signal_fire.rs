@@ -7,6 +7,7 @@
 //! dropped and counted, and, with `notify_unknown`, an unknown receiver is reported.
 
 use super::json::{frame, Field, Object};
+use super::{route_or_drop, undelivered};
 use crate::core::conn::{ConnId, Outbox, Undelivered};
 use crate::core::counters::{Counters, DropReason, Protocol};
 use crate::core::ids::url_safe_id;
@@ -70,10 +71,6 @@ impl Peer {
         }
     }
 
-    fn drop_frame(&self, reason: DropReason) {
-        self.counters.dropped(Protocol::SignalFire, reason);
-    }
-
     fn route(&self, text: &str) -> Result<(), DropReason> {
         let mut relayed = Object::parse(text).ok_or(DropReason::Malformed)?;
         let receiver = match relayed.string("receiverId") {
@@ -86,23 +83,15 @@ impl Peer {
             Field::Absent | Field::Null | Field::Text(_) => return Err(DropReason::NoReceiver),
         };
         relayed.set_string("senderId", &self.id);
-        match self.peers.send(&receiver, relayed.encode()) {
-            Ok(()) => {
-                self.counters.relayed(Protocol::SignalFire);
-                Ok(())
-            }
-            Err(Undelivered::Full) => Err(DropReason::ReceiverFull),
-            Err(Undelivered::Gone) => {
-                if self.notify_unknown {
-                    self.out.send(frame([
-                        ("type", "error".into()),
-                        ("code", "unknown_receiver".into()),
-                        ("receiverId", receiver.into()),
-                    ]));
-                }
-                Err(DropReason::UnknownReceiver)
-            }
+        let sent = self.peers.send(&receiver, relayed.encode());
+        if sent == Err(Undelivered::Gone) && self.notify_unknown {
+            self.out.send(frame([
+                ("type", "error".into()),
+                ("code", "unknown_receiver".into()),
+                ("receiverId", receiver.into()),
+            ]));
         }
+        sent.map_err(undelivered)
     }
 }
 
@@ -110,18 +99,13 @@ impl FrameHandler for Peer {
     const PROTOCOL: Protocol = Protocol::SignalFire;
 
     async fn on_text(&mut self, text: ByteString, limited: bool) {
-        let routed = if limited {
-            Err(DropReason::RateLimited)
-        } else {
+        route_or_drop(&self.counters, Self::PROTOCOL, limited, || {
             self.route(&text)
-        };
-        if let Err(reason) = routed {
-            self.drop_frame(reason);
-        }
+        });
     }
 
     fn on_binary(&mut self, _limited: bool) {
-        self.drop_frame(DropReason::Binary);
+        self.counters.dropped(Self::PROTOCOL, DropReason::Binary);
     }
 
     fn on_too_large(&mut self, _limit: usize) {}
