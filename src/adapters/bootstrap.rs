@@ -13,7 +13,7 @@ use super::json::{Field, Object};
 use super::{route_or_drop, undelivered};
 use crate::config::Secret;
 use crate::core::conn::outbox::{CLOSE_NORMAL, CLOSE_REPLACED};
-use crate::core::conn::{ConnId, Outbox, Undelivered};
+use crate::core::conn::{ConnId, Outbox};
 use crate::core::counters::{Counters, DropReason, Protocol};
 use crate::core::ids::{hex_id, SeededIds};
 use crate::core::switch::{Namespace, Switch};
