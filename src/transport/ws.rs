@@ -155,19 +155,18 @@ async fn serve<H: FrameHandler>(
         tokio::time::interval(Duration::from_secs(config.server.ping_interval_secs));
     let timeout = Duration::from_secs(config.server.ping_timeout_secs);
     let mut last_heard = Instant::now();
+    // The waits below live across iterations: built per frame, each would register
+    // with its notifier or the timer wheel and deregister again, on every frame.
     let mut stall_at: Option<Instant> = None;
+    let mut stalled = std::pin::pin!(tokio::time::sleep_until(Instant::now().into()));
+    let mut busy = std::pin::pin!(out.busy());
+    let mut closed = std::pin::pin!(out.closed());
     loop {
         // Whoever closed the socket (kick, replacement, overflow, flood, shutdown), stop
         // reading before handling one more frame.
         if out.is_closing() {
             return "closed by server";
         }
-        let stalled = async {
-            match stall_at {
-                Some(at) => tokio::time::sleep_until(at.into()).await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             frame = frames.next() => {
                 let inbound = match frame {
@@ -193,9 +192,21 @@ async fn serve<H: FrameHandler>(
                 }
                 out.ping();
             }
-            _ = stalled => stall_at = out.stall_check(),
-            _ = out.busy() => stall_at = out.stall_check(),
-            _ = out.closed() => {}
+            _ = &mut stalled, if stall_at.is_some() => {
+                stall_at = out.stall_check();
+                if let Some(at) = stall_at {
+                    stalled.as_mut().reset(at.into());
+                }
+            }
+            _ = &mut busy => {
+                busy.set(out.busy());
+                stall_at = out.stall_check();
+                if let Some(at) = stall_at {
+                    stalled.as_mut().reset(at.into());
+                }
+            }
+            // Once resolved it is not polled again: the loop returns at its top.
+            _ = &mut closed => {}
         }
     }
 }
