@@ -52,6 +52,40 @@ async function rootRegistered(join, received, tries = 50) {
   throw new Error(`the root got none of ${tries} probes`);
 }
 
+/**
+ * What the real root client hands its callback: an array (push, filter, some) whose
+ * `take(pred, timeout)` resolves when a matching item is pushed, or at once if one was.
+ */
+function callbackInbox() {
+  const items = [];
+  const waiters = new Set();
+  items.push = (...added) => {
+    const n = Array.prototype.push.apply(items, added);
+    for (const wake of [...waiters]) wake();
+    return n;
+  };
+  items.take = (pred, timeout) =>
+    new Promise((resolve, reject) => {
+      const wake = () => {
+        const found = items.find(pred);
+        if (found === undefined) return;
+        finish();
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error('no matching request reached the root'));
+      }, timeout);
+      const finish = () => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+      };
+      waiters.add(wake);
+      wake();
+    });
+  return items;
+}
+
 /** Frames a raw root gets, taken by predicate (others that do not match stay queued). */
 function rootInbox(root) {
   const seen = [];
@@ -82,7 +116,7 @@ describe('webrtc-bootstrap: the real client', () => {
   test('README example: the root answers a newcomer, a data channel opens, ping and pong cross it', async () => {
     const root = new BootstrapClient(hostOf(server));
     const newcomers = {};
-    const requests = [];
+    const requests = callbackInbox();
     let gotPing;
     const pingAtRoot = new Promise((resolve) => {
       gotPing = resolve;
@@ -112,15 +146,7 @@ describe('webrtc-bootstrap: the real client', () => {
     });
     const probe = await Client.open(server.wsUrl('/join'), { label: 'probe' });
     cleanups.push(() => probe.close());
-    await rootRegistered(probe, async (pred, timeout) => {
-      const deadline = Date.now() + timeout;
-      while (Date.now() < deadline) {
-        const r = requests.find(pred);
-        if (r) return r;
-        await new Promise((res) => setTimeout(res, 20));
-      }
-      throw new Error('no probe');
-    });
+    await rootRegistered(probe, requests.take);
 
     const client = new BootstrapClient(hostOf(server));
     let failed;
@@ -161,22 +187,14 @@ describe('webrtc-bootstrap: the real client', () => {
 
   test("a root that never answers: the newcomer gets the client's 'Bootstrap timeout'", async () => {
     const root = new BootstrapClient(hostOf(server));
-    const requests = [];
+    const requests = callbackInbox();
     cleanups.push(() => root.close());
     await new Promise((resolve, reject) => {
       root.root(SECRET, (req) => requests.push(req), (err) => (err ? reject(err) : resolve()));
     });
     const probe = await Client.open(server.wsUrl('/join'), { label: 'probe' });
     cleanups.push(() => probe.close());
-    await rootRegistered(probe, async (pred, timeout) => {
-      const deadline = Date.now() + timeout;
-      while (Date.now() < deadline) {
-        const r = requests.find(pred);
-        if (r) return r;
-        await new Promise((res) => setTimeout(res, 20));
-      }
-      throw new Error('no probe');
-    });
+    await rootRegistered(probe, requests.take);
     requests.length = 0;
 
     const client = new BootstrapClient(hostOf(server));
