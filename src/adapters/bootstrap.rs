@@ -97,18 +97,12 @@ impl Root {
     fn open(slot: Arc<Namespace>, conn: &Accepted) -> Root {
         if let Some(older) = slot.replace(Switch::ROOT, conn.id) {
             tracing::info!(conn = %older, "webrtc-bootstrap root replaced by a newer one");
-            close(&slot, older, CLOSE_REPLACED, "replaced by a newer root");
+            slot.close(older, CLOSE_REPLACED, "replaced by a newer root");
         }
         Root {
             slot,
             conn: conn.id,
         }
-    }
-}
-
-fn close(slot: &Namespace, conn: ConnId, code: u16, reason: &'static str) {
-    if let Some(out) = slot.outbox(conn) {
-        out.close(code, reason);
     }
 }
 
@@ -159,7 +153,7 @@ impl Join {
         // A seeded sequence repeats ids after a restart only; a random one never does.
         // Either way the newest socket wins the id.
         if let Some(older) = joins.replace(&id, conn.id) {
-            close(&joins, older, CLOSE_NORMAL, "bootstrap id reused");
+            joins.close(older, CLOSE_NORMAL, "bootstrap id reused");
         }
         Join {
             joins,

@@ -42,6 +42,12 @@ pub(crate) fn routes(config: &Config, cfg: &mut web::ServiceConfig) {
     }
 }
 
+/// `{"type":"id","peerId":ID}`, the first frame of a signal-fire or Peero connection
+/// (COMPAT.md 2 and 4).
+fn id_frame(id: &str) -> bytestring::ByteString {
+    json::frame([("type", "id".into()), ("peerId", id.into())])
+}
+
 /// The rule of the protocols without an error frame (COMPAT.md's common rules): a frame
 /// over the rate, or one `route` cannot deliver, is dropped and counted.
 fn route_or_drop(

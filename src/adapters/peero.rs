@@ -8,6 +8,7 @@
 //! or whose queue is too full to take a frame (it is closed 1008), is announced to the
 //! others as `{"type":"remove","peerId":ID}`.
 
+use super::id_frame;
 use super::json::{frame, Field, Object};
 use crate::core::conn::outbox::CLOSE_POLICY;
 use crate::core::conn::{ConnId, Outbox, Undelivered};
@@ -65,10 +66,7 @@ const SLOW: &str = "outbound queue full: the client is not reading";
 impl Peer {
     pub(super) fn open(peers: Arc<Namespace>, counters: Arc<Counters>, conn: &Accepted) -> Peer {
         let id = uuid_v4();
-        conn.out.send(frame([
-            ("type", "id".into()),
-            ("peerId", id.as_str().into()),
-        ]));
+        conn.out.send(id_frame(&id));
         Peer {
             peers,
             counters,
@@ -144,7 +142,9 @@ impl Peer {
             }
             Err(Undelivered::Gone) => Err(Refusal::UnknownPeer(target.to_string())),
             Err(Undelivered::Full) => {
-                self.peers.close(target, CLOSE_POLICY, SLOW);
+                if let Some(conn) = self.peers.lookup(target) {
+                    self.peers.close(conn, CLOSE_POLICY, SLOW);
+                }
                 Err(Refusal::Dropped(DropReason::ReceiverFull))
             }
         }
@@ -156,7 +156,7 @@ impl Peer {
         for slow in self.peers.broadcast(&self.id, frame) {
             self.counters
                 .dropped(Protocol::Peero, DropReason::ReceiverFull);
-            self.peers.close(&slow, CLOSE_POLICY, SLOW);
+            self.peers.close(slow, CLOSE_POLICY, SLOW);
         }
     }
 

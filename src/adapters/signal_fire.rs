@@ -7,7 +7,7 @@
 //! dropped and counted, and, with `notify_unknown`, an unknown receiver is reported.
 
 use super::json::{frame, Field, Object};
-use super::{route_or_drop, undelivered};
+use super::{id_frame, route_or_drop, undelivered};
 use crate::core::conn::{ConnId, Outbox, Undelivered};
 use crate::core::counters::{Counters, DropReason, Protocol};
 use crate::core::ids::url_safe_id;
@@ -57,10 +57,7 @@ impl Peer {
                 break id;
             }
         };
-        conn.out.send(frame([
-            ("type", "id".into()),
-            ("peerId", id.as_str().into()),
-        ]));
+        conn.out.send(id_frame(&id));
         Peer {
             peers,
             counters,

@@ -6,7 +6,7 @@
 //! the cluster can put peers of one namespace on several nodes. Frames are encoded by
 //! the sender's adapter: every peer of a namespace speaks its protocol.
 
-use super::conn::{ConnId, Outbox, Router, Undelivered};
+use super::conn::{ConnId, Router, Undelivered};
 use bytestring::ByteString;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -94,19 +94,19 @@ impl Namespace {
         self.router.relay(conn, text)
     }
 
-    /// Queues `text` for every peer but `except`; returns the ids of peers whose queue
+    /// Queues `text` for every peer but `except`; returns the connections whose queue
     /// was too full to take it.
-    pub(crate) fn broadcast(&self, except: &str, text: &ByteString) -> Vec<String> {
-        let targets: Vec<(String, ConnId)> = self
+    pub(crate) fn broadcast(&self, except: &str, text: &ByteString) -> Vec<ConnId> {
+        // Addresses are copied out so that no delivery happens under the namespace lock.
+        let targets: Vec<ConnId> = self
             .read()
             .iter()
             .filter(|(id, _)| id.as_str() != except)
-            .map(|(id, conn)| (id.clone(), *conn))
+            .map(|(_, conn)| *conn)
             .collect();
         targets
             .into_iter()
-            .filter(|(_, conn)| self.router.relay(*conn, text.clone()) == Err(Undelivered::Full))
-            .map(|(id, _)| id)
+            .filter(|conn| self.router.relay(*conn, text.clone()) == Err(Undelivered::Full))
             .collect()
     }
 
@@ -119,16 +119,9 @@ impl Namespace {
             .collect()
     }
 
-    /// Closes the connection registered as `id`, if any.
-    pub(crate) fn close(&self, id: &str, code: u16, reason: &'static str) {
-        if let Some(out) = self.lookup(id).and_then(|conn| self.outbox(conn)) {
-            out.close(code, reason);
-        }
-    }
-
-    /// The outbox of a connection on this node.
-    pub(crate) fn outbox(&self, conn: ConnId) -> Option<Outbox> {
-        self.router.local(conn)
+    /// Closes `conn`, if it is still open.
+    pub(crate) fn close(&self, conn: ConnId, code: u16, reason: &'static str) {
+        self.router.close(conn, code, reason);
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, ConnId>> {
