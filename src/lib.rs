@@ -26,3 +26,6 @@ pub use adapters::fuzzing;
 pub use adapters::native as protocol;
 pub use config::Config;
 pub use server::{run, RunError};
+/// Hand-built WebSocket frames for the tests and the bench; not an API.
+#[doc(hidden)]
+pub use transport::client_frames;

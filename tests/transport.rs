@@ -33,9 +33,7 @@ async fn write_until_cut(raw: &mut Raw, chunk: &[u8], limit: Duration) {
 async fn a_header_declaring_2_pow_62_bytes_is_refused_before_its_payload() {
     let app = spawn_app().await;
     let mut raw = Raw::connect(app.addr).await;
-    let mut bytes = header(true, TEXT, 1 << 62);
-    bytes.extend_from_slice(&[1, 2, 3, 4]);
-    raw.write(&bytes).await.unwrap();
+    raw.write(&header(true, TEXT, 1 << 62)).await.unwrap();
     // Nothing but the header was sent: the verdict cannot have waited for the payload.
     let (opcode, payload) = raw.read_frame().await.expect("an alert");
     assert_eq!(opcode, TEXT);
@@ -51,9 +49,7 @@ async fn fragments_are_limited_as_one_message() {
     let mut raw = Raw::connect(app.addr).await;
     raw.send(false, TEXT, &[b' '; 3000]).await.unwrap();
     // The second fragment's header alone takes the message past the limit.
-    let mut bytes = header(false, CONTINUATION, 3000);
-    bytes.extend_from_slice(&[0, 0, 0, 0]);
-    raw.write(&bytes).await.unwrap();
+    raw.write(&header(false, CONTINUATION, 3000)).await.unwrap();
     let (_, payload) = raw.read_frame().await.expect("an alert");
     assert_eq!(alert_code(&alert_of(&payload)), "too_large");
     assert_eq!(raw.close_code().await, Some(1009));

@@ -8,16 +8,11 @@ use std::os::fd::AsRawFd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-pub const CONTINUATION: u8 = 0x0;
-pub const TEXT: u8 = 0x1;
-pub const PING: u8 = 0x9;
-pub const PONG: u8 = 0xA;
+use switchboard::client_frames::parse_server_frame;
+pub use switchboard::client_frames::{frame, header, CONTINUATION, PING, PONG, TEXT};
 
 /// `tcpi_state` of an established connection (linux/tcp_states.h; libc does not name it).
 const TCP_ESTABLISHED: u8 = 1;
-
-/// The mask of every frame sent here; any key will do, the server must unmask.
-const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 /// A connection upgraded to WebSocket, and what was read past the handshake.
 pub struct Raw {
@@ -80,7 +75,7 @@ impl Raw {
     /// The next text message from the server (control frames skipped).
     pub async fn read_text(&mut self) -> anyhow::Result<String> {
         loop {
-            if let Some((opcode, payload, used)) = parse(&self.pending) {
+            if let Some((opcode, payload, used)) = parse_server_frame(&self.pending) {
                 self.pending.drain(..used);
                 if opcode == TEXT {
                     return Ok(String::from_utf8(payload)?);
@@ -130,50 +125,6 @@ pub fn established(stream: &TcpStream) -> anyhow::Result<bool> {
     };
     anyhow::ensure!(rc == 0, "TCP_INFO: {}", std::io::Error::last_os_error());
     Ok(info.tcpi_state == TCP_ESTABLISHED)
-}
-
-/// A masked client frame carrying `payload`.
-pub fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = header(fin, opcode, payload.len() as u64);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
-    out
-}
-
-/// A masked frame's header, mask key included, declaring `len` payload bytes (which
-/// the caller may never send).
-pub fn header(fin: bool, opcode: u8, len: u64) -> Vec<u8> {
-    let mut out = vec![(u8::from(fin) << 7) | opcode];
-    match len {
-        n if n < 126 => out.push(0x80 | n as u8),
-        n if n <= 0xFFFF => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&n.to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&MASK);
-    out
-}
-
-/// One unmasked server frame from the front of `buf`: opcode, payload, bytes taken.
-fn parse(buf: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
-    let (first, second) = (*buf.first()?, *buf.get(1)?);
-    let (len, start): (usize, usize) = match second & 0x7F {
-        126 => (
-            u16::from_be_bytes(buf.get(2..4)?.try_into().ok()?) as usize,
-            4,
-        ),
-        127 => (
-            u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?) as usize,
-            10,
-        ),
-        n => (n as usize, 2),
-    };
-    let payload = buf.get(start..start.checked_add(len)?)?.to_vec();
-    Some((first & 0x0F, payload, start + len))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -214,26 +214,8 @@ fn peek(buf: &[u8]) -> Option<Header> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::client_frames::frame;
     use futures_util::stream;
-
-    /// A masked client frame (RFC 6455 §5.3), with a zero mask for readability.
-    pub fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-        let mut out = vec![(u8::from(fin) << 7) | opcode];
-        match payload.len() {
-            n if n < 126 => out.push(0x80 | n as u8),
-            n if n <= 0xFFFF => {
-                out.push(0x80 | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                out.push(0x80 | 127);
-                out.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        out.extend_from_slice(&[0, 0, 0, 0]);
-        out.extend_from_slice(payload);
-        out
-    }
 
     async fn read_all(chunks: Vec<Vec<u8>>, limit: usize) -> Vec<Result<Inbound, Violation>> {
         let input = stream::iter(chunks.into_iter().map(|c| Ok::<_, ()>(Bytes::from(c))));

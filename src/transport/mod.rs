@@ -2,6 +2,7 @@
 //! teardown rule enforced here, once (PROTOCOL.md 1.1, "Transport and frames").
 
 mod body;
+pub mod client_frames;
 pub mod frames;
 pub mod socket;
 pub mod ws;

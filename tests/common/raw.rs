@@ -7,11 +7,10 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-pub const TEXT: u8 = 0x1;
-pub const CONTINUATION: u8 = 0x0;
-pub const CLOSE: u8 = 0x8;
-pub const PING: u8 = 0x9;
-pub const PONG: u8 = 0xA;
+use switchboard::client_frames::parse_server_frame;
+// Each test binary uses part of these, as of the rest of this module.
+#[allow(unused_imports)]
+pub use switchboard::client_frames::{frame, header, CLOSE, CONTINUATION, PING, PONG, TEXT};
 
 pub struct Raw {
     pub stream: TcpStream,
@@ -87,7 +86,8 @@ impl Raw {
     /// `None` when the connection ended first.
     pub async fn read_frame(&mut self) -> Option<(u8, Vec<u8>)> {
         loop {
-            if let Some((frame, used)) = parse(&self.pending) {
+            if let Some((opcode, payload, used)) = parse_server_frame(&self.pending) {
+                let frame = (opcode, payload);
                 self.pending.drain(..used);
                 if frame.0 == PING {
                     continue;
@@ -138,50 +138,6 @@ impl Raw {
         self.pending.extend_from_slice(&buf[..n]);
         Some(n)
     }
-}
-
-/// A masked client frame (RFC 6455 §5.2, §5.3).
-pub fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = header(fin, opcode, payload.len() as u64);
-    let mask = [0x37, 0xfa, 0x21, 0x3d];
-    out.extend_from_slice(&mask);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    out
-}
-
-/// A frame header (masked, mask key not included) declaring `len` payload bytes.
-pub fn header(fin: bool, opcode: u8, len: u64) -> Vec<u8> {
-    let mut out = vec![(u8::from(fin) << 7) | opcode];
-    match len {
-        n if n < 126 => out.push(0x80 | n as u8),
-        n if n <= 0xFFFF => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&n.to_be_bytes());
-        }
-    }
-    out
-}
-
-/// One unmasked server frame from the front of `buf`, and the bytes it took.
-fn parse(buf: &[u8]) -> Option<((u8, Vec<u8>), usize)> {
-    let (first, second) = (*buf.first()?, *buf.get(1)?);
-    let (len, start) = match second & 0x7F {
-        126 => (
-            u16::from_be_bytes(buf.get(2..4)?.try_into().ok()?) as usize,
-            4,
-        ),
-        127 => (
-            u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?) as usize,
-            10,
-        ),
-        n => (n as usize, 2),
-    };
-    let payload = buf.get(start..start + len)?.to_vec();
-    Some(((first & 0x0F, payload), start + len))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
