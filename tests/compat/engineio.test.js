@@ -16,6 +16,7 @@ const {
   RawPolling,
   RawWs,
   sioServerOptions,
+  stopServer,
   assertStunOnly,
   httpRequest,
   encodePayload,
@@ -61,7 +62,7 @@ describe('Engine.IO 3 transport, default settings', { skip }, () => {
     server = await startServer(sioServerOptions({ limits: { max_message_bytes: 8192 } }));
   });
   after(async () => {
-    await server?.stop();
+    await stopServer(server, 'engineio-default');
   });
 
   test('the polling handshake answers the open packet (sid, upgrades, pingInterval 25000, pingTimeout 20000), then 40', async () => {
@@ -341,7 +342,7 @@ describe('Engine.IO 3 heartbeat with small intervals', { skip }, () => {
     server = await startServer(sioServerOptions({ 'compat.socketio': { ping_interval_ms: pingInterval, ping_timeout_ms: pingTimeout } }));
   });
   after(async () => {
-    await server?.stop();
+    await stopServer(server, 'engineio-heartbeat');
   });
 
   test('a socket silent past pingInterval + pingTimeout is dropped; a pinging one stays', async () => {
@@ -416,7 +417,7 @@ describe('allowed_origins and path', { skip }, () => {
     );
   });
   after(async () => {
-    await server?.stop();
+    await stopServer(server, 'engineio-origins');
   });
 
   test('a foreign Origin gets 403 on the handshake, polls, posts, preflights and the upgrade', async () => {

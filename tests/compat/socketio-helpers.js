@@ -747,6 +747,21 @@ class RawWs {
   }
 }
 
+/**
+ * Stops a test server; with SIO_SERVER_LOGS=dir set, first writes its log lines to
+ * dir/<name>.log (for reading what the server said about a failure).
+ */
+async function stopServer(server, name) {
+  if (!server) return;
+  if (process.env.SIO_SERVER_LOGS) {
+    const fs = require('node:fs');
+    const path = require('node:path');
+    fs.mkdirSync(process.env.SIO_SERVER_LOGS, { recursive: true });
+    fs.writeFileSync(path.join(process.env.SIO_SERVER_LOGS, `${name}.log`), `${server.logs.join('\n')}\n`);
+  }
+  await server.stop();
+}
+
 /** The config sections every Socket.IO test server gets (plus the caller's). */
 function sioServerOptions(config = {}) {
   const base = {
@@ -773,6 +788,7 @@ module.exports = {
   RawWs,
   sioPool,
   sioServerOptions,
+  stopServer,
   assertNothingElse,
   assertStunOnly,
   assertMemberIceServers,

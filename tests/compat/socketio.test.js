@@ -18,6 +18,7 @@ const {
   NativeClient,
   sioPool,
   sioServerOptions,
+  stopServer,
   assertNothingElse,
   assertStunOnly,
   assertAttendeeCard,
@@ -68,7 +69,7 @@ describe('COMPAT 1a: webRTCWorkspaces events', { skip }, () => {
     server = await startServer(sioServerOptions());
   });
   after(async () => {
-    await server?.stop();
+    await stopServer(server, 'socketio-1a');
   });
 
   for (const variant of VARIANTS) {
@@ -702,7 +703,7 @@ describe('COMPAT 1a: one workspace, two protocols (native /ws and Socket.IO)', {
     server = await startServer(sioServerOptions());
   });
   after(async () => {
-    await server?.stop();
+    await stopServer(server, 'socketio-mixed');
   });
 
   /** A native client's card as a Socket.IO client sees it. */
@@ -910,7 +911,7 @@ describe('COMPAT 1a: offline members', { skip }, () => {
     server = await startServer(sioServerOptions({ workspace: { offline_ttl_secs: 1 } }));
   });
   after(async () => {
-    await server?.stop();
+    await stopServer(server, 'socketio-offline');
   });
 
   for (const variant of VARIANTS) {
