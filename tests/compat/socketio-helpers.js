@@ -388,15 +388,16 @@ async function assertNothingElse(sender, targets = [], others = [], what = '') {
     sender.emitIceCandidate(t.attendee.id, marker);
     return marker;
   });
+  // The sender first: its markers must have been relayed without a word back.
+  await sender.assertQuiet(what);
   for (const [i, t] of targets.entries()) {
-    const got = await t.next();
+    const got = await t.next().catch((err) => assert.fail(`${t.label}: the marker from ${sender.label} never came (${what}): ${err.message}`));
     assert.deepEqual(
       got,
       { name: 'icecandidate', data: { attendee: { id: t.attendee.id }, broadcaster: { id: sender.attendee.id }, candidate: markers[i] } },
       `${t.label}: nothing arrives before the marker from ${sender.label} (${what})`,
     );
   }
-  await sender.assertQuiet(what);
   for (const o of others) await o.assertQuiet(what);
 }
 

@@ -129,12 +129,12 @@ describe('COMPAT 1a: webRTCWorkspaces events', { skip }, () => {
         try {
           const d = await connect('Dee');
           const good = () => ({ workspace: { name: 'W', pin: '', avatar: '' }, attendee: { name: 'Dee', avatar: '' }, nonce: 'create-workspace::x' });
+          // (Every field of create is optional, as in the native create: a missing payload,
+          // workspace or attendee gives the default names.)
           const bad = [
-            ['no payload', undefined],
             ['a string payload', 'create'],
             ['a null payload', null],
-            ['no workspace', { ...good(), workspace: undefined }],
-            ['no attendee', { ...good(), attendee: undefined }],
+            ['an array payload', [good()]],
             ['a workspace that is a string', { ...good(), workspace: 'W' }],
             ['a workspace name that is a number', { ...good(), workspace: { name: 7, pin: '', avatar: '' } }],
             ['an attendee name that is an object', { ...good(), attendee: { name: { first: 'Dee' }, avatar: '' } }],
@@ -143,11 +143,10 @@ describe('COMPAT 1a: webRTCWorkspaces events', { skip }, () => {
             ['a name with a control character', { ...good(), attendee: { name: 'De\u0007e', avatar: '' } }],
             ['a PIN of 3 characters', { ...good(), workspace: { name: 'W', pin: '123', avatar: '' } }],
             ['a PIN of 65 characters', { ...good(), workspace: { name: 'W', pin: '1'.repeat(65), avatar: '' } }],
-            ['a PIN that is a number', { ...good(), workspace: { name: 'W', pin: 12345, avatar: '' } }],
+            ['a PIN that is an object', { ...good(), workspace: { name: 'W', pin: { pin: '1234' }, avatar: '' } }],
           ];
           for (const [what, payload] of bad) {
-            if (payload === undefined) d.emit('create');
-            else d.emit('create', payload);
+            d.emit('create', payload);
             await d.expectAlert(`create with ${what}`);
           }
           await d.assertQuiet('after the refused creates');
@@ -224,6 +223,23 @@ describe('COMPAT 1a: webRTCWorkspaces events', { skip }, () => {
           const granted = await b.attend(created.workspace.token, { pin: '4242', name: 'Bob' });
           assert.deepEqual(granted.attendees, attendeesOf(a, b));
           assert.deepEqual(await a.expect('attend'), b.card());
+
+          // A page that passes its PIN as a number: the workspace is protected by it, or the
+          // create is refused; never created without a PIN (as the original server did).
+          const n = await connect('Numeric');
+          n.emit('create', { workspace: { name: 'Numeric', pin: 98765, avatar: '' }, attendee: { name: 'Num', avatar: '' }, nonce: 'n' });
+          const answer = await n.next();
+          if (answer.name === 'created') {
+            n.keep(answer.data);
+            await n.expectMemberIceServers('created');
+            const m = await connect('Guest of Numeric');
+            m.emitAttend(answer.data.workspace.token, '', 'Guest');
+            await m.expectAlert('no PIN for a workspace created with a numeric PIN');
+            await m.attend(answer.data.workspace.token, { pin: '98765', name: 'Guest' });
+            assert.deepEqual(await n.expect('attend'), m.card());
+          } else {
+            assert.equal(answer.name, 'alert', `create with a numeric PIN: ${JSON.stringify(answer)}`);
+          }
         } finally {
           connect.closeAll();
         }
@@ -512,17 +528,20 @@ describe('COMPAT 1a: webRTCWorkspaces events', { skip }, () => {
           await assertNothingElse(a, [c], [], 'after the kick');
           a.emitAttendees();
           assert.deepEqual(await a.expect('attendees'), { attendees: attendeesOf(a, c) });
-          // The kicked token no longer works, on its socket or another.
-          b.emitAttendees();
-          await b.expectAlert('the kicked token');
+          // The kicked token no longer works.
           const k = await connect('with the kicked token');
           k.emitReAttend(stored);
           await k.expectAlert('re-attend with the kicked token');
           k.keep(stored);
           k.emitRing(a.attendee.id, 'k1', OFFER);
           await k.expectAlert('a ring with the kicked token');
+          k.emitAttendees();
+          await k.expectAlert('attendees with the kicked token');
           await assertNothingElse(a, [c], [k], 'after the kicked token was refused');
-          // The kicked socket can attend again, as a new member.
+          // The kicked socket stays connected, as the original server left it: its token is
+          // refused there too, and it can attend again, as a new member.
+          b.emitAttendees();
+          await b.expectAlert('the kicked token on the kicked socket');
           const again = await b.attend(a.workspace.token, { name: 'Bob' });
           assert.notEqual(again.attendee.id, card.id, 'a new membership');
           for (const m of [a, c]) assert.deepEqual(await m.expect('attend'), b.card());
@@ -572,7 +591,8 @@ describe('COMPAT 1a: webRTCWorkspaces events', { skip }, () => {
           const now = Math.floor(Date.now() / 1000);
           const callId = 'refusal-call';
           // Each member event as the client sends it, by whom, which key names the sender and
-          // which other keys it cannot do without.
+          // which other keys it cannot do without. (`workspace` is not among them: the token
+          // names the workspace; a workspace id that is there must be the token's.)
           const events = [
             { name: 'attendees', by: a, sender: 'attendee', payload: () => ({ workspace: { id: wid }, attendee: { id: a.attendee.id }, accessToken: a.accessToken }) },
             { name: 'leave', by: b, sender: 'attendee', payload: () => ({ workspace: { id: wid }, attendee: { ...b.attendee }, accessToken: b.accessToken }) },
@@ -654,14 +674,18 @@ describe('COMPAT 1a: webRTCWorkspaces events', { skip }, () => {
               ['a payload that is an array', (p) => [p]],
               ['a token that is not a JWT', (p) => ({ ...p, accessToken: 'not-a-token' })],
               ['a token signed with another secret', (p) => ({ ...p, accessToken: signJwt(claims, 'another-secret-0123456789abcdef0123456789') })],
-              ...(ev.noExpired ? [] : [['an expired token', (p) => ({ ...p, accessToken: signJwt({ ...claims, iat: now - 7200, exp: now - 3600 }) })]]),
+              ...(ev.noExpired
+                ? []
+                : [
+                    ['an expired token', (p) => ({ ...p, accessToken: signJwt({ ...claims, iat: now - 7200, exp: now - 3600 }) })],
+                    ['an expired token of another member', (p) => ({ ...p, accessToken: signJwt({ ...jwtClaims(other.accessToken), iat: now - 7200, exp: now - 3600 }) })],
+                  ]),
               ['an invite token', (p) => ({ ...p, accessToken: a.workspace.token })],
               ['the token of another member', (p) => ({ ...p, accessToken: other.accessToken })],
               ['the token of another workspace', (p) => ({ ...p, accessToken: x.accessToken })],
               ['the token of another workspace, with its own ids', (p) => withSender({ ...p, accessToken: x.accessToken }, x.attendee.id)],
               ["a sender id that is not the token's own", (p) => withSender(p, other.attendee.id)],
               ['no accessToken', (p) => without(p, 'accessToken')],
-              ['no workspace', (p) => without(p, 'workspace')],
               [`no ${ev.sender}`, (p) => without(p, ev.sender)],
               ...(ev.needs || []).map((key) => [`no ${key}`, (p) => without(p, key)]),
               ['an accessToken that is a number', (p) => ({ ...p, accessToken: 12345 })],
@@ -676,9 +700,10 @@ describe('COMPAT 1a: webRTCWorkspaces events', { skip }, () => {
               if (payload === NONE) ev.by.emit(ev.name);
               else ev.by.emit(ev.name, payload);
               await ev.by.expectAlert(`${ev.name} with ${what}`);
+              // Nothing else happened: no push reached a member of either workspace, and
+              // the sender's socket still holds its membership.
+              await assertNothingElse(ev.by, ev.by === a ? [b, c] : [a, c], [x], `after ${ev.name} with ${what}`);
             }
-            // Nothing else happened: no push reached a member of either workspace.
-            await assertNothingElse(a, [b, c], [x], `after the refused ${ev.name} events`);
           }
           // And no state changed: every member is still in, and each token still works.
           for (const m of [a, b, c]) {
