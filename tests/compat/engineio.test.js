@@ -101,6 +101,14 @@ describe('Engine.IO 3 transport, default settings', { skip }, () => {
       const ev = parseEvent(await ws.next());
       assert.equal(ev && ev.name, 'iceservers');
       assertStunOnly(ev.data, 'iceservers over WebSocket');
+      // An event asking for an acknowledgement (42<id>[…]) is not acknowledged: no 1a event
+      // says so. The answer to a second, plain one comes right after the first's.
+      ws.send(`427${JSON.stringify(['iceservers', {}])}`);
+      ws.send(eventPacket('iceservers', {}));
+      for (const which of ['first', 'second']) {
+        const m = await ws.next();
+        assert.equal(parseEvent(m) && parseEvent(m).name, 'iceservers', `the ${which} answer, and no 437[]: ${m}`);
+      }
     } finally {
       ws.close();
     }
