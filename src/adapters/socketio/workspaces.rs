@@ -207,7 +207,8 @@ impl Attendance {
                 let token = need(p.access_token, "accessToken")?;
                 let sender = need(p.attendee.and_then(|a| a.id), "attendee.id")?;
                 let claims = hub.verify_member(&token)?;
-                if claims.sub != sender {
+                let wid = p.workspace.and_then(|w| w.id);
+                if claims.sub != sender || wid.is_some_and(|w| w != claims.wid) {
                     return Err(Error::Forbidden(Refusal::NotYourId));
                 }
                 ensure_unbound(hub, &mut self.binding, &caller)?;
