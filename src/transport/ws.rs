@@ -58,6 +58,19 @@ pub(crate) struct Accepted {
     pub ip: IpAddr,
 }
 
+/// The checks every endpoint makes before anything else: shutdown (503) and
+/// `allowed_origins` (403; a request without `Origin` is not from a page and passes).
+pub(crate) fn admit(req: &HttpRequest, app: &AppState) -> Result<(), HttpResponse> {
+    if app.stop.is_cancelled() {
+        return Err(HttpResponse::ServiceUnavailable().body("shutting down"));
+    }
+    let origin = req.headers().get("origin").map(|v| v.as_bytes());
+    if !app.hub.config().server.origin_allowed(origin) {
+        return Err(HttpResponse::Forbidden().body("origin not allowed"));
+    }
+    Ok(())
+}
+
 /// Upgrades `req` to a WebSocket served by the handler `protocol` builds, after the
 /// checks every endpoint shares: shutdown (503), a WebSocket handshake (RFC 6455
 /// §4.2.1 statuses), and `allowed_origins` (403).
@@ -71,16 +84,10 @@ where
     H: FrameHandler + 'static,
     F: FnOnce(&Accepted) -> H,
 {
-    if app.stop.is_cancelled() {
-        return HttpResponse::ServiceUnavailable().body("shutting down");
+    if let Err(refused) = admit(req, app) {
+        return refused;
     }
     let config = app.hub.config();
-    if !config
-        .server
-        .origin_allowed(req.headers().get("origin").map(|v| v.as_bytes()))
-    {
-        return HttpResponse::Forbidden().body("origin not allowed");
-    }
     let mut response = match actix_http::ws::handshake(req.head()) {
         Ok(response) => response,
         Err(refused) => return actix_http::Response::from(refused).into(),
@@ -155,12 +162,9 @@ async fn serve<H: FrameHandler>(
         tokio::time::interval(Duration::from_secs(config.server.ping_interval_secs));
     let timeout = Duration::from_secs(config.server.ping_timeout_secs);
     let mut last_heard = Instant::now();
-    // The waits below live across iterations: built per frame, each would register
-    // with its notifier or the timer wheel and deregister again, on every frame.
-    let mut stall_at: Option<Instant> = None;
-    let mut stalled = std::pin::pin!(tokio::time::sleep_until(Instant::now().into()));
-    let mut busy = std::pin::pin!(out.busy());
-    let mut closed = std::pin::pin!(out.closed());
+    // Lives across iterations: built per frame, its waits would register with their
+    // notifier or the timer wheel and deregister again, on every frame.
+    let mut watch = std::pin::pin!(out.watch_stalls());
     loop {
         // Whoever closed the socket (kick, replacement, overflow, flood, shutdown), stop
         // reading before handling one more frame.
@@ -192,21 +196,9 @@ async fn serve<H: FrameHandler>(
                 }
                 out.ping();
             }
-            _ = &mut stalled, if stall_at.is_some() => {
-                stall_at = out.stall_check();
-                if let Some(at) = stall_at {
-                    stalled.as_mut().reset(at.into());
-                }
-            }
-            _ = &mut busy => {
-                busy.set(out.busy());
-                stall_at = out.stall_check();
-                if let Some(at) = stall_at {
-                    stalled.as_mut().reset(at.into());
-                }
-            }
-            // Once resolved it is not polled again: the loop returns at its top.
-            _ = &mut closed => {}
+            // Resolves once the outbox is closed (stalled, or by anyone): the loop
+            // returns at its top, and never polls it again.
+            _ = &mut watch => {}
         }
     }
 }

@@ -231,6 +231,24 @@ impl Outbox {
         self.shared.busy.notified().await
     }
 
+    /// Watches the queue for stalls for as long as the connection lives: resolves once
+    /// the queue is closed, by [`Outbox::stall_check`] or anyone else. Polled beside the
+    /// connection's reads, it costs nothing while the queue is empty.
+    pub async fn watch_stalls(&self) {
+        loop {
+            match self.stall_check() {
+                None if self.is_closing() => return,
+                None => self.busy().await,
+                Some(at) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(at.into()) => {}
+                        _ = self.closed() => return,
+                    }
+                }
+            }
+        }
+    }
+
     /// Closes a stalled queue with 1008 and returns `None`; otherwise returns when the
     /// queue would count as stalled next (`None` when it is empty: [`Outbox::busy`] says
     /// when to ask again).
@@ -332,6 +350,21 @@ mod tests {
         ));
         drop(out);
         assert!(rx.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn the_watch_ends_with_the_queue() {
+        let (out, _rx) = Outbox::new(1000, Duration::ZERO);
+        let watching = out.clone();
+        let watch = tokio::spawn(async move { watching.watch_stalls().await });
+        out.send("waiting".into());
+        watch.await.unwrap();
+        assert!(out.is_closing(), "a queue that does not shrink is closed");
+        let (out, _rx) = Outbox::new(1000, STALL);
+        let watching = out.clone();
+        let watch = tokio::spawn(async move { watching.watch_stalls().await });
+        out.close(CLOSE_NORMAL, "");
+        watch.await.unwrap();
     }
 
     #[tokio::test]

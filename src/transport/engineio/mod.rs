@@ -133,18 +133,13 @@ where
     H: FrameHandler + 'static,
     F: FnOnce(&Accepted) -> H,
 {
-    if app.stop.is_cancelled() {
-        return HttpResponse::ServiceUnavailable().body("shutting down");
+    if let Err(refused) = crate::transport::ws::admit(&req, &app) {
+        return refused;
     }
     let config = app.hub.config();
-    let origin = req.headers().get(header::ORIGIN).cloned();
-    if !config
-        .server
-        .origin_allowed(origin.as_ref().map(|v| v.as_bytes()))
-    {
-        return HttpResponse::Forbidden().body("origin not allowed");
-    }
-    let cors = Cors { origin };
+    let cors = Cors {
+        origin: req.headers().get(header::ORIGIN).cloned(),
+    };
     if req.method() == Method::OPTIONS {
         return cors.preflight(&req);
     }

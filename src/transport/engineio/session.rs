@@ -176,10 +176,7 @@ async fn serve<H: FrameHandler>(
     let out = &session.out;
     let mut limiter = RequestLimiter::new(&config.limits, Instant::now());
     let mut deadline = std::pin::pin!(tokio::time::sleep(silence));
-    let mut stall_at: Option<Instant> = None;
-    let mut stalled = std::pin::pin!(tokio::time::sleep_until(Instant::now().into()));
-    let mut busy = std::pin::pin!(out.busy());
-    let mut closed = std::pin::pin!(out.closed());
+    let mut watch = std::pin::pin!(out.watch_stalls());
     loop {
         if out.is_closing() {
             return "closed by server";
@@ -220,20 +217,8 @@ async fn serve<H: FrameHandler>(
                 out.close(CLOSE_NORMAL, "no ping within pingInterval + pingTimeout");
                 return "ping timeout";
             }
-            _ = &mut stalled, if stall_at.is_some() => {
-                stall_at = out.stall_check();
-                if let Some(at) = stall_at {
-                    stalled.as_mut().reset(at.into());
-                }
-            }
-            _ = &mut busy => {
-                busy.set(out.busy());
-                stall_at = out.stall_check();
-                if let Some(at) = stall_at {
-                    stalled.as_mut().reset(at.into());
-                }
-            }
-            _ = &mut closed => {}
+            // Resolves once the outbox is closed: the loop returns at its top.
+            _ = &mut watch => {}
         }
     }
 }
