@@ -60,15 +60,16 @@ pub(crate) struct Accepted {
 
 /// The checks every endpoint makes before anything else: shutdown (503) and
 /// `allowed_origins` (403; a request without `Origin` is not from a page and passes).
-pub(crate) fn admit(req: &HttpRequest, app: &AppState) -> Result<(), HttpResponse> {
+/// Returns the refusal, if any.
+pub(crate) fn refusal(req: &HttpRequest, app: &AppState) -> Option<HttpResponse> {
     if app.stop.is_cancelled() {
-        return Err(HttpResponse::ServiceUnavailable().body("shutting down"));
+        return Some(HttpResponse::ServiceUnavailable().body("shutting down"));
     }
     let origin = req.headers().get("origin").map(|v| v.as_bytes());
     if !app.hub.config().server.origin_allowed(origin) {
-        return Err(HttpResponse::Forbidden().body("origin not allowed"));
+        return Some(HttpResponse::Forbidden().body("origin not allowed"));
     }
-    Ok(())
+    None
 }
 
 /// Upgrades `req` to a WebSocket served by the handler `protocol` builds, after the
@@ -84,7 +85,7 @@ where
     H: FrameHandler + 'static,
     F: FnOnce(&Accepted) -> H,
 {
-    if let Err(refused) = admit(req, app) {
+    if let Some(refused) = refusal(req, app) {
         return refused;
     }
     let config = app.hub.config();

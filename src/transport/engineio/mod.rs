@@ -133,7 +133,7 @@ where
     H: FrameHandler + 'static,
     F: FnOnce(&Accepted) -> H,
 {
-    if let Err(refused) = crate::transport::ws::admit(&req, &app) {
+    if let Some(refused) = crate::transport::ws::refusal(&req, &app) {
         return refused;
     }
     let config = app.hub.config();
