@@ -398,6 +398,129 @@ describe('Socket.IO endpoint with webRTCWorkspaces-style pages', { concurrency: 
     });
   });
 
+  it('lets a page that calls like the original client ring demo app members, who answer with answer', { timeout: 75_000 }, async (t) => {
+    await scenario(t, async (open) => {
+      const bob = await open('sio-bob');
+      const ada = await open('ada');
+      const cleo = await open('cleo');
+
+      // Bob calls as webRTCWorkspaces.js does (socketio-page/page.js, mimicOriginal): he
+      // starts calls with `ring`, takes `answer`, and never answers or sends `negotiation`.
+      // He creates the workspace (the original starts calls as the owner); Ada joins it in
+      // the demo app with its invite.
+      await inPage(bob, 'calling like the original', () => window.sio.mimicOriginal());
+      const made = await inPage(bob, 'create', () => window.sio.create({ name: 'Rung', attendeeName: 'Bob' }));
+      assert.ok(made.granted, `create granted: ${JSON.stringify(made)}`);
+      const bobId = made.granted.attendee.id;
+      const invite = `${server.url}/?invite=${encodeURIComponent(made.granted.workspace.token)}`;
+      await h.joinWorkspace(ada, invite, { name: 'Ada' });
+      const ids = await h.waitForTiles(ada, ['Ada', 'Bob']);
+      assert.equal(ids.Bob, bobId);
+      assert.deepEqual(await event(bob, 'attend', "(d) => d.name === 'Ada'"), { id: ids.Ada, name: 'Ada', avatar: '' });
+
+      // Ada's call offers to every online member when it starts: Bob too, with
+      // `negotiation`. Bob ignores it (the original has no connection with Ada yet).
+      const adaOffer = await nativeFrame(
+        ada,
+        'her offer to Bob',
+        (m) => m.event === 'negotiation' && m.data?.to === bobId && m.data.description?.type === 'offer',
+        '>',
+      );
+      const ignored = await event(bob, '$ignored', "(d, id) => d.attendee.id === id && d.type === 'offer'", ids.Ada);
+      assert.equal(ignored.hadConnection, false, 'the offer came before any connection with Ada');
+      const offered = await event(bob, 'negotiation', "(d, id) => d.attendee.id === id && d.message.type === 'offer'", ids.Ada);
+      assert.deepEqual(offered.message.data, adaOffer.data.description, 'her offer, as webRTCWorkspaces gets it');
+      t.diagnostic(`Ada is the ${ids.Ada > bobId ? 'polite' : 'impolite'} side with Bob`);
+
+      // Bob starts the call: he rings Ada with his offer while hers is out. She gives way,
+      // takes his offer and answers it with `answer` (no `negotiation`).
+      const [toAda] = await inPage(bob, 'start the call', () => window.sio.startCall());
+      const callId = (await bob.evaluate(() => window.sio.onCall)).id;
+      assert.equal(toAda.callee, ids.Ada, 'Bob rings Ada, the only other member');
+      assert.equal(toAda.call, callId);
+      assert.match(toAda.offer.sdp, /^m=application /m, "the offer carries the original's data channel");
+
+      /** The ring's way to a demo app member, and the answer's way back to Bob. */
+      async function ringAnswered(page, callee, ring) {
+        const calleeId = callee.id;
+        const rang = await nativeFrame(page, "Bob's ring", (m) => m.event === 'ring' && m.data?.from === bobId);
+        assert.deepEqual(rang.data, { from: bobId, call: callId, sdp: ring.offer }, `${page.__label}: native ring {from, call, sdp}`);
+        const sentAnswer = await nativeFrame(page, 'the answer to the ring', (m) => m.event === 'answer' && m.data?.to === bobId, '>');
+        assert.deepEqual(Object.keys(sentAnswer.data).sort(), ['call', 'sdp', 'to'], `${page.__label}: native answer {to, call, sdp}`);
+        assert.equal(sentAnswer.data.call, callId, `${page.__label} answers the ring's call`);
+        assert.equal(sentAnswer.data.sdp.type, 'answer');
+        const answered = await event(bob, 'answer', '(d, id) => d.callee.id === id', calleeId);
+        assert.deepEqual(Object.keys(answered).sort(), ['answer', 'call', 'callee', 'nonce', 'workspace']);
+        assert.deepEqual(answered.callee, { ...callee, avatar: '' }, 'answer: the callee');
+        assert.deepEqual(answered.call, { id: callId }, "answer: Bob's call");
+        assert.deepEqual(answered.answer, sentAnswer.data.sdp, 'answer: the SDK\'s answer, untouched');
+        assert.equal(answered.workspace.id, made.granted.workspace.id, 'answer: the workspace');
+        assert.equal(answered.nonce, '', 'answer from a native sender: nonce ""');
+        const bobSide = await bob.evaluate((id) => window.sio.peerInfo(id), calleeId);
+        assert.deepEqual(bobSide.call, { id: callId });
+        // Candidates both ways: the callee's of its answer (its ICE ufrag), and Bob's.
+        const ufrag = /^a=ice-ufrag:(\S+)/m.exec(answered.answer.sdp)[1];
+        const candidate = await event(
+          bob,
+          'icecandidate',
+          '(d, a) => d.broadcaster.id === a.id && (d.candidate.usernameFragment ?? "") === a.ufrag',
+          { id: calleeId, ufrag },
+        );
+        assert.deepEqual(candidate.attendee, { id: bobId });
+        await nativeFrame(page, "Bob's candidates", (m) => m.event === 'icecandidate' && m.data?.from === bobId);
+      }
+      await ringAnswered(ada, { id: ids.Ada, name: 'Ada' }, toAda);
+      await Promise.all([sioMediaFrom(bob, ids.Ada), h.waitForMediaFrom(ada, [bobId])]);
+
+      // Cleo joins while Bob is on the call: he rings her on her `attend`, as the original
+      // does. Her call offers to Bob too (with `negotiation`, before or after his ring
+      // reaches her): he ignores it, and she takes his ring all the same.
+      await h.joinWorkspace(cleo, invite, { name: 'Cleo' });
+      const all = await h.waitForTiles(cleo, ['Ada', 'Bob', 'Cleo']);
+      assert.deepEqual(await h.waitForTiles(ada, ['Ada', 'Bob', 'Cleo']), all);
+      const toCleo = await event(bob, '$ring', '(d, id) => d.callee === id', all.Cleo);
+      assert.equal(toCleo.call, callId, 'the newcomer is rung into the same call');
+      await ringAnswered(cleo, { id: all.Cleo, name: 'Cleo' }, toCleo);
+
+      // Video both ways between every pair.
+      await Promise.all([
+        h.waitForMediaFrom(ada, [bobId, all.Cleo]),
+        h.waitForMediaFrom(cleo, [ids.Ada, bobId]),
+        sioMediaFrom(bob, ids.Ada),
+        sioMediaFrom(bob, all.Cleo),
+      ]);
+
+      // Bob sent rings and candidates, never a `negotiation` or an `answer`; he got
+      // `answer`s, never a `negotiation` answer; the demo app sent him none either.
+      const sent = await bob.evaluate(() => window.sio.sent.map((e) => e.name));
+      assert.deepEqual(
+        sent.filter((name) => name === 'negotiation' || name === 'answer' || name === 'ring'),
+        ['ring', 'ring'],
+        `Bob's signals: ${JSON.stringify([...new Set(sent)])}`,
+      );
+      const events = await received(bob);
+      assert.deepEqual(
+        events.filter((e) => e.name === 'answer').map((e) => e.data.callee.id),
+        [ids.Ada, all.Cleo],
+        'one answer per ring',
+      );
+      assert.deepEqual(
+        events.filter((e) => e.name === 'negotiation' && e.data.message.type !== 'offer'),
+        [],
+        'no negotiation answer',
+      );
+      for (const page of [ada, cleo]) {
+        const toBob = page.__frames['>'].filter((m) => m.event === 'negotiation' && m.data?.to === bobId && m.data.description?.type !== 'offer');
+        assert.deepEqual(toBob, [], `${page.__label} sent Bob no negotiation answer`);
+      }
+      const ignoredOffers = events.filter((e) => e.name === '$ignored').map((e) => ({ from: e.data.attendee.id === ids.Ada ? 'Ada' : 'Cleo', connection: e.data.hadConnection }));
+      const cleoOffered = cleo.__frames['>'].some((m) => m.event === 'negotiation' && m.data?.to === bobId);
+      t.diagnostic(`Cleo ${cleoOffered ? 'offered to Bob before his ring reached her call' : "took Bob's ring before her call offered"}`);
+      t.diagnostic(`offers Bob ignored: ${JSON.stringify(ignoredOffers)}; stale candidates dropped: ${JSON.stringify(await bob.evaluate(() => window.sio.staleCandidates()))}`);
+      await assertQuiet(bob);
+    });
+  });
+
   it('shows members leaving across protocols', { timeout: 45_000 }, async (t) => {
     await scenario(t, async (open) => {
       const ada = await open('ada');

@@ -5,7 +5,8 @@
 // WebSocket), `iceservers {}` at connect, `create` / `attend` / `leave`, and calls with
 // real RTCPeerConnections and the fake camera: an offer sent with `ring` (and/or
 // `negotiation`), the callee's `answer`, trickled `icecandidate`s, `negotiation` offers
-// answered with `negotiation`. The tests drive it through `window.sio`.
+// answered with `negotiation`. After `mimicOriginal()`, it calls exactly as the original
+// client does (see there). The tests drive it through `window.sio`.
 
 (function () {
   const server = new URLSearchParams(location.search).get('server');
@@ -67,6 +68,16 @@
     return onevent.call(this, packet);
   };
 
+  /** Every event the page emitted, in order: {name, data}. */
+  const sent = [];
+  // socket.io-client emits its own lifecycle events locally through socket.emit.
+  const local = new Set(['connect', 'connect_error', 'connect_timeout', 'connecting', 'disconnect', 'error', 'reconnect', 'reconnect_attempt', 'reconnect_failed', 'reconnect_error', 'reconnecting', 'ping', 'pong']);
+  const emit = socket.emit;
+  socket.emit = function (name, ...args) {
+    if (!local.has(name)) sent.push({ name, data: args[0] });
+    return emit.call(this, name, ...args);
+  };
+
   // Sent at connect, before any membership (socket.io-client buffers it until connected).
   socket.emit('iceservers', {});
 
@@ -79,6 +90,8 @@
 
   /** {workspace, attendee, accessToken} once granted (kept after `leave`, for the tests). */
   let me = null;
+  /** The members, as the original client keeps them (`attendees` at the grant, `attend`, `leave`). */
+  const attendees = new Map();
   let nonces = 0;
   const nonce = (action) => `${action}:${++nonces}:${Math.random().toString(36).slice(2, 10)}`;
   const uuid = () => {
@@ -94,6 +107,8 @@
     const reply = await waitFor([grantName, 'alert', 'destroyed', 'full'], undefined, from);
     if (reply.name !== grantName) return { refused: reply.name, data: reply.data };
     me = { workspace: reply.data.workspace, attendee: reply.data.attendee, accessToken: reply.data.accessToken };
+    attendees.clear();
+    for (const a of Object.values(reply.data.attendees ?? { [me.attendee.id]: me.attendee })) attendees.set(a.id, a);
     const ice = await waitFor('iceservers', undefined, reply.index + 1);
     return { granted: reply.data, grantIndex: reply.index, iceServers: ice.data, iceIndex: ice.index, sent: payload };
   }
@@ -196,10 +211,26 @@
     peer.video.remove();
   }
 
+  // Candidates of a description the page never applied (an offer it ignored, which the
+  // other side then rolled back) carry that description's ICE ufrag: they are counted
+  // and dropped instead of failing addIceCandidate.
+  const staleCandidates = new Map(); // peer id -> count
+  const ufragOf = (sdp) => (/^a=ice-ufrag:(\S+)/m.exec(sdp ?? '') || [])[1] ?? null;
+  const candidateUfrag = (c) => c.usernameFragment ?? (/ ufrag (\S+)/.exec(c.candidate ?? '') || [])[1] ?? null;
+
+  async function addCandidate(peer, candidate) {
+    const ufrag = candidateUfrag(candidate);
+    if (ufrag && ufrag !== ufragOf(peer.pc.remoteDescription?.sdp)) {
+      staleCandidates.set(peer.id, (staleCandidates.get(peer.id) ?? 0) + 1);
+      return;
+    }
+    await peer.pc.addIceCandidate(candidate);
+  }
+
   async function addCandidates(peer) {
     const queued = early.get(peer.id) ?? [];
     early.delete(peer.id);
-    for (const candidate of queued) await peer.pc.addIceCandidate(candidate);
+    for (const candidate of queued) await addCandidate(peer, candidate);
   }
 
   /**
@@ -207,10 +238,12 @@
    * webRTCWorkspaces starts a call; `negotiation`, as it offers on an ICE restart).
    * Resolves to {call, offer}.
    */
-  function call(calleeId, { via = ['ring'], callId = uuid() } = {}) {
+  function call(calleeId, { via = ['ring'], callId = uuid(), dataChannel = false } = {}) {
     return serial(calleeId, async () => {
       const peer = await ensurePeer(calleeId);
       peer.call = { id: callId };
+      // The original client's offer carries a data channel named after the call.
+      if (dataChannel) peer.channel = peer.pc.createDataChannel(callId);
       const offer = await peer.pc.createOffer();
       await peer.pc.setLocalDescription(offer);
       peer.offer = plain(offer);
@@ -266,12 +299,19 @@
     serial(data.callee.id, async () => {
       const peer = peers.get(data.callee.id);
       if (!peer || peer.pc.signalingState !== 'have-local-offer') return;
+      if (original && data.call?.id !== original.call?.id) return; // not on that call: ignored
       await peer.pc.setRemoteDescription(data.answer);
       await addCandidates(peer);
     }),
   );
 
-  socket.on('negotiation', (data) =>
+  socket.on('negotiation', (data) => {
+    // The original client answers a `negotiation` offer only on a connection it has (it
+    // throws for any other peer); this page, like it when it calls, never takes one.
+    if (original) {
+      record('$ignored', { attendee: data.attendee, type: data.message?.type, hadConnection: peers.has(data.attendee.id) });
+      return;
+    }
     serial(data.attendee.id, async () => {
       const { type, data: description } = data.message;
       if (type === 'offer') {
@@ -294,8 +334,8 @@
         await peer.pc.setRemoteDescription(description);
         await addCandidates(peer);
       }
-    }),
-  );
+    });
+  });
 
   socket.on('icecandidate', (data) =>
     serial(data.broadcaster.id, async () => {
@@ -306,12 +346,50 @@
         early.set(data.broadcaster.id, queued);
         return;
       }
-      await peer.pc.addIceCandidate(data.candidate);
+      await addCandidate(peer, data.candidate);
     }),
   );
 
-  socket.on('leave', (attendee) => closePeer(attendee.id));
+  socket.on('attend', (attendee) => {
+    attendees.set(attendee.id, attendee);
+    // On a call, the original client rings every newcomer.
+    if (original?.call) ring(attendee.id).catch(() => {}); // a failure is noted `$error`
+  });
+  socket.on('leave', (attendee) => {
+    attendees.delete(attendee.id);
+    closePeer(attendee.id);
+  });
   socket.on('hangup', (data) => closePeer(data.attendee.id));
+
+  // ----- the original client's calls ----------------------------------------------------
+
+  // Set by mimicOriginal(): {call: null}, then {call: {id}} once the page started its call.
+  let original = null;
+
+  /**
+   * From now on the page calls as webRTCWorkspaces.js does: `startCall()` rings every member
+   * with an offer (one call id for all, a data channel in each offer), and while on the call
+   * it rings each newcomer on its `attend`; it takes `answer`s of its call, trickles
+   * `icecandidate`s both ways, and never answers or sends a `negotiation` (offers are
+   * ignored: noted `$ignored`). Each ring it sends is noted `$ring {callee, call, offer, nonce}`.
+   */
+  function mimicOriginal() {
+    original ??= { call: null };
+  }
+
+  async function ring(calleeId) {
+    const rang = await call(calleeId, { via: ['ring'], callId: original.call.id, dataChannel: true });
+    const note = { callee: calleeId, ...rang };
+    record('$ring', note);
+    return note;
+  }
+
+  function startCall() {
+    mimicOriginal();
+    original.call ??= { id: uuid() };
+    const others = [...attendees.keys()].filter((id) => id !== me.attendee.id && !peers.has(id));
+    return Promise.all(others.map(ring));
+  }
 
   // ----- media --------------------------------------------------------------------------
 
@@ -394,5 +472,13 @@
     mediaFrom,
     peerInfo,
     peers: () => [...peers.keys()],
+    sent,
+    mimicOriginal,
+    startCall,
+    /** The original-style call the page is on: {id}, or null. */
+    get onCall() {
+      return original?.call ?? null;
+    },
+    staleCandidates: () => Object.fromEntries(staleCandidates),
   };
 })();
