@@ -56,6 +56,30 @@ impl Object {
     }
 }
 
+/// Whether `raw` is a JSON object. serde reads a struct from an array too (its elements
+/// as the fields, in order); the protocols' objects must be objects.
+pub(crate) fn is_object(raw: &str) -> bool {
+    raw.trim_start().starts_with('{')
+}
+
+/// `#[serde(default, deserialize_with = "json::object_field")]`: an optional field that
+/// must be an object (or `null`) when present, read as `T`.
+pub(crate) fn object_field<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error;
+    let raw: Option<Box<RawValue>> = serde::Deserialize::deserialize(deserializer)?;
+    match raw {
+        None => Ok(None),
+        Some(raw) if is_object(raw.get()) => serde_json::from_str(raw.get())
+            .map(Some)
+            .map_err(D::Error::custom),
+        Some(_) => Err(D::Error::custom("expected an object")),
+    }
+}
+
 /// A frame the server makes, its fields in the order given: the order COMPAT.md writes
 /// them in, which is the original servers' order.
 pub(crate) fn frame<const N: usize>(fields: [(&str, serde_json::Value); N]) -> ByteString {

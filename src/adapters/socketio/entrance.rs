@@ -9,7 +9,7 @@
 //! server, and a socket may be in at most [`MAX_ROOMS_PER_SOCKET`] rooms.
 
 use super::packet::{bare_event, event};
-use crate::adapters::json::object;
+use crate::adapters::json::{self, object};
 use crate::core::conn::{ConnId, Router};
 use crate::core::counters::{Counters, DropReason, Protocol};
 use rand::seq::IteratorRandom;
@@ -117,7 +117,9 @@ impl Entrant {
         let outcome = if limited {
             Err(DropReason::RateLimited)
         } else {
-            let fields = payload.and_then(|p| serde_json::from_str::<Payload<'_>>(p.get()).ok());
+            let fields = payload
+                .filter(|p| json::is_object(p.get()))
+                .and_then(|p| serde_json::from_str::<Payload<'_>>(p.get()).ok());
             match fields {
                 Some(fields) => self.dispatch(name, fields, payload),
                 None => Err(DropReason::Malformed),
@@ -291,6 +293,9 @@ impl Entrant {
 /// An offer's `tid`, as its raw JSON (a string and a number are different keys, as
 /// in the original's `Map`).
 fn tid_of(offer: &RawValue) -> Result<String, DropReason> {
+    if !json::is_object(offer.get()) {
+        return Err(DropReason::Malformed);
+    }
     let offer: Offer<'_> = serde_json::from_str(offer.get()).map_err(|_| DropReason::Malformed)?;
     let tid = offer.tid.get();
     if tid == "null" || tid.len() > MAX_KEY_BYTES {

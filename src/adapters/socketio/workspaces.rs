@@ -9,6 +9,7 @@
 
 use super::codec::codec;
 use super::packet::event;
+use crate::adapters::json;
 use crate::adapters::native::session::ensure_unbound;
 use crate::core::conn::Outbox;
 use crate::core::counters::{Counters, DropReason, Protocol};
@@ -60,13 +61,20 @@ pub(super) struct Attendance {
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct Payload<'a> {
+    #[serde(default, deserialize_with = "json::object_field")]
     workspace: Option<WorkspaceIn>,
+    #[serde(default, deserialize_with = "json::object_field")]
     attendee: Option<AttendeeIn>,
     access_token: Option<String>,
+    #[serde(default, deserialize_with = "json::object_field")]
     broadcaster: Option<Ids>,
+    #[serde(default, deserialize_with = "json::object_field")]
     kicked_attendee: Option<Ids>,
+    #[serde(default, deserialize_with = "json::object_field")]
     callee: Option<Ids>,
+    #[serde(default, deserialize_with = "json::object_field")]
     caller: Option<Ids>,
+    #[serde(default, deserialize_with = "json::object_field")]
     call: Option<Ids>,
     #[serde(borrow)]
     offer: Option<&'a RawValue>,
@@ -152,6 +160,9 @@ impl Attendance {
         } else {
             let text = payload.map_or("{}", RawValue::get);
             match serde_json::from_str::<Payload<'_>>(text) {
+                Ok(_) if !json::is_object(text) => {
+                    Err(Error::bad_request("the payload is not an object"))
+                }
                 Ok(fields) => self.dispatch(name, fields).await,
                 Err(e) => Err(Error::bad_request(e.to_string())),
             }
