@@ -116,6 +116,10 @@ pub enum Refusal {
     RemovedWhileJoining,
     #[error("this address is banned from this workspace")]
     Banned,
+    /// A webRTCWorkspaces event whose sender id, or workspace id, is not its token's
+    /// (COMPAT.md 1a).
+    #[error("the sender in this event is not the holder of its access token")]
+    NotYourId,
 }
 
 /// Which limit a request ran into (`rate_limited`).

@@ -59,10 +59,16 @@ impl Object {
 /// A frame the server makes, its fields in the order given: the order COMPAT.md writes
 /// them in, which is the original servers' order.
 pub(crate) fn frame<const N: usize>(fields: [(&str, serde_json::Value); N]) -> ByteString {
-    let object: IndexMap<&str, serde_json::Value> = fields.into_iter().collect();
-    serde_json::to_string(&object)
+    serde_json::to_string(&object(fields))
         .expect("string keys and JSON values always encode")
         .into()
+}
+
+/// A JSON object of the server's making, its fields in the order given.
+pub(crate) fn object<const N: usize>(
+    fields: [(&str, serde_json::Value); N],
+) -> IndexMap<&str, serde_json::Value> {
+    fields.into_iter().collect()
 }
 
 #[cfg(test)]

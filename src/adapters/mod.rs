@@ -9,6 +9,7 @@ mod listeners;
 pub mod native;
 pub(crate) mod peero;
 pub(crate) mod signal_fire;
+pub(crate) mod socketio;
 
 use crate::config::Config;
 use crate::core::conn::Undelivered;
@@ -21,6 +22,9 @@ pub(crate) use listeners::listeners;
 /// endpoint has no route: its path is a plain 404.
 pub(crate) fn routes(config: &Config, cfg: &mut web::ServiceConfig) {
     let compat = &config.compat;
+    if compat.socketio.enabled {
+        cfg.route(&compat.socketio.path, web::route().to(socketio::endpoint));
+    }
     if compat.signal_fire.enabled {
         cfg.route(
             &compat.signal_fire.path,

@@ -8,9 +8,37 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CompatConfig {
+    pub socketio: SocketIoConfig,
+    pub entrance: EntranceConfig,
     pub signal_fire: SignalFireConfig,
     pub bootstrap: BootstrapConfig,
     pub peero: PeeroConfig,
+}
+
+/// COMPAT.md 1: Socket.IO v2 over Engine.IO 3, for the webRTCWorkspaces client. On by
+/// default: it serves the same workspaces, with the same checks, as the native protocol.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SocketIoConfig {
+    pub enabled: bool,
+    /// The path on the main listener; socket.io-client's default is `/socket.io/`.
+    pub path: String,
+    /// The open packet's `pingInterval`: how often clients ping (milliseconds).
+    pub ping_interval_ms: u64,
+    /// The open packet's `pingTimeout`: a client silent for the interval plus this
+    /// long is dropped (milliseconds).
+    pub ping_timeout_ms: u64,
+    /// Engine.IO sessions open at once on this node; a handshake past it gets 503.
+    /// Polling sessions hold no socket, so this is what bounds them.
+    pub max_sessions: usize,
+}
+
+/// COMPAT.md 1b: the n2n-overlay/foglet entrance events on the Socket.IO endpoint. Off
+/// by default: entrance rooms are open to anyone who knows their name.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EntranceConfig {
+    pub enabled: bool,
 }
 
 /// COMPAT.md 2: signal-fire 0.x peer-id routing. Off by default: it lets anonymous
@@ -53,6 +81,18 @@ pub struct PeeroConfig {
     pub port: Option<u16>,
 }
 
+impl Default for SocketIoConfig {
+    fn default() -> Self {
+        SocketIoConfig {
+            enabled: true,
+            path: "/socket.io/".into(),
+            ping_interval_ms: 25_000,
+            ping_timeout_ms: 20_000,
+            max_sessions: 100_000,
+        }
+    }
+}
+
 impl Default for SignalFireConfig {
     fn default() -> Self {
         SignalFireConfig {
@@ -89,6 +129,32 @@ impl Default for PeeroConfig {
 /// turns its endpoint on (COMPAT.md 3); part of [`Config::prepare`].
 pub(crate) fn check(config: &mut Config) -> Result<(), ConfigError> {
     let compat = &config.compat;
+    let socketio = &compat.socketio;
+    if socketio.enabled {
+        check_path("compat.socketio.path", &socketio.path)?;
+    }
+    for (key, value) in [
+        (
+            "compat.socketio.ping_interval_ms",
+            socketio.ping_interval_ms,
+        ),
+        ("compat.socketio.ping_timeout_ms", socketio.ping_timeout_ms),
+        ("compat.socketio.max_sessions", socketio.max_sessions as u64),
+    ] {
+        if value == 0 {
+            return Err(ConfigError::Invalid {
+                key,
+                message: "must be at least 1".into(),
+            });
+        }
+    }
+    if compat.entrance.enabled && !socketio.enabled {
+        return Err(ConfigError::Invalid {
+            key: "compat.entrance.enabled",
+            message: "needs compat.socketio.enabled: the entrance events are Socket.IO events"
+                .into(),
+        });
+    }
     if compat.signal_fire.enabled {
         check_path("compat.signal_fire.path", &compat.signal_fire.path)?;
     }

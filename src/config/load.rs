@@ -239,7 +239,7 @@ impl Config {
         let w = &self.workspace;
         let l = &self.limits;
         let s = &self.server;
-        let checks: [(&'static str, bool, &str); 13] = [
+        let checks: [(&'static str, bool, &str); 14] = [
             (
                 "workspace.id_len",
                 (4..=64).contains(&w.id_len),
@@ -291,6 +291,11 @@ impl Config {
                 "must be at least 1",
             ),
             ("limits.stall_secs", l.stall_secs >= 1, "must be at least 1"),
+            (
+                "limits.entrance_tids",
+                l.entrance_tids >= 1,
+                "must be at least 1",
+            ),
             (
                 "limits.max_outbound_bytes",
                 l.max_outbound_bytes >= l.max_message_bytes,

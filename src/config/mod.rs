@@ -189,6 +189,9 @@ pub struct LimitsConfig {
     pub pin_checks_per_ip: u32,
     /// Failures at one workspace, from all addresses, before each attempt is delayed.
     pub pin_workspace_failures: u32,
+    /// Entrance offers (`offer.tid`) remembered for their 5 minutes at once; the
+    /// oldest is forgotten first (COMPAT.md 1b).
+    pub entrance_tids: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -320,6 +323,7 @@ impl Default for LimitsConfig {
             stall_secs: 10,
             pin_checks_per_ip: 2,
             pin_workspace_failures: 20,
+            entrance_tids: 100_000,
         }
     }
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     Native,
+    SocketIo,
     SignalFire,
     Bootstrap,
     Peero,
@@ -31,8 +32,9 @@ pub enum DropReason {
 }
 
 impl Protocol {
-    const ALL: [Protocol; 4] = [
+    const ALL: [Protocol; 5] = [
         Protocol::Native,
+        Protocol::SocketIo,
         Protocol::SignalFire,
         Protocol::Bootstrap,
         Protocol::Peero,
@@ -42,6 +44,7 @@ impl Protocol {
     pub fn label(self) -> &'static str {
         match self {
             Protocol::Native => "native",
+            Protocol::SocketIo => "socketio",
             Protocol::SignalFire => "signal_fire",
             Protocol::Bootstrap => "bootstrap",
             Protocol::Peero => "peero",

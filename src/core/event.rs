@@ -120,6 +120,8 @@ pub enum Reply {
     Kicked {
         /// Who was removed.
         attendee_id: String,
+        /// Its display name.
+        name: String,
     },
     /// The owner ended the workspace.
     Destroyed {
@@ -193,10 +195,39 @@ pub struct Relay {
     pub kind: SignalKind,
     /// The sender's attendee id, as the server knows it.
     pub from: String,
+    /// The target's attendee id.
+    pub to: String,
     /// The call it belongs to (ring, answer, busy).
     pub call: Option<String>,
     /// The payload ([`SignalKind::payload_field`]), byte for byte as the sender wrote it.
     pub payload: Option<Box<RawValue>>,
+    /// How the sender's protocol wrapped the payload.
+    pub form: PayloadForm,
+    /// A webRTCWorkspaces sender's `nonce`, which its callee echoes (COMPAT.md 1a).
+    pub nonce: Option<String>,
+    /// For the kinds that name a call: the workspace and the sender, which protocols
+    /// that name them by object need (COMPAT.md 1a's `caller`, `callee`, `workspace`).
+    pub scene: Option<Box<Scene>>,
+}
+
+/// Where a call signal happens, for the protocols whose pushes carry it.
+#[derive(Debug, Clone)]
+pub struct Scene {
+    /// The workspace.
+    pub workspace: WorkspaceInfo,
+    /// The sender's display name.
+    pub sender_name: String,
+}
+
+/// The shape of a relayed payload, by the protocol that sent it. Only `negotiation`
+/// differs between protocols: the native `description` is the session description
+/// itself, webRTCWorkspaces' `message` wraps it as `{type, data}` (COMPAT.md 1a).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadForm {
+    /// The payload as the native protocol carries it.
+    Bare,
+    /// A webRTCWorkspaces `message {type, data}`, `data` the description.
+    Message,
 }
 
 /// Why a member left a workspace.
@@ -233,6 +264,8 @@ pub enum Push {
     AttendeeLeft {
         /// Who.
         attendee_id: String,
+        /// Its display name.
+        name: String,
         /// Why.
         reason: LeaveReason,
     },
@@ -241,15 +274,22 @@ pub enum Push {
         /// Who.
         attendee_id: String,
     },
-    /// An offline member re-attended.
+    /// A member re-attended.
     AttendeeOnline {
         /// Who.
         attendee_id: String,
+        /// Its display name.
+        name: String,
+        /// It was online already, on a connection the new one replaced: nothing
+        /// changed for protocols that show presence.
+        replaced: bool,
     },
     /// To the member the owner removed, before its connection is closed.
     Kicked {
         /// The member itself.
         attendee_id: String,
+        /// Its display name.
+        name: String,
     },
     /// The owner ended the workspace.
     Destroyed {
@@ -267,6 +307,8 @@ pub enum Push {
     Hangup {
         /// Who hung up.
         from: String,
+        /// Its display name.
+        from_name: String,
         /// Which call.
         call: String,
     },
@@ -278,6 +320,9 @@ pub enum Push {
         mic: Option<bool>,
         /// Its camera, if ever announced.
         cam: Option<bool>,
+        /// What this announcement said: protocols with one event per device
+        /// (webRTCWorkspaces' `mic-toggle`, `cam-toggle`) send only these.
+        announced: (Option<bool>, Option<bool>),
     },
 }
 
@@ -293,10 +338,11 @@ pub enum CloseReason {
 
 /// A protocol's encoder: events in, the frames of that protocol out.
 pub trait Encode: Send + Sync {
-    /// The frame of the reply to the request `re`.
-    fn reply(&self, re: Option<&RequestId>, reply: &Reply) -> ByteString;
-    /// The frame of a push.
-    fn push(&self, push: &Push) -> ByteString;
+    /// The frame of the reply to the request `re`; `None` when the protocol answers
+    /// nothing to it (webRTCWorkspaces has no reply to a relayed signal).
+    fn reply(&self, re: Option<&RequestId>, reply: &Reply) -> Option<ByteString>;
+    /// The frame of a push; `None` when the protocol has no event for it.
+    fn push(&self, push: &Push) -> Option<ByteString>;
     /// The WebSocket close code and reason for `reason`.
     fn close(&self, reason: CloseReason) -> (u16, &'static str);
 }
@@ -309,7 +355,7 @@ pub type Codec = Arc<dyn Encode>;
 pub struct Fanout<'a> {
     push: &'a Push,
     /// Few codecs exist (one per protocol): a list beats a map.
-    encoded: Vec<(Codec, ByteString)>,
+    encoded: Vec<(Codec, Option<ByteString>)>,
 }
 
 impl<'a> Fanout<'a> {
@@ -321,8 +367,9 @@ impl<'a> Fanout<'a> {
         }
     }
 
-    /// The push as `codec` encodes it; encoded on the first ask of each codec.
-    pub fn frame(&mut self, codec: &Codec) -> ByteString {
+    /// The push as `codec` encodes it, if that protocol has an event for it; encoded
+    /// on the first ask of each codec.
+    pub fn frame(&mut self, codec: &Codec) -> Option<ByteString> {
         let known = self
             .encoded
             .iter()
@@ -345,12 +392,12 @@ mod tests {
     struct Counting(AtomicUsize);
 
     impl Encode for Counting {
-        fn reply(&self, _: Option<&RequestId>, _: &Reply) -> ByteString {
-            ByteString::new()
+        fn reply(&self, _: Option<&RequestId>, _: &Reply) -> Option<ByteString> {
+            None
         }
-        fn push(&self, _: &Push) -> ByteString {
+        fn push(&self, _: &Push) -> Option<ByteString> {
             self.0.fetch_add(1, Ordering::Relaxed);
-            "x".into()
+            Some("x".into())
         }
         fn close(&self, _: CloseReason) -> (u16, &'static str) {
             (1000, "")
@@ -361,12 +408,12 @@ mod tests {
     fn a_fanout_encodes_once_per_codec() {
         let (a, b) = (Arc::new(Counting::default()), Arc::new(Counting::default()));
         let (ca, cb): (Codec, Codec) = (a.clone(), b.clone());
-        let push = Push::AttendeeOnline {
+        let push = Push::AttendeeOffline {
             attendee_id: "_a".into(),
         };
         let mut fanout = Fanout::new(&push);
         for codec in [&ca, &cb, &ca, &ca, &cb] {
-            assert_eq!(&*fanout.frame(codec), "x");
+            assert_eq!(fanout.frame(codec).as_deref(), Some("x"));
         }
         assert_eq!(a.0.load(Ordering::Relaxed), 1);
         assert_eq!(b.0.load(Ordering::Relaxed), 1);

@@ -33,12 +33,17 @@ pub struct AppState {
     pub counters: Arc<Counters>,
     /// webrtc-bootstrap's `/join` ids.
     pub(crate) join_ids: JoinIds,
+    /// Open Engine.IO sessions, by `sid`.
+    pub(crate) engine: crate::transport::engineio::Sessions,
+    /// The foglet entrance rooms (COMPAT.md 1b).
+    pub(crate) entrance: Arc<crate::adapters::socketio::entrance::Rooms>,
 }
 
 impl AppState {
     /// `router` is the one `hub` delivers through.
     pub fn new(hub: Arc<Hub>, router: Arc<Router>, ice: Arc<Ice>) -> AppState {
         let seed = hub.config().compat.bootstrap.seed;
+        let entrance_tids = hub.config().limits.entrance_tids;
         AppState {
             hub,
             ice,
@@ -48,6 +53,10 @@ impl AppState {
             router,
             counters: Arc::default(),
             join_ids: JoinIds::new(seed),
+            engine: Default::default(),
+            entrance: Arc::new(crate::adapters::socketio::entrance::Rooms::new(
+                entrance_tids,
+            )),
         }
     }
 }

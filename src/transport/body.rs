@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 /// Encoded bytes handed over per poll, at most (a frame is never split).
-const CHUNK: usize = 16 * 1024;
+pub(crate) const CHUNK: usize = 16 * 1024;
 
 pub(crate) struct OutboundBody {
     rx: OutboxReceiver,
@@ -34,21 +34,29 @@ impl OutboundBody {
     }
 
     fn encode(&mut self, item: Outgoing, buf: &mut BytesMut) {
-        let message = match item {
-            Outgoing::Text(text) => Message::Text(text),
-            Outgoing::Ping => Message::Ping(Bytes::new()),
-            Outgoing::Pong(payload) => Message::Pong(payload),
-            Outgoing::Close(code, reason) => {
-                self.done = true;
-                Message::Close(Some(CloseReason {
-                    code: CloseCode::from(code),
-                    description: (!reason.is_empty()).then(|| reason.to_string()),
-                }))
-            }
-        };
-        // Encoding a server frame cannot fail: no masking, sizes already bounded.
-        let _ = actix_codec::Encoder::encode(&mut self.codec, message, buf);
+        self.done |= encode(&mut self.codec, item, buf);
     }
+}
+
+/// Appends `item` to `buf` as one WebSocket frame; true for the close frame, after
+/// which nothing more may be sent.
+pub(crate) fn encode(codec: &mut Codec, item: Outgoing, buf: &mut BytesMut) -> bool {
+    let mut closing = false;
+    let message = match item {
+        Outgoing::Text(text) => Message::Text(text),
+        Outgoing::Ping => Message::Ping(Bytes::new()),
+        Outgoing::Pong(payload) => Message::Pong(payload),
+        Outgoing::Close(code, reason) => {
+            closing = true;
+            Message::Close(Some(CloseReason {
+                code: CloseCode::from(code),
+                description: (!reason.is_empty()).then(|| reason.to_string()),
+            }))
+        }
+    };
+    // Encoding a server frame cannot fail: no masking, sizes already bounded.
+    let _ = actix_codec::Encoder::encode(codec, message, buf);
+    closing
 }
 
 impl Stream for OutboundBody {

@@ -3,6 +3,7 @@
 
 mod body;
 pub mod client_frames;
+pub(crate) mod engineio;
 pub mod frames;
 pub mod socket;
 pub mod ws;

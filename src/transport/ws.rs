@@ -261,7 +261,7 @@ fn refuse<H: FrameHandler>(
 /// Waits for actix-http to finish the connection once its close frame is queued: at
 /// once after a close handshake, or after the queued frames have been written. A peer
 /// that does not read them within [`CLOSE_BOUND`] has its connection aborted.
-async fn end_tcp(socket: Option<Weak<SocketHandle>>) {
+pub(crate) async fn end_tcp(socket: Option<Weak<SocketHandle>>) {
     let Some(gone) = socket.as_ref().and_then(Weak::upgrade).map(|s| s.gone()) else {
         return;
     };

@@ -6,7 +6,7 @@
 
 use crate::core::conn::outbox::{CLOSE_KICKED, CLOSE_REPLACED};
 use crate::core::event::{
-    AttendeeInfo, CloseReason, Codec, Encode, Joined, Push, Relay, Reply, RequestId,
+    AttendeeInfo, CloseReason, Codec, Encode, Joined, PayloadForm, Push, Relay, Reply, RequestId,
 };
 use crate::error::Error;
 use bytestring::ByteString;
@@ -32,8 +32,8 @@ pub fn codec() -> Codec {
 struct Native;
 
 impl Encode for Native {
-    fn reply(&self, re: Option<&RequestId>, reply: &Reply) -> ByteString {
-        match reply {
+    fn reply(&self, re: Option<&RequestId>, reply: &Reply) -> Option<ByteString> {
+        Some(match reply {
             Reply::Created {
                 workspace,
                 attendee,
@@ -47,7 +47,7 @@ impl Encode for Native {
             Reply::Refreshed { token } => self::reply(re, "refreshed", json!({"token": token})),
             Reply::Attendees { attendees } => attendees_reply(re, attendees),
             Reply::Left => self::reply(re, "left", Empty {}),
-            Reply::Kicked { attendee_id } => {
+            Reply::Kicked { attendee_id, .. } => {
                 self::reply(re, "kicked", json!({"attendee_id": attendee_id}))
             }
             Reply::Destroyed { workspace_id } => {
@@ -60,17 +60,18 @@ impl Encode for Native {
                 self::reply(re, "pin-set", json!({"protected": protected}))
             }
             Reply::Sent => self::reply(re, "sent", Empty {}),
-        }
+        })
     }
 
-    fn push(&self, push: &Push) -> ByteString {
-        match push {
+    fn push(&self, push: &Push) -> Option<ByteString> {
+        Some(match push {
             Push::AttendeeJoined { attendee } => {
                 self::push("attendee-joined", json!({"attendee": attendee}))
             }
             Push::AttendeeLeft {
                 attendee_id,
                 reason,
+                ..
             } => self::push(
                 "attendee-left",
                 json!({"attendee_id": attendee_id, "reason": reason.as_str()}),
@@ -78,10 +79,12 @@ impl Encode for Native {
             Push::AttendeeOffline { attendee_id } => {
                 self::push("attendee-offline", json!({"attendee_id": attendee_id}))
             }
-            Push::AttendeeOnline { attendee_id } => {
+            // The member was online all along: nothing to say.
+            Push::AttendeeOnline { replaced: true, .. } => return None,
+            Push::AttendeeOnline { attendee_id, .. } => {
                 self::push("attendee-online", json!({"attendee_id": attendee_id}))
             }
-            Push::Kicked { attendee_id } => {
+            Push::Kicked { attendee_id, .. } => {
                 self::push("kicked", json!({"attendee_id": attendee_id}))
             }
             Push::Destroyed { workspace_id } => {
@@ -90,14 +93,17 @@ impl Encode for Native {
             Push::InviteRotated { invite } => {
                 self::push("invite-rotated", json!({"invite": invite}))
             }
-            Push::Signal(relay) => self::push(relay.kind.event(), Relayed::of(relay)),
-            Push::Hangup { from, call } => {
+            Push::Signal(relay) => {
+                let unwrapped = description_of(relay);
+                self::push(relay.kind.event(), Relayed::of(relay, unwrapped.as_deref()))
+            }
+            Push::Hangup { from, call, .. } => {
                 self::push("hangup", json!({"from": from, "call": call}))
             }
-            Push::State { from, mic, cam } => {
+            Push::State { from, mic, cam, .. } => {
                 self::push("state", json!({"from": from, "mic": mic, "cam": cam}))
             }
-        }
+        })
     }
 
     fn close(&self, reason: CloseReason) -> (u16, &'static str) {
@@ -138,8 +144,10 @@ struct Relayed<'a> {
 }
 
 impl<'a> Relayed<'a> {
-    fn of(relay: &'a Relay) -> Relayed<'a> {
-        let payload = relay.payload.as_deref();
+    /// `unwrapped`: the description out of a webRTCWorkspaces `message`, if the
+    /// payload was one.
+    fn of(relay: &'a Relay, unwrapped: Option<&'a RawValue>) -> Relayed<'a> {
+        let payload = unwrapped.or(relay.payload.as_deref());
         let field = |name: &str| payload.filter(|_| relay.kind.payload_field() == Some(name));
         Relayed {
             from: &relay.from,
@@ -149,6 +157,18 @@ impl<'a> Relayed<'a> {
             description: field("description"),
         }
     }
+}
+
+/// The `data` of a webRTCWorkspaces `message {type, data}` (COMPAT.md 1a), as a
+/// native `description`; `null` when the message has none.
+fn description_of(relay: &Relay) -> Option<Box<RawValue>> {
+    if relay.form != PayloadForm::Message {
+        return None;
+    }
+    let message = relay.payload.as_deref()?;
+    let data = crate::adapters::json::Object::parse(message.get())
+        .and_then(|fields| fields.raw("data").map(RawValue::to_owned));
+    Some(data.unwrap_or_else(|| RawValue::from_string("null".into()).expect("null is JSON")))
 }
 
 /// A success reply of the adapter's own (one the core does not make).
@@ -194,11 +214,15 @@ mod tests {
 
     #[test]
     fn replies_carry_re_and_pushes_do_not() {
-        let r = codec().reply(Some(&RequestId::Int(7)), &Reply::Sent);
+        let r = codec()
+            .reply(Some(&RequestId::Int(7)), &Reply::Sent)
+            .unwrap();
         assert_eq!(&*r, r#"{"event":"sent","re":7,"data":{}}"#);
-        let p = codec().push(&Push::AttendeeOffline {
-            attendee_id: "_a".into(),
-        });
+        let p = codec()
+            .push(&Push::AttendeeOffline {
+                attendee_id: "_a".into(),
+            })
+            .unwrap();
         assert_eq!(
             &*p,
             r#"{"event":"attendee-offline","data":{"attendee_id":"_a"}}"#
@@ -218,10 +242,14 @@ mod tests {
         let relay = Relay {
             kind: SignalKind::IceCandidate,
             from: "_a".into(),
+            to: "_b".into(),
             call: None,
             payload: Some(RawValue::from_string(r#"{ "c" : [1,2] }"#.into()).unwrap()),
+            form: PayloadForm::Bare,
+            nonce: None,
+            scene: None,
         };
-        let frame = codec().push(&Push::Signal(relay));
+        let frame = codec().push(&Push::Signal(relay)).unwrap();
         assert_eq!(
             &*frame,
             r#"{"event":"icecandidate","data":{"from":"_a","candidate":{ "c" : [1,2] }}}"#
@@ -232,19 +260,21 @@ mod tests {
     fn pushes_keep_their_frames() {
         let left = Push::AttendeeLeft {
             attendee_id: "_b".into(),
+            name: "Bo".into(),
             reason: LeaveReason::Kicked,
         };
         assert_eq!(
-            &*codec().push(&left),
+            &*codec().push(&left).unwrap(),
             r#"{"event":"attendee-left","data":{"attendee_id":"_b","reason":"kicked"}}"#
         );
         let state = Push::State {
             from: "_a".into(),
             mic: Some(true),
             cam: None,
+            announced: (Some(true), None),
         };
         assert_eq!(
-            &*codec().push(&state),
+            &*codec().push(&state).unwrap(),
             r#"{"event":"state","data":{"cam":null,"from":"_a","mic":true}}"#
         );
         let joined = Push::AttendeeJoined {
@@ -258,11 +288,48 @@ mod tests {
             },
         };
         assert_eq!(
-            &*codec().push(&joined),
+            &*codec().push(&joined).unwrap(),
             concat!(
                 r#"{"event":"attendee-joined","data":{"attendee":{"cam":null,"id":"_c","#,
                 r#""mic":null,"name":"Ada","online":true,"role":"attendee"}}}"#
             )
+        );
+    }
+
+    #[test]
+    fn a_webrtcworkspaces_message_reaches_native_clients_as_its_description() {
+        let relay = Relay {
+            kind: SignalKind::Negotiation,
+            from: "_a".into(),
+            to: "_b".into(),
+            call: None,
+            payload: Some(
+                RawValue::from_string(
+                    r#"{"type":"offer","data":{"type":"offer","sdp":"v=0"}}"#.into(),
+                )
+                .unwrap(),
+            ),
+            form: PayloadForm::Message,
+            nonce: Some("n".into()),
+            scene: None,
+        };
+        assert_eq!(
+            &*codec().push(&Push::Signal(relay)).unwrap(),
+            r#"{"event":"negotiation","data":{"from":"_a","description":{"type":"offer","sdp":"v=0"}}}"#
+        );
+    }
+
+    #[test]
+    fn a_member_that_was_online_all_along_is_not_announced() {
+        let online = |replaced| Push::AttendeeOnline {
+            attendee_id: "_a".into(),
+            name: "A".into(),
+            replaced,
+        };
+        assert!(codec().push(&online(true)).is_none());
+        assert_eq!(
+            &*codec().push(&online(false)).unwrap(),
+            r#"{"event":"attendee-online","data":{"attendee_id":"_a"}}"#
         );
     }
 

@@ -4,6 +4,7 @@
 //! type, or a missing required one, is `bad_request`.
 
 use super::envelope::Envelope;
+use crate::core::event::PayloadForm;
 pub use crate::core::event::SignalKind;
 use crate::core::validate;
 pub use crate::core::workspaces::request::{Attend, Create, Moderation, Signal, StateChange};
@@ -188,6 +189,8 @@ fn signal(kind: SignalKind, data: &RawValue) -> Result<Request> {
         to: fields.to,
         call,
         payload,
+        form: PayloadForm::Bare,
+        nonce: None,
     }))
 }
 

@@ -146,7 +146,11 @@ fn bound(binding: &mut Option<Binding>) -> Result<&mut Binding> {
 /// `create`/`attend`/`re-attend` need a free connection. A binding whose membership has
 /// gone away (destroyed workspace) no longer counts, nor does one whose session ran out:
 /// that member goes offline first, as a member event would have made it.
-fn ensure_unbound(hub: &Hub, binding: &mut Option<Binding>, caller: &Caller<'_>) -> Result<()> {
+pub(crate) fn ensure_unbound(
+    hub: &Hub,
+    binding: &mut Option<Binding>,
+    caller: &Caller<'_>,
+) -> Result<()> {
     let Some(current) = binding else {
         return Ok(());
     };

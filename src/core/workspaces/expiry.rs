@@ -39,9 +39,10 @@ impl Hub {
                 {
                     continue;
                 }
-                state.remove_member(&id, now);
+                let name = state.remove_member(&id, now).map(|m| m.name);
                 let left = Push::AttendeeLeft {
                     attendee_id: id.clone(),
+                    name: name.unwrap_or_default(),
                     reason: LeaveReason::Timeout,
                 };
                 state.broadcast(&self.router, &left, &id);

@@ -258,12 +258,12 @@ impl Hub {
         let (token, new_claims) = self.tokens.session(&workspace.id, &claims.sub, role);
         let joined = self.joined(&workspace.id, &state, &claims.sub, token);
         caller.reply(Reply::ReAttended(joined));
-        if previous.is_none() {
-            let online = Push::AttendeeOnline {
-                attendee_id: claims.sub.clone(),
-            };
-            state.broadcast(&self.router, &online, &claims.sub);
-        }
+        let online = Push::AttendeeOnline {
+            attendee_id: claims.sub.clone(),
+            name: state.members[&claims.sub].name.clone(),
+            replaced: previous.is_some(),
+        };
+        state.broadcast(&self.router, &online, &claims.sub);
         drop(state);
         tracing::info!(workspace = %workspace.id, attendee = %claims.sub, "attendee re-attended");
         Ok(bind(workspace, claims.sub, role, new_claims.exp))

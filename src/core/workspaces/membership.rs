@@ -4,7 +4,6 @@
 //! `left` and `destroyed` are acknowledged only once durable (see `persist.rs`); the
 //! pushes that tell the others follow the acknowledgement.
 
-use super::workspace::Link;
 use super::workspace::State;
 use super::{Binding, Caller, Hub};
 use crate::auth::tokens::now_secs;
@@ -49,11 +48,12 @@ impl Hub {
         if binding.role == Role::Owner {
             return Err(Error::Forbidden(Refusal::OwnerCannotLeave));
         }
-        self.remove(binding, &binding.attendee, caller)?;
+        let name = self.remove(binding, &binding.attendee, caller)?;
         self.commit().await?;
         caller.reply(Reply::Left);
         let left = Push::AttendeeLeft {
             attendee_id: binding.attendee.clone(),
+            name,
             reason: LeaveReason::Left,
         };
         let state = binding.workspace.lock();
@@ -63,8 +63,8 @@ impl Hub {
         Ok(())
     }
 
-    /// Removes `target` for good, store first; returns its connection, if it had one.
-    fn remove(&self, binding: &Binding, target: &str, caller: &Caller<'_>) -> Result<Option<Link>> {
+    /// Removes `target` for good, store first; returns its name.
+    fn remove(&self, binding: &Binding, target: &str, caller: &Caller<'_>) -> Result<String> {
         let wid = &binding.workspace.id;
         let state = &mut *binding.workspace.lock();
         bound(state, binding, caller)?;
@@ -75,7 +75,7 @@ impl Hub {
         let now = self.clock.now_ms();
         let member = state.remove_member(target, now);
         self.write_presence(&[Change::PutWorkspace(state.record(wid))]);
-        Ok(member.and_then(|m| m.conn))
+        Ok(member.map(|m| m.name).unwrap_or_default())
     }
 
     /// `destroy`, owner only: the workspace and every membership end. Replies
@@ -112,7 +112,9 @@ impl Hub {
         };
         let mut fanout = Fanout::new(&destroyed);
         for conn in others {
-            self.router.send(conn.id, fanout.frame(&conn.codec));
+            if let Some(frame) = fanout.frame(&conn.codec) {
+                self.router.send(conn.id, frame);
+            }
         }
         tracing::info!(workspace = %wid, "workspace destroyed");
         Ok(())

@@ -87,12 +87,16 @@ pub struct Caller<'a> {
 impl Caller<'_> {
     /// Queues the reply to this request.
     fn reply(&self, reply: Reply) {
-        self.out.send(self.link.codec.reply(self.re, &reply));
+        if let Some(frame) = self.link.codec.reply(self.re, &reply) {
+            self.out.send(frame);
+        }
     }
 
     /// Queues a push for the caller itself.
     fn push(&self, push: &Push) {
-        self.out.send(self.link.codec.push(push));
+        if let Some(frame) = self.link.codec.push(push) {
+            self.out.send(frame);
+        }
     }
 }
 

@@ -55,17 +55,21 @@ impl Hub {
         ban: bool,
         caller: &Caller<'_>,
     ) -> Result<()> {
-        let kicked = self.expel(binding, target, ban, caller)?;
+        let (name, kicked) = self.expel(binding, target, ban, caller)?;
         self.commit().await?;
         let attendee_id = target.to_string();
         caller.reply(Reply::Kicked {
             attendee_id: attendee_id.clone(),
+            name: name.clone(),
         });
         if let Some(conn) = kicked {
             let push = Push::Kicked {
                 attendee_id: attendee_id.clone(),
+                name: name.clone(),
             };
-            self.router.send(conn.id, conn.codec.push(&push));
+            if let Some(frame) = conn.codec.push(&push) {
+                self.router.send(conn.id, frame);
+            }
             let (code, reason) = conn.codec.close(CloseReason::Kicked);
             self.router.close(conn.id, code, reason);
         }
@@ -73,6 +77,7 @@ impl Hub {
         let state = binding.workspace.lock();
         let left = Push::AttendeeLeft {
             attendee_id,
+            name,
             reason: LeaveReason::Kicked,
         };
         state.broadcast(&self.router, &left, &binding.attendee);
@@ -89,14 +94,15 @@ impl Hub {
     }
 
     /// Removes `target` for good (with `ban`, rotating the invite and banning its
-    /// address in the same write), store first; returns its socket, if it had one.
+    /// address in the same write), store first; returns its name and its socket, if it
+    /// had one.
     fn expel(
         &self,
         binding: &Binding,
         target: &str,
         ban: bool,
         caller: &Caller<'_>,
-    ) -> Result<Option<Link>> {
+    ) -> Result<(String, Option<Link>)> {
         let state = &mut *binding.workspace.lock();
         owner_only(state, binding, caller, Refusal::OwnerOnlyKick)?;
         if target == binding.attendee {
@@ -116,9 +122,8 @@ impl Hub {
             self.write(&[dropped])?;
         }
         // The owner is online (bound above), so the room's idle time is unchanged.
-        Ok(state
-            .remove_member(target, self.clock.now_ms())
-            .and_then(|m| m.conn))
+        let member = state.remove_member(target, self.clock.now_ms());
+        Ok(member.map_or_else(Default::default, |m| (m.name, m.conn)))
     }
 
     /// `rotate-invite {}`, owner only: every invite handed out so far stops working

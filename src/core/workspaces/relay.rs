@@ -11,7 +11,7 @@ use super::workspace::State;
 use super::{Binding, Caller, Hub};
 use crate::auth::Role;
 use crate::core::conn::{Router, Undelivered};
-use crate::core::event::{Call, Push, Relay, Reply, SignalKind};
+use crate::core::event::{Call, Push, Relay, Reply, Scene, SignalKind};
 use crate::error::{Error, Limit, Malformed, Result};
 
 impl Hub {
@@ -30,19 +30,32 @@ impl Hub {
             to,
             call,
             payload,
+            form,
+            nonce,
         } = signal;
         let answered = match kind {
             SignalKind::Answer => call.clone(),
             _ => None,
         };
+        let state = &mut *binding.workspace.lock();
+        bound(state, binding, caller)?;
+        let scene = kind.has_call().then(|| {
+            let wid = &binding.workspace.id;
+            Box::new(Scene {
+                workspace: state.info(wid, self.invite(wid, state)),
+                sender_name: name_of(state, &binding.attendee),
+            })
+        });
         let relay = Push::Signal(Relay {
             kind,
             from: binding.attendee.clone(),
+            to: to.clone(),
             call,
             payload,
+            form,
+            nonce,
+            scene,
         });
-        let state = &mut *binding.workspace.lock();
-        bound(state, binding, caller)?;
         send_to(&self.router, state, &to, &relay)?;
         if let Some(call) = answered {
             join_call(state, call, [&to, &binding.attendee]);
@@ -67,12 +80,13 @@ impl Hub {
         if let Some(to) = &to {
             not_to_self(binding, to)?;
         }
-        let hangup = Push::Hangup {
-            from: binding.attendee.clone(),
-            call: call.clone(),
-        };
         let state = &mut *binding.workspace.lock();
         bound(state, binding, caller)?;
+        let hangup = Push::Hangup {
+            from: binding.attendee.clone(),
+            from_name: name_of(state, &binding.attendee),
+            call: call.clone(),
+        };
         match &to {
             Some(to) => send_to(&self.router, state, to, &hangup)?,
             None => state.broadcast(&self.router, &hangup, &binding.attendee),
@@ -103,6 +117,7 @@ impl Hub {
             from: binding.attendee.clone(),
             mic: member.mic,
             cam: member.cam,
+            announced: (change.mic, change.cam),
         };
         state.broadcast(&self.router, &change, &binding.attendee);
         caller.reply(Reply::Sent);
@@ -137,12 +152,24 @@ fn send_to(router: &Router, state: &State, to: &str, push: &Push) -> Result<()> 
         .conn
         .as_ref()
         .ok_or_else(|| Error::PeerOffline(to.to_string()))?;
-    match router.relay(conn.id, conn.codec.push(push)) {
+    let Some(frame) = conn.codec.push(push) else {
+        return Ok(());
+    };
+    match router.relay(conn.id, frame) {
         // A connection that closed is still the member's until its teardown marks it
         // offline: what it misses, it would not have read.
         Ok(()) | Err(Undelivered::Gone) => Ok(()),
         Err(Undelivered::Full) => Err(Error::RateLimited(Limit::SlowRecipient)),
     }
+}
+
+/// A member's display name (empty if it is gone: the caller's binding was checked).
+fn name_of(state: &State, attendee: &str) -> String {
+    state
+        .members
+        .get(attendee)
+        .map(|m| m.name.clone())
+        .unwrap_or_default()
 }
 
 /// An answered ring puts both sides in the workspace's call. A ring for another call

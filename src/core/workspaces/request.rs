@@ -2,7 +2,7 @@
 //! inputs of the operations that take more than a binding. Each adapter decodes its own
 //! frames into these.
 
-use crate::core::event::SignalKind;
+use crate::core::event::{PayloadForm, SignalKind};
 use serde_json::value::RawValue;
 
 /// `create`: a new workspace, owned by the caller.
@@ -67,4 +67,8 @@ pub struct Signal {
     pub call: Option<String>,
     /// The payload ([`SignalKind::payload_field`]), passed through byte for byte.
     pub payload: Option<Box<RawValue>>,
+    /// How the sender's protocol wraps the payload.
+    pub form: PayloadForm,
+    /// A webRTCWorkspaces sender's `nonce`, passed to the target.
+    pub nonce: Option<String>,
 }

@@ -105,8 +105,12 @@ impl State {
     pub(super) fn broadcast(&self, router: &Router, push: &Push, except: &str) {
         let mut fanout = Fanout::new(push);
         for member in self.members.values().filter(|m| m.id != except) {
-            if let Some(conn) = &member.conn {
-                router.offer(conn.id, &fanout.frame(&conn.codec));
+            if let Some((conn, frame)) = member
+                .conn
+                .as_ref()
+                .and_then(|conn| Some((conn, fanout.frame(&conn.codec)?)))
+            {
+                router.offer(conn.id, &frame);
             }
         }
     }

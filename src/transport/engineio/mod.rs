@@ -1,0 +1,248 @@
+//! Engine.IO protocol 3, the transport under Socket.IO 1.x and 2.x (COMPAT.md 1): a
+//! session (`sid`) carried first by HTTP long-polling, then, once a WebSocket probe
+//! succeeds, by that WebSocket; or by a WebSocket from the start.
+//!
+//! No Engine.IO crate runs on actix-web (socketioxide's engine serves tower/hyper, and
+//! speaks protocol 3 only behind its own Socket.IO layer), so the few rules of the
+//! protocol are written here, after engine.io 3.x's server and checked against
+//! socket.io-client 2.x in `tests/compat`.
+//!
+//! A session is one task ([`session`]) that owns the protocol's [`FrameHandler`], the
+//! rate, the heartbeat deadline and the outbox's stall watch; the transports only carry
+//! packets to it and drain its outbox. Its outbox is registered with the router like a
+//! WebSocket's, so the core and shutdown reach it the same way.
+
+mod body;
+mod packet;
+mod polling;
+mod session;
+mod websocket;
+
+use crate::http::AppState;
+use crate::transport::ws::{Accepted, FrameHandler};
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use serde::Deserialize;
+use serde_json::json;
+use session::Session;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+pub(crate) use session::ENGINE_SEPARATOR;
+
+/// Every open Engine.IO session of this node, by `sid`.
+#[derive(Default)]
+pub(crate) struct Sessions {
+    map: RwLock<HashMap<String, Arc<Session>>>,
+}
+
+impl Sessions {
+    fn get(&self, sid: &str) -> Option<Arc<Session>> {
+        self.map
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sid)
+            .cloned()
+    }
+
+    /// Adds `session` unless `max` are open already.
+    fn insert(&self, session: Arc<Session>, max: usize) -> bool {
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= max {
+            return false;
+        }
+        map.insert(session.sid.clone(), session);
+        true
+    }
+
+    fn remove(&self, sid: &str) {
+        self.map
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(sid);
+    }
+}
+
+/// The query every Engine.IO request carries.
+#[derive(Deserialize)]
+struct EngineQuery {
+    #[serde(rename = "EIO")]
+    eio: Option<String>,
+    transport: Option<String>,
+    sid: Option<String>,
+}
+
+/// The errors engine.io 3 answers with 400 and a JSON body, and the one Switchboard adds
+/// for newer clients (COMPAT.md 1).
+#[derive(Debug, Clone, Copy)]
+enum EngineError {
+    TransportUnknown,
+    UnknownSid,
+    BadHandshakeMethod,
+    BadRequest,
+    UnsupportedVersion,
+}
+
+impl EngineError {
+    fn body(self) -> serde_json::Value {
+        let (code, message) = match self {
+            EngineError::TransportUnknown => (0, "Transport unknown"),
+            EngineError::UnknownSid => (1, "Session ID unknown"),
+            EngineError::BadHandshakeMethod => (2, "Bad handshake method"),
+            EngineError::BadRequest => (3, "Bad request"),
+            EngineError::UnsupportedVersion => (
+                5,
+                "Unsupported protocol version: this server speaks Engine.IO 3",
+            ),
+        };
+        json!({"code": code, "message": message})
+    }
+}
+
+/// Serves one request to the Engine.IO endpoint: a handshake (a new session whose
+/// handler `protocol` builds), a poll, a POST of packets, or a WebSocket. Refusals:
+/// 503 while shutting down or at `max_sessions`, 403 for an origin not in
+/// `allowed_origins`, 400 with engine.io's JSON errors for the rest.
+pub(crate) async fn serve<H, F>(
+    req: HttpRequest,
+    body: web::Payload,
+    app: web::Data<AppState>,
+    protocol: F,
+) -> HttpResponse
+where
+    H: FrameHandler + 'static,
+    F: FnOnce(&Accepted) -> H,
+{
+    if app.stop.is_cancelled() {
+        return HttpResponse::ServiceUnavailable().body("shutting down");
+    }
+    let config = app.hub.config();
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    if !config
+        .server
+        .origin_allowed(origin.as_ref().map(|v| v.as_bytes()))
+    {
+        return HttpResponse::Forbidden().body("origin not allowed");
+    }
+    let cors = Cors { origin };
+    if req.method() == Method::OPTIONS {
+        return cors.preflight(&req);
+    }
+    let query = match web::Query::<EngineQuery>::from_query(req.query_string()) {
+        Ok(query) => query.into_inner(),
+        Err(_) => return cors.error(EngineError::BadRequest),
+    };
+    if query.eio.as_deref().is_some_and(|v| v != "3") {
+        return cors.error(EngineError::UnsupportedVersion);
+    }
+    let websocket = match query.transport.as_deref() {
+        Some("polling") => false,
+        Some("websocket") => true,
+        _ => return cors.error(EngineError::TransportUnknown),
+    };
+    let Some(sid) = query.sid else {
+        if req.method() != Method::GET {
+            return cors.error(EngineError::BadHandshakeMethod);
+        }
+        return handshake(&req, body, &app, websocket, protocol, &cors).await;
+    };
+    let Some(session) = app.engine.get(&sid) else {
+        return cors.error(EngineError::UnknownSid);
+    };
+    let method = req.method().clone();
+    match (websocket, method) {
+        (false, Method::GET) => match polling::poll(&session).await {
+            Ok(payload) => cors.payload(payload),
+            Err(e) => cors.error(e),
+        },
+        (false, Method::POST) => match polling::post(&session, &req, body, config).await {
+            Ok(()) => cors.ok(),
+            Err(refusal) => refusal.respond(&cors),
+        },
+        (true, Method::GET) => websocket::upgrade(&req, body, &app, session),
+        _ => cors.error(EngineError::BadRequest),
+    }
+}
+
+/// A new session: its open packet and whatever the handler queues first, then the
+/// transport it came on.
+async fn handshake<H, F>(
+    req: &HttpRequest,
+    body: web::Payload,
+    app: &web::Data<AppState>,
+    websocket: bool,
+    protocol: F,
+    cors: &Cors,
+) -> HttpResponse
+where
+    H: FrameHandler + 'static,
+    F: FnOnce(&Accepted) -> H,
+{
+    // A WebSocket handshake that would fail must not leave a session behind.
+    let upgrade = match websocket.then(|| actix_http::ws::handshake(req.head())) {
+        Some(Err(refused)) => return actix_http::Response::from(refused).into(),
+        Some(Ok(response)) => Some(response),
+        None => None,
+    };
+    let Some((session, handler)) = Session::open(req, app, websocket, protocol) else {
+        return HttpResponse::ServiceUnavailable().body("too many sessions");
+    };
+    session::spawn(app, session.clone(), handler);
+    match upgrade {
+        Some(response) => websocket::attach(req, body, app, session, response),
+        // The open packet and the handler's first packets are queued: the first poll
+        // answers at once.
+        None => match polling::poll(&session).await {
+            Ok(payload) => cors.payload(payload),
+            Err(e) => cors.error(e),
+        },
+    }
+}
+
+/// CORS for polling responses (COMPAT.md 1): the request's `Origin` reflected, with
+/// credentials, since socket.io-client 2 sends cookies and a browser refuses `*` then.
+struct Cors {
+    origin: Option<header::HeaderValue>,
+}
+
+impl Cors {
+    fn builder(&self, status: StatusCode) -> HttpResponseBuilder {
+        let mut response = HttpResponse::build(status);
+        if let Some(origin) = &self.origin {
+            response
+                .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone()))
+                .insert_header((header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true"))
+                .insert_header((header::VARY, "Origin"));
+        }
+        response
+    }
+
+    fn preflight(&self, req: &HttpRequest) -> HttpResponse {
+        let headers = req
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .cloned()
+            .unwrap_or_else(|| header::HeaderValue::from_static("Content-Type"));
+        self.builder(StatusCode::OK)
+            .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, headers))
+            .finish()
+    }
+
+    fn error(&self, error: EngineError) -> HttpResponse {
+        self.builder(StatusCode::BAD_REQUEST).json(error.body())
+    }
+
+    fn payload(&self, payload: String) -> HttpResponse {
+        self.builder(StatusCode::OK)
+            .content_type("text/plain; charset=UTF-8")
+            .body(payload)
+    }
+
+    /// engine.io's answer to a POST of packets.
+    fn ok(&self) -> HttpResponse {
+        self.builder(StatusCode::OK)
+            .content_type("text/html")
+            .body("ok")
+    }
+}

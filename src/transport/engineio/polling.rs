@@ -1,0 +1,143 @@
+//! HTTP long-polling: a GET takes what the session's outbox holds (waiting for the
+//! first packet), a POST brings the client's packets. One poll at a time: the outbox's
+//! reading end is held by the poll in progress, and a second one is refused, as
+//! engine.io refuses overlapping polls.
+
+use super::packet;
+use super::session::{Inbound, Session, ENGINE_SEPARATOR};
+use super::{Cors, EngineError};
+use crate::config::Config;
+use crate::core::conn::Outgoing;
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::{FutureExt, StreamExt};
+
+/// Bytes of packets one poll hands over, at most; the rest waits for the next poll.
+const POLL_BYTES: usize = 256 * 1024;
+
+/// The payload of one poll: every packet queued now, or, if none is, the first one to
+/// come within the session's poll wait (a noop when none comes).
+pub(super) async fn poll(session: &Session) -> Result<String, EngineError> {
+    if session.is_upgraded() {
+        return Err(EngineError::BadRequest);
+    }
+    let Ok(mut rx) = session.outbound.clone().try_lock_owned() else {
+        return Err(EngineError::BadRequest);
+    };
+    let mut payload = String::new();
+    let first = std::future::poll_fn(|cx| rx.poll_recv(cx));
+    match tokio::time::timeout(session.poll_wait, first).await {
+        Err(_elapsed) => packet::encode_into(&mut payload, "6"),
+        Ok(None) => packet::encode_into(&mut payload, "1"),
+        Ok(Some(item)) => {
+            let mut more = add(&mut payload, item);
+            while more && payload.len() < POLL_BYTES {
+                match std::future::poll_fn(|cx| rx.poll_recv(cx)).now_or_never() {
+                    Some(Some(item)) => more = add(&mut payload, item),
+                    Some(None) => {
+                        packet::encode_into(&mut payload, "1");
+                        more = false;
+                    }
+                    None => break,
+                }
+            }
+        }
+    }
+    Ok(payload)
+}
+
+/// Appends one outbox item; `false` after the close, which ends the session's output.
+fn add(payload: &mut String, item: Outgoing) -> bool {
+    match item {
+        Outgoing::Text(text) => {
+            for packet in text.split(ENGINE_SEPARATOR) {
+                packet::encode_into(payload, packet);
+            }
+            true
+        }
+        Outgoing::Close(..) => {
+            packet::encode_into(payload, "1");
+            false
+        }
+        // WebSocket control frames: nothing to say over HTTP.
+        Outgoing::Ping | Outgoing::Pong(_) => true,
+    }
+}
+
+/// Why a POST was refused.
+pub(super) enum Refused {
+    Engine(EngineError),
+    /// The body is over `max_message_bytes`: 413, and the session ends as a WebSocket
+    /// does on a message over the limit.
+    TooLarge,
+}
+
+impl Refused {
+    pub(super) fn respond(self, cors: &Cors) -> HttpResponse {
+        match self {
+            Refused::Engine(e) => cors.error(e),
+            Refused::TooLarge => cors
+                .builder(actix_web::http::StatusCode::PAYLOAD_TOO_LARGE)
+                .body("payload too large"),
+        }
+    }
+}
+
+/// Reads a POST's payload, bounded by `max_message_bytes` before it is buffered, and
+/// hands its packets to the session. A payload engine.io-parser would not have written
+/// ends the session, as engine.io ends it on a parse error.
+pub(super) async fn post(
+    session: &Session,
+    req: &HttpRequest,
+    mut body: web::Payload,
+    config: &Config,
+) -> Result<(), Refused> {
+    if session.is_upgraded() {
+        return Err(Refused::Engine(EngineError::BadRequest));
+    }
+    let limit = config.limits.max_message_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        session.deliver(Inbound::TooLarge).await;
+        return Err(Refused::TooLarge);
+    }
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let Ok(chunk) = chunk else {
+            return Err(Refused::Engine(EngineError::BadRequest));
+        };
+        if bytes.len() + chunk.len() > limit {
+            session.deliver(Inbound::TooLarge).await;
+            return Err(Refused::TooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let binary = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/octet-stream"));
+    let packets = if binary {
+        packet::decode_binary(&bytes)
+    } else {
+        std::str::from_utf8(&bytes)
+            .map_err(|_| packet::ParseError)
+            .and_then(packet::decode_text)
+    };
+    let Ok(packets) = packets else {
+        tracing::debug!(sid = %session.sid, "unparsable polling payload");
+        session.out.close(
+            crate::core::conn::outbox::CLOSE_PROTOCOL,
+            "unparsable payload",
+        );
+        return Err(Refused::Engine(EngineError::BadRequest));
+    };
+    if packets.is_empty() || session.deliver(Inbound::Packets(packets)).await {
+        Ok(())
+    } else {
+        Err(Refused::Engine(EngineError::UnknownSid))
+    }
+}
