@@ -73,9 +73,15 @@ async function rejects(t, label, who, name, build) {
   await t.test(label, async () => {
     const s = await live();
     const sender = s[who];
-    sender.emit(name, ...build(s));
-    await sender.nothingElse();
-    await unchanged(s);
+    const args = build(s);
+    sender.emit(name, ...args);
+    try {
+      await sender.nothingElse();
+      await unchanged(s);
+    } catch (err) {
+      err.message += `\n${who} sent 42${JSON.stringify([name, ...args])}\nserver's last log lines:\n${server.logs.slice(-15).join('\n')}`;
+      throw err;
+    }
   });
 }
 
@@ -86,6 +92,7 @@ test('new with a missing or malformed payload, offer, tid or room', { skip }, as
     'payload a string': () => ['offer'],
     'payload a number': () => [42],
     'payload an array': ({ room, b }) => [[b.id, sprayOffer(b, unique('tid')), room]],
+    'payload an array in the fields\' order': ({ room, b }) => [[b.id, room, sprayOffer(b, unique('tid'))]],
     'offer missing': ({ room, b }) => [{ id: b.id, room }],
     'offer null': ({ room, b }) => [{ id: b.id, offer: null, room }],
     'offer a string': ({ room, b }) => [{ id: b.id, offer: 'v=0', room }],
@@ -108,6 +115,7 @@ test('accept with a missing or malformed payload, offer or tid', { skip }, async
     'payload null': () => [null],
     'payload a string': () => ['answer'],
     'payload an array': ({ room, a, tid }) => [[a.id, sprayOffer(a, tid, 0, 'MResponse'), room]],
+    'payload an array in the fields\' order': ({ room, a, tid }) => [[a.id, room, sprayOffer(a, tid, 0, 'MResponse')]],
     'offer missing': ({ room, a }) => [{ id: a.id, room }],
     'offer null': ({ room, a }) => [{ id: a.id, offer: null, room }],
     'offer a string': ({ room, a }) => [{ id: a.id, offer: 'v=0', room }],
@@ -124,6 +132,8 @@ test('joinRoom with a missing or malformed payload or room', { skip }, async (t)
     'no payload': () => [],
     'payload null': () => [null],
     'payload a string': ({ room }) => [room],
+    'payload an array in the fields\' order': ({ b }) => [[b.id, unique('room')]],
+    'payload an array with a third element': ({ b }) => [[b.id, unique('room'), null]],
     'room missing': ({ b }) => [{ id: b.id }],
     'room null': ({ b }) => [{ id: b.id, room: null }],
     'room an object': ({ room, b }) => [{ id: b.id, room: { room } }],
@@ -147,6 +157,8 @@ test('connected with a missing or malformed payload or room', { skip }, async (t
     'no payload': () => [],
     'payload null': () => [null],
     'payload a string': ({ room }) => [room],
+    'payload an array in the fields\' order': ({ room, b }) => [[b.id, room]],
+    'payload an array with a third element': ({ room, b }) => [[b.id, room, null]],
     'room missing': ({ b }) => [{ id: b.id }],
     'room null': ({ b }) => [{ id: b.id, room: null }],
     'room a number': ({ b }) => [{ id: b.id, room: 42 }],

@@ -30,6 +30,7 @@ class Peer {
     this.queue = [];
     this.waiters = [];
     this.watchers = []; // called once at the next queued event (see queued())
+    this.sent = []; // the names of the events this peer emitted, in order
     this.gone = null;
     live.add(this);
     // Every event packet the server sends, with all its arguments.
@@ -61,7 +62,15 @@ class Peer {
   }
 
   emit(name, ...args) {
+    this.sent.push(name);
     this.socket.emit(name, ...args);
+  }
+
+  /** The Engine.IO session and what this peer sent, for failure messages. */
+  describe() {
+    const engine = this.socket.io.engine;
+    const transport = engine && engine.transport ? engine.transport.name : 'none';
+    return `sid ${engine && engine.id}, transport ${transport}${engine && engine.upgrading ? ' (upgrading)' : ''}, sent ${this.sent.join(' ')}`;
   }
 
   /** Resolves to the next event `{name, args}` this peer received. */
@@ -81,7 +90,7 @@ class Peer {
       };
       const timer = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new Error(`${this.label} got no event within ${timeout} ms`));
+        reject(new Error(`${this.label} got no event within ${timeout} ms (${this.describe()})`));
       }, timeout);
       this.waiters.push(waiter);
     });
