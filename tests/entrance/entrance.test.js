@@ -3,7 +3,8 @@
 // foglet-core's signaling sends. The same tests run against Switchboard (default) and, with
 // ENTRANCE_TARGET=oracle, against the original foglet-signaling-server 1.0.3, where they all
 // pass except the one assertion that COMPAT.md makes differently on purpose (the bounded tid
-// memory), which checks the original's own behaviour there instead.
+// memory), which checks the original's own behaviour there instead, and the switch
+// `[compat.entrance] enabled`, which the original does not have (skipped there).
 //
 // An event that must not arrive is checked without waiting: after the event under test, a
 // later event that must arrive is sent over the same path, and it has to be the next one the
@@ -307,6 +308,24 @@ test(`the tid memory is bounded by limits.entrance_tids, oldest first${ORACLE ? 
     const due = ORACLE ? answers : answers.slice(1);
     for (const answer of due) assert.deepEqual(await b.next(), acceptSpray(answer));
     await b.nothingElse();
+    assert.equal(own.exited, null);
+  } finally {
+    closeAll();
+    await own.stop();
+  }
+});
+
+test('with [compat.entrance] enabled = false the entrance events go unanswered', { skip: ORACLE && 'the original has no such switch' }, async () => {
+  const own = await startTarget({ config: { 'compat.entrance': { enabled: false } } });
+  try {
+    const a = await Peer.connect(own.url, 'a');
+    const room = unique('room');
+    a.emit('joinRoom', { id: a.id, room });
+    a.emit('connected', { id: a.id, room });
+    sendNew(a, room, sprayOffer(a, unique('tid')));
+    // Marker: the webRTCWorkspaces endpoint on the same socket still answers.
+    a.emit('iceservers', {});
+    assert.equal((await a.next()).name, 'iceservers');
     assert.equal(own.exited, null);
   } finally {
     closeAll();
