@@ -250,6 +250,7 @@ export class Switchboard extends Membership {
       case 'hangup':
         this._dropSignals(data.from);
         break;
+      case 'ring':
       case 'negotiation':
       case 'icecandidate':
         this._routeSignal(event, data);

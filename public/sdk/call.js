@@ -260,7 +260,15 @@ export class Call extends EventTarget {
     }
     // One sender's signals are handled strictly in order (offer before its candidates).
     const from = data.from;
-    const handle = event === 'negotiation' ? () => this._onDescription(from, data.description) : () => this._onCandidate(from, data.candidate);
+    const handlers = {
+      negotiation: () => this._onDescription(from, data.description),
+      // webRTCWorkspaces clients (docs/compat.md) start calls with `ring` and expect
+      // `answer`; a ring is an offer like any other.
+      ring: () => this._onDescription(from, data.sdp, data.call),
+      icecandidate: () => this._onCandidate(from, data.candidate),
+    };
+    const handle = handlers[event];
+    if (!handle) return;
     const prev = this._chains.get(from) ?? Promise.resolve();
     const next = prev.then(handle).catch((err) => {
       if (!this.closed) console.warn('switchboard: signal from', from, 'failed', err);
@@ -268,7 +276,8 @@ export class Call extends EventTarget {
     this._chains.set(from, next);
   }
 
-  async _onDescription(from, description) {
+  // `ringCall`: the offer came as a `ring` of that call; it is answered with `answer`.
+  async _onDescription(from, description, ringCall) {
     if (this.closed || !description?.type || from === this.sb.attendeeId) return;
     const isOffer = description.type === 'offer';
     // An offer may need a new connection, or restart ICE: either gathers with our servers.
@@ -291,7 +300,8 @@ export class Call extends EventTarget {
     }
     const { pc } = peer;
     const collision = isOffer && (peer.makingOffer || pc.signalingState !== 'stable');
-    peer.ignoreOffer = !peer.polite && collision;
+    // A ringing client cannot give way: when it rings, we do.
+    peer.ignoreOffer = !peer.polite && collision && ringCall === undefined;
     if (peer.ignoreOffer) return;
     if (!isOffer && pc.signalingState !== 'have-local-offer') return; // a stale answer
     await pc.setRemoteDescription(description);
@@ -301,7 +311,8 @@ export class Call extends EventTarget {
       await pc.setLocalDescription();
       // Not awaited: the SDK keeps our answer ahead of our candidates, and their next
       // signals need not wait while a busy server has it paced.
-      this.sb.negotiation(from, pc.localDescription).catch(() => {});
+      const answer = ringCall === undefined ? this.sb.negotiation(from, pc.localDescription) : this.sb.answer(from, ringCall, pc.localDescription);
+      answer.catch(() => {});
     }
   }
 

@@ -51,6 +51,42 @@ pub fn compat_frames(text: &str) {
     feed(join, &text);
 }
 
+/// Reads `body` as an Engine.IO polling payload, text and binary, and hands each
+/// Socket.IO event in it to a foglet entrance socket (with a partner in its room), on
+/// and over the rate. Panics only if a decoder or the handler does.
+pub fn socketio_payloads(body: &[u8]) {
+    let router = Arc::new(Router::new(0));
+    let counters = Arc::new(Counters::default());
+    let rooms = Arc::new(super::socketio::entrance::Rooms::new(4));
+    let mut keep = Vec::new();
+    let mut entrant = || {
+        let (out, rx): (Outbox, OutboxReceiver) = Outbox::new(1 << 20, Duration::from_secs(10));
+        let registered = router.register(&out);
+        let entrant = super::socketio::entrance::Entrant::new(
+            rooms.clone(),
+            router.clone(),
+            counters.clone(),
+            registered.id(),
+        );
+        keep.push((registered, rx));
+        entrant
+    };
+    let mut partner = entrant();
+    partner.on_event("joinRoom", Some(&raw(r#"{"id":"p","room":"r"}"#)), false);
+    let mut socket = entrant();
+    for text in crate::transport::engineio::messages(body) {
+        for limited in [false, true] {
+            super::socketio::to_entrant(&mut socket, &text, limited);
+        }
+    }
+    socket.on_end();
+    partner.on_end();
+}
+
+fn raw(text: &str) -> Box<serde_json::value::RawValue> {
+    serde_json::value::RawValue::from_string(text.into()).expect("valid JSON")
+}
+
 fn feed<H: FrameHandler>(mut handler: H, text: &ByteString) {
     for limited in [false, true] {
         handler
@@ -81,6 +117,19 @@ mod tests {
             &"[".repeat(500),
         ] {
             super::compat_frames(text);
+        }
+    }
+
+    #[test]
+    fn odd_payloads_pass_through_the_socketio_decoders() {
+        for body in [
+            &b"6:42[\"new\",{\"offer\":{\"tid\":1},\"room\":\"r\"}]"[..],
+            b"2:4x",
+            b"\x00\x01\xff2\x01\x03\xff\x04\xde\xad",
+            b"99999999999999999999:4",
+            b"3:42[",
+        ] {
+            super::socketio_payloads(body);
         }
     }
 }

@@ -343,8 +343,9 @@ pub trait Encode: Send + Sync {
     fn reply(&self, re: Option<&RequestId>, reply: &Reply) -> Option<ByteString>;
     /// The frame of a push; `None` when the protocol has no event for it.
     fn push(&self, push: &Push) -> Option<ByteString>;
-    /// The WebSocket close code and reason for `reason`.
-    fn close(&self, reason: CloseReason) -> (u16, &'static str);
+    /// The WebSocket close code and reason for `reason`; `None` when the protocol
+    /// keeps the connection open (it is no longer the member's either way).
+    fn close(&self, reason: CloseReason) -> Option<(u16, &'static str)>;
 }
 
 /// A connection's encoder. Connections of one protocol share one `Arc`, so that a push
@@ -399,8 +400,8 @@ mod tests {
             self.0.fetch_add(1, Ordering::Relaxed);
             Some("x".into())
         }
-        fn close(&self, _: CloseReason) -> (u16, &'static str) {
-            (1000, "")
+        fn close(&self, _: CloseReason) -> Option<(u16, &'static str)> {
+            None
         }
     }
 

@@ -106,11 +106,11 @@ impl Encode for Native {
         })
     }
 
-    fn close(&self, reason: CloseReason) -> (u16, &'static str) {
-        match reason {
+    fn close(&self, reason: CloseReason) -> Option<(u16, &'static str)> {
+        Some(match reason {
             CloseReason::Kicked => (CLOSE_KICKED, "kicked by the owner"),
             CloseReason::Replaced => (CLOSE_REPLACED, "replaced by a newer connection"),
-        }
+        })
     }
 }
 
@@ -335,7 +335,7 @@ mod tests {
 
     #[test]
     fn close_reasons_have_their_codes() {
-        assert_eq!(codec().close(CloseReason::Kicked).0, 4003);
-        assert_eq!(codec().close(CloseReason::Replaced).0, 4001);
+        assert_eq!(codec().close(CloseReason::Kicked).unwrap().0, 4003);
+        assert_eq!(codec().close(CloseReason::Replaced).unwrap().0, 4001);
     }
 }

@@ -9,8 +9,6 @@
 //! carries `avatar: ""`, as the original client always sends it.
 
 use super::packet::event;
-use crate::adapters::json::object;
-use crate::core::conn::outbox::{CLOSE_KICKED, CLOSE_REPLACED};
 use crate::core::event::{
     AttendeeInfo, CloseReason, Codec, Encode, Joined, LeaveReason, PayloadForm, Push, Relay, Reply,
     RequestId, SignalKind, WorkspaceInfo,
@@ -145,15 +143,23 @@ impl Encode for Workspaces {
                 workspace,
                 attendee,
                 token,
-            } => event(
-                "created",
-                object([
-                    ("workspace", json!(Workspace::of(workspace))),
-                    ("attendee", json!(Attendee::of(attendee))),
-                    ("accessToken", json!(token)),
-                    ("nonce", nonce(re)),
-                ]),
-            ),
+            } => {
+                #[derive(Serialize)]
+                struct Created<'a> {
+                    workspace: Workspace<'a>,
+                    attendee: Attendee<'a>,
+                    #[serde(rename = "accessToken")]
+                    access_token: &'a str,
+                    nonce: serde_json::Value,
+                }
+                let created = Created {
+                    workspace: Workspace::of(workspace),
+                    attendee: Attendee::of(attendee),
+                    access_token: token,
+                    nonce: nonce(re),
+                };
+                event("created", created)
+            }
             Reply::Attended(joined) => granted("attendance-granted", joined, nonce(re), false),
             Reply::ReAttended(joined) => granted("re-attendance-granted", joined, json!(""), true),
             Reply::Attendees { attendees: list } => {
@@ -195,13 +201,18 @@ impl Encode for Workspaces {
                 from,
                 from_name,
                 call,
-            } => event(
-                "hangup",
-                object([
-                    ("attendee", json!(Attendee::new(from, from_name))),
-                    ("call", json!(Id { id: call })),
-                ]),
-            ),
+            } => {
+                #[derive(Serialize)]
+                struct Hangup<'a> {
+                    attendee: Attendee<'a>,
+                    call: Id<'a>,
+                }
+                let hangup = Hangup {
+                    attendee: Attendee::new(from, from_name),
+                    call: Id { id: call },
+                };
+                event("hangup", hangup)
+            }
             Push::State {
                 from, announced, ..
             } => toggles(from, *announced)?,
@@ -209,12 +220,10 @@ impl Encode for Workspaces {
         })
     }
 
-    /// Engine.IO has no close codes; the codes matter only to the native protocol.
-    fn close(&self, reason: CloseReason) -> (u16, &'static str) {
-        match reason {
-            CloseReason::Kicked => (CLOSE_KICKED, "kicked by the owner"),
-            CloseReason::Replaced => (CLOSE_REPLACED, "replaced by a newer connection"),
-        }
+    /// The socket stays open, as the original server kept it (it only left the
+    /// workspace's room): the kicked or replaced membership is simply no longer its.
+    fn close(&self, _: CloseReason) -> Option<(u16, &'static str)> {
+        None
     }
 }
 
@@ -267,14 +276,20 @@ fn signal(relay: &Relay) -> Option<ByteString> {
                 },
             )
         }
-        SignalKind::Busy => event(
-            "busy",
-            object([
-                ("workspace", json!(workspace)),
-                ("callee", json!(sender)),
-                ("call", json!(call)),
-            ]),
-        ),
+        SignalKind::Busy => {
+            #[derive(Serialize)]
+            struct Busy<'a> {
+                workspace: Option<Workspace<'a>>,
+                callee: Attendee<'a>,
+                call: Option<Id<'a>>,
+            }
+            let busy = Busy {
+                workspace,
+                callee: sender,
+                call,
+            };
+            event("busy", busy)
+        }
         SignalKind::IceCandidate => {
             #[derive(Serialize)]
             struct Candidate<'a> {
@@ -339,14 +354,17 @@ fn wrap(description: Option<&RawValue>) -> Box<RawValue> {
 /// `mic-toggle` and/or `cam-toggle {attendee:{id}, state}` for what a `state`
 /// announced; two events travel as two Engine.IO packets in one outbox text.
 fn toggles(from: &str, announced: (Option<bool>, Option<bool>)) -> Option<ByteString> {
-    let toggle = |name, state: bool| {
-        event(
-            name,
-            object([
-                ("attendee", json!(Id { id: from })),
-                ("state", json!(state)),
-            ]),
-        )
+    #[derive(Serialize)]
+    struct Toggle<'a> {
+        attendee: Id<'a>,
+        state: bool,
+    }
+    let toggle = |name, state| {
+        let toggle = Toggle {
+            attendee: Id { id: from },
+            state,
+        };
+        event(name, toggle)
     };
     match announced {
         (Some(mic), Some(cam)) => {
@@ -379,19 +397,52 @@ mod tests {
             nonce: None,
             scene: kind.has_call().then(|| {
                 Box::new(Scene {
-                    workspace: WorkspaceInfo {
-                        id: "_w".into(),
-                        name: "W".into(),
-                        owner: "_a".into(),
-                        protected: false,
-                        capacity: 5,
-                        created_at: 7,
-                        invite: "inv".into(),
-                    },
+                    workspace: workspace_info(),
                     sender_name: "Ann".into(),
                 })
             }),
         }
+    }
+
+    fn workspace_info() -> WorkspaceInfo {
+        WorkspaceInfo {
+            id: "_w".into(),
+            name: "W".into(),
+            owner: "_a".into(),
+            protected: false,
+            capacity: 5,
+            created_at: 7,
+            invite: "inv".into(),
+        }
+    }
+
+    fn owner() -> AttendeeInfo {
+        AttendeeInfo {
+            id: "_a".into(),
+            name: "Ann".into(),
+            role: crate::auth::Role::Owner,
+            online: true,
+            mic: None,
+            cam: None,
+        }
+    }
+
+    #[test]
+    fn created_carries_the_clients_objects_in_their_order() {
+        let created = Reply::Created {
+            workspace: workspace_info(),
+            attendee: owner(),
+            token: "tok".into(),
+        };
+        let frame = codec().reply(Some(&RequestId::Str("n1".into())), &created);
+        assert_eq!(
+            frame.unwrap().to_string(),
+            concat!(
+                r#"42["created",{"workspace":{"id":"_w","name":"W","avatar":"","owner":"_a","#,
+                r#""created":7,"token":"inv"},"attendee":{"id":"_a","name":"Ann","avatar":""},"#,
+                r#""accessToken":"tok","nonce":"n1"}]"#
+            )
+        );
     }
 
     fn encoded(push: Push) -> String {
@@ -500,25 +551,9 @@ mod tests {
 
     #[test]
     fn grants_say_call_null() {
-        let info = WorkspaceInfo {
-            id: "_w".into(),
-            name: "W".into(),
-            owner: "_a".into(),
-            protected: false,
-            capacity: 5,
-            created_at: 7,
-            invite: "inv".into(),
-        };
         let joined = Joined {
-            workspace: info,
-            attendee: AttendeeInfo {
-                id: "_a".into(),
-                name: "Ann".into(),
-                role: crate::auth::Role::Owner,
-                online: true,
-                mic: None,
-                cam: None,
-            },
+            workspace: workspace_info(),
+            attendee: owner(),
             token: "tok".into(),
             attendees: vec![],
             call: None,

@@ -88,7 +88,7 @@ impl Rooms {
 }
 
 /// One socket's side of the entrance.
-pub(super) struct Entrant {
+pub(crate) struct Entrant {
     rooms: Arc<Rooms>,
     router: Arc<Router>,
     counters: Arc<Counters>,
@@ -97,7 +97,7 @@ pub(super) struct Entrant {
 }
 
 impl Entrant {
-    pub(super) fn new(
+    pub(crate) fn new(
         rooms: Arc<Rooms>,
         router: Arc<Router>,
         counters: Arc<Counters>,
@@ -113,7 +113,7 @@ impl Entrant {
     }
 
     /// Handles one entrance event; drops it (counted) when over the rate or malformed.
-    pub(super) fn on_event(&mut self, name: &str, payload: Option<&RawValue>, limited: bool) {
+    pub(crate) fn on_event(&mut self, name: &str, payload: Option<&RawValue>, limited: bool) {
         let outcome = if limited {
             Err(DropReason::RateLimited)
         } else {
@@ -274,7 +274,7 @@ impl Entrant {
     }
 
     /// The socket closed: it leaves its rooms.
-    pub(super) fn on_end(&self) {
+    pub(crate) fn on_end(&self) {
         let mut state = self.rooms.lock();
         state.peer_ids.remove(&self.conn);
         for room in &self.joined {

@@ -56,6 +56,16 @@ pub(crate) async fn endpoint(
     .await
 }
 
+/// Hands one Socket.IO packet to an entrance socket if it is one of its events (for the
+/// fuzz target `socketio_payloads`).
+pub(crate) fn to_entrant(entrant: &mut Entrant, text: &str, limited: bool) {
+    if let Ok(Packet::Event { name, payload }) = Packet::parse(text) {
+        if entrance::EVENTS.contains(&name.as_str()) {
+            entrant.on_event(&name, payload.as_deref(), limited);
+        }
+    }
+}
+
 /// One Socket.IO socket of the default namespace.
 struct Socket {
     attendance: Attendance,

@@ -207,7 +207,8 @@ impl Attendance {
                 let token = need(p.access_token, "accessToken")?;
                 let sender = need(p.attendee.and_then(|a| a.id), "attendee.id")?;
                 let claims = hub.verify_member(&token)?;
-                if claims.sub != sender {
+                let wid = p.workspace.and_then(|w| w.id);
+                if claims.sub != sender || wid.is_some_and(|w| w != claims.wid) {
                     return Err(Error::Forbidden(Refusal::NotYourId));
                 }
                 ensure_unbound(hub, &mut self.binding, &caller)?;
@@ -365,18 +366,21 @@ impl Attendance {
     /// only, whatever the provider; a member's full list (TURN credentials included)
     /// after each grant (COMPAT.md 1a).
     async fn ice_servers(&self) -> Result<()> {
-        let servers = match &self.binding {
+        let frame = match &self.binding {
             None => {
                 let stun = &self.hub.config().ice.stun_urls;
                 if stun.is_empty() {
-                    json!([])
+                    event("iceservers", json!([]))
                 } else {
-                    json!([{ "urls": stun }])
+                    event("iceservers", json!([{ "urls": stun }]))
                 }
             }
-            Some(binding) => json!(self.ice.servers(&binding.attendee).await?.ice_servers),
+            Some(binding) => {
+                let servers = self.ice.servers(&binding.attendee).await?;
+                event("iceservers", &servers.ice_servers)
+            }
         };
-        self.out.send(event("iceservers", servers));
+        self.out.send(frame);
         Ok(())
     }
 
@@ -393,14 +397,9 @@ impl Attendance {
                 self.binding = None;
                 event("destroyed", json!({}))
             }
-            e => {
-                if matches!(e, Error::ExpiredToken) {
-                    if let Some(binding) = self.binding.take() {
-                        self.hub.disconnect(&binding, self.link.id);
-                    }
-                }
-                event("alert", e.to_string())
-            }
+            // Nothing else happens (COMPAT.md 1a): whoever's token expired, the
+            // socket's membership stays as it is.
+            e => event("alert", e.to_string()),
         };
         self.out.send(frame);
     }

@@ -247,8 +247,9 @@ impl Hub {
         member.offline_since = None;
         let record = member.record();
         if let Some(old) = &previous {
-            let (code, reason) = old.codec.close(CloseReason::Replaced);
-            self.router.close(old.id, code, reason);
+            if let Some((code, reason)) = old.codec.close(CloseReason::Replaced) {
+                self.router.close(old.id, code, reason);
+            }
         }
         state.idle_since = None;
         self.write_presence(&[

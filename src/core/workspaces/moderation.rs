@@ -70,8 +70,9 @@ impl Hub {
             if let Some(frame) = conn.codec.push(&push) {
                 self.router.send(conn.id, frame);
             }
-            let (code, reason) = conn.codec.close(CloseReason::Kicked);
-            self.router.close(conn.id, code, reason);
+            if let Some((code, reason)) = conn.codec.close(CloseReason::Kicked) {
+                self.router.close(conn.id, code, reason);
+            }
         }
         let wid = &binding.workspace.id;
         let state = binding.workspace.lock();

@@ -30,6 +30,23 @@ use std::sync::{Arc, RwLock};
 
 pub(crate) use session::ENGINE_SEPARATOR;
 
+/// The message packets of a polling payload, read as text and as binary (for the fuzz
+/// target `socketio_payloads`).
+pub(crate) fn messages(body: &[u8]) -> Vec<String> {
+    let text = std::str::from_utf8(body)
+        .ok()
+        .and_then(|t| packet::decode_text(t).ok());
+    let binary = packet::decode_binary(body).ok();
+    text.into_iter()
+        .chain(binary)
+        .flatten()
+        .filter_map(|p| match p {
+            packet::Packet::Message(text) => Some(text.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Every open Engine.IO session of this node, by `sid`.
 #[derive(Default)]
 pub(crate) struct Sessions {
@@ -70,6 +87,9 @@ struct EngineQuery {
     eio: Option<String>,
     transport: Option<String>,
     sid: Option<String>,
+    /// JSONP polling's callback index: for browsers without XHR, which socket.io-client
+    /// 2 never meets; not served.
+    j: Option<String>,
 }
 
 /// The errors engine.io 3 answers with 400 and a JSON body, and the one Switchboard adds
@@ -134,6 +154,9 @@ where
     };
     if query.eio.as_deref().is_some_and(|v| v != "3") {
         return cors.error(EngineError::UnsupportedVersion);
+    }
+    if query.j.is_some() {
+        return cors.error(EngineError::BadRequest);
     }
     let websocket = match query.transport.as_deref() {
         Some("polling") => false,

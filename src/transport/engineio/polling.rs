@@ -26,10 +26,17 @@ pub(super) async fn poll(session: &Session) -> Result<String, EngineError> {
     };
     let mut payload = String::new();
     let first = std::future::poll_fn(|cx| rx.poll_recv(cx));
-    match tokio::time::timeout(session.poll_wait, first).await {
-        Err(_elapsed) => packet::encode_into(&mut payload, "6"),
-        Ok(None) => packet::encode_into(&mut payload, "1"),
-        Ok(Some(item)) => {
+    let first = if session.is_probing() {
+        // The client pauses polling once its probe succeeds, and waits for the poll in
+        // flight to end first: answer at once (engine.io sends noops meanwhile).
+        first.now_or_never()
+    } else {
+        tokio::time::timeout(session.poll_wait, first).await.ok()
+    };
+    match first {
+        None => packet::encode_into(&mut payload, "6"),
+        Some(None) => packet::encode_into(&mut payload, "1"),
+        Some(Some(item)) => {
             let mut more = add(&mut payload, item);
             while more && payload.len() < POLL_BYTES {
                 match std::future::poll_fn(|cx| rx.poll_recv(cx)).now_or_never() {

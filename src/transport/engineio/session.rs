@@ -33,6 +33,8 @@ pub(super) enum Inbound {
     Packets(Vec<Packet>),
     /// A POST body or WebSocket message over `max_message_bytes`.
     TooLarge,
+    /// The WebSocket that carried the session is gone.
+    Closed,
 }
 
 /// A session as its transports see it.
@@ -44,9 +46,11 @@ pub(super) struct Session {
     /// WebSocket for good.
     pub(super) outbound: Arc<tokio::sync::Mutex<OutboxReceiver>>,
     /// A WebSocket has taken the session over: polls are refused.
-    pub(super) upgraded: AtomicBool,
+    upgraded: AtomicBool,
     /// A WebSocket is probing: a second one is refused.
-    pub(super) probing: AtomicBool,
+    probing: AtomicBool,
+    /// The probing WebSocket got `2probe`: the upgrade is near, polls answer at once.
+    probed: AtomicBool,
     /// How long a poll waits for something to say.
     pub(super) poll_wait: Duration,
 }
@@ -86,6 +90,7 @@ impl Session {
             outbound: Arc::new(tokio::sync::Mutex::new(rx)),
             upgraded: AtomicBool::new(websocket),
             probing: AtomicBool::new(false),
+            probed: AtomicBool::new(false),
             poll_wait: Duration::from_millis(settings.ping_interval_ms + settings.ping_timeout_ms),
         });
         if !app.engine.insert(session.clone(), settings.max_sessions) {
@@ -115,6 +120,13 @@ impl Session {
                 inbound,
             },
         ))
+    }
+
+    /// The WebSocket carrying the session ended: so does the session.
+    pub(super) fn transport_closed(&self) {
+        if self.inbound.try_send(Inbound::Closed).is_err() {
+            self.out.close(CLOSE_NORMAL, "");
+        }
     }
 
     /// Hands packets to the session task, waiting while it is behind; `false` once the
@@ -180,6 +192,10 @@ async fn serve<H: FrameHandler>(
                         handler.on_too_large(config.limits.max_message_bytes);
                         out.close(CLOSE_TOO_LARGE, "message too large");
                         return "message too large";
+                    }
+                    Some(Inbound::Closed) => {
+                        out.close(CLOSE_NORMAL, "");
+                        return "client went away";
                     }
                     None => return "transport gone",
                 };
@@ -250,9 +266,32 @@ impl Session {
     /// Marks the session as carried by a WebSocket from now on.
     pub(super) fn set_upgraded(&self) {
         self.upgraded.store(true, Ordering::Release);
+        self.probed.store(false, Ordering::Release);
+    }
+
+    /// A WebSocket starts probing; `false` if the session is upgraded already or
+    /// another WebSocket probes it.
+    pub(super) fn start_probe(&self) -> bool {
+        !self.is_upgraded() && !self.probing.swap(true, Ordering::AcqRel)
+    }
+
+    /// The probing WebSocket got `2probe` (and answered it).
+    pub(super) fn probe_answered(&self) {
+        self.probed.store(true, Ordering::Release);
+    }
+
+    /// The probing WebSocket ended without an upgrade: polling goes on as before.
+    pub(super) fn end_probe(&self) {
+        self.probed.store(false, Ordering::Release);
+        self.probing.store(false, Ordering::Release);
     }
 
     pub(super) fn is_upgraded(&self) -> bool {
         self.upgraded.load(Ordering::Acquire)
+    }
+
+    /// Whether a probing WebSocket got its `2probe` and has not upgraded yet.
+    pub(super) fn is_probing(&self) -> bool {
+        self.probed.load(Ordering::Acquire)
     }
 }

@@ -34,11 +34,7 @@ pub(super) fn upgrade(
         Ok(response) => response,
         Err(refused) => return actix_http::Response::from(refused).into(),
     };
-    if session.is_upgraded()
-        || session
-            .probing
-            .swap(true, std::sync::atomic::Ordering::AcqRel)
-    {
+    if !session.start_probe() {
         return HttpResponse::BadRequest().json(super::EngineError::BadRequest.body());
     }
     start(req, body, app, session, response, true)
@@ -71,11 +67,9 @@ fn start(
         let live = carry(&session, frames, &staged, probing).await;
         if live {
             // The WebSocket carried the session: its end is the session's.
-            session.out.close(CLOSE_NORMAL, "");
+            session.transport_closed();
         } else {
-            session
-                .probing
-                .store(false, std::sync::atomic::Ordering::Release);
+            session.end_probe();
         }
         drop(staged);
         end_tcp(socket).await;
@@ -150,6 +144,7 @@ async fn carry(
         };
         match packet {
             Packet::Ping(data) if probing && &*data == "probe" => {
+                session.probe_answered();
                 let _ = staged.send(Staged::Frame(Outgoing::Text("3probe".into())));
                 // The client pauses polling before it upgrades: a pending poll must end.
                 out.send("6".into());
