@@ -134,6 +134,35 @@ mod tests {
     }
 
     #[test]
+    fn object_fields_refuse_arrays_that_serde_would_read_as_structs() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Inner {
+            #[allow(dead_code)]
+            id: String,
+        }
+        #[derive(serde::Deserialize, Debug)]
+        struct Outer {
+            #[serde(default, deserialize_with = "object_field")]
+            inner: Option<Inner>,
+        }
+        assert!(
+            serde_json::from_str::<Inner>(r#"["x"]"#).is_ok(),
+            "serde's own reading"
+        );
+        assert!(serde_json::from_str::<Outer>(r#"{"inner":["x"]}"#).is_err());
+        assert!(serde_json::from_str::<Outer>(r#"{"inner":{"id":"x"}}"#)
+            .unwrap()
+            .inner
+            .is_some());
+        assert!(serde_json::from_str::<Outer>(r#"{"inner":null}"#)
+            .unwrap()
+            .inner
+            .is_none());
+        assert!(serde_json::from_str::<Outer>("{}").unwrap().inner.is_none());
+        assert!(is_object(" {}") && !is_object("[]") && !is_object("\"{\""));
+    }
+
+    #[test]
     fn odd_keys_are_plain_keys() {
         let obj = Object::parse(r#"{"__proto__":"p","constructor":"c"}"#).unwrap();
         assert_eq!(obj.string("__proto__"), Field::Text("p".into()));
