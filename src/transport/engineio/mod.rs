@@ -2,10 +2,10 @@
 //! session (`sid`) carried first by HTTP long-polling, then, once a WebSocket probe
 //! succeeds, by that WebSocket; or by a WebSocket from the start.
 //!
-//! No Engine.IO crate runs on actix-web (socketioxide's engine serves tower/hyper, and
-//! speaks protocol 3 only behind its own Socket.IO layer), so the few rules of the
-//! protocol are written here, after engine.io 3.x's server and checked against
-//! socket.io-client 2.x in `tests/compat`.
+//! No Engine.IO crate runs on actix-web (socketioxide's engine is a tower service for
+//! hyper, with its own sessions, limits and Socket.IO layer), so the few rules of the
+//! protocol are written here, after engine.io 3.x's server, and checked against
+//! socket.io-client 2.x in `tests/compat` and `tests/entrance`.
 //!
 //! A session is one task ([`session`]) that owns the protocol's [`FrameHandler`], the
 //! rate, the heartbeat deadline and the outbox's stall watch; the transports only carry
