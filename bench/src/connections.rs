@@ -5,8 +5,11 @@
 
 use crate::client::Client;
 use crate::common::{connect, max_connections, write_json, Common, ServerProcess, Target, Ws};
-use futures_util::StreamExt;
+use crate::relay_load::Wire;
+use crate::sio;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -59,7 +62,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         for &(asked, n) in &steps {
             let started = Instant::now();
             let more = n - held.len();
-            held.extend(open(target, &server, more, k, options.concurrency).await?);
+            held.extend(open(target.into(), server.addr, more, k, options.concurrency).await?);
             let setup = started.elapsed().as_secs_f64();
             tokio::time::sleep(Duration::from_secs_f64(options.settle)).await;
             server.check_alive()?;
@@ -91,15 +94,16 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     )
 }
 
-/// Opens `n` more idle connections, each kept alive (answering pings) by its task.
-async fn open(
-    target: Target,
-    server: &ServerProcess,
+/// Opens `n` more idle connections to `addr`, each kept alive (answering pings, and on
+/// Socket.IO sending them) by its task: members of workspaces of `k` (one creates, the
+/// others attend), or bare pairs.
+pub async fn open(
+    wire: Wire,
+    addr: SocketAddr,
     n: usize,
     k: usize,
     concurrency: usize,
 ) -> anyhow::Result<Vec<JoinHandle<()>>> {
-    let addr = server.addr;
     let gate = Arc::new(Semaphore::new(concurrency));
     let mut setups = Vec::new();
     // One task per group: a workspace of k (or k/2 bare pairs, rounded up).
@@ -109,8 +113,8 @@ async fn open(
         setups.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await?;
             let mut sockets: Vec<Ws> = Vec::new();
-            match target {
-                Target::Switchboard => {
+            match wire {
+                Wire::Native => {
                     let owner = Client::create(addr).await?;
                     for _ in 1..size {
                         let guest = Client::attend(addr, &owner.invite).await?;
@@ -118,28 +122,53 @@ async fn open(
                     }
                     sockets.push(owner.client.into_socket());
                 }
-                Target::Bare => {
+                Wire::SocketIo => {
+                    let owner = sio::Member::create(addr).await?;
+                    for _ in 1..size {
+                        let guest = sio::Member::attend(addr, &owner.invite).await?;
+                        sockets.push(guest.socket);
+                    }
+                    sockets.push(owner.socket);
+                }
+                Wire::Bare => {
                     for i in 0..size {
                         let key = format!("/pair/{}-{}-{}", crate::common::now_us(), group, i / 2);
                         sockets.push(connect(addr, &key).await?);
                     }
                 }
+                Wire::SignalFire => anyhow::bail!("no idle members of signal-fire here"),
             }
             anyhow::Ok(sockets)
         }));
     }
     let mut held = Vec::with_capacity(n);
     for setup in setups {
-        for mut socket in setup.await?? {
-            // Reading is what answers the server's pings.
-            held.push(tokio::spawn(async move {
-                while let Some(Ok(message)) = socket.next().await {
-                    if let Message::Close(_) = message {
-                        break;
-                    }
-                }
-            }));
+        for socket in setup.await?? {
+            held.push(tokio::spawn(hold(socket, wire)));
         }
     }
     Ok(held)
+}
+
+/// Reads until the server closes: reading is what answers its WebSocket pings. A
+/// Socket.IO client also pings, every pingInterval.
+async fn hold(socket: Ws, wire: Wire) {
+    let (mut sink, mut stream) = socket.split();
+    let mut ping = tokio::time::interval_at(
+        tokio::time::Instant::now() + sio::PING_EVERY,
+        sio::PING_EVERY,
+    );
+    loop {
+        tokio::select! {
+            message = stream.next() => match message {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick(), if wire == Wire::SocketIo => {
+                if sink.send(Message::text(sio::PING)).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
 }

@@ -17,8 +17,11 @@ mod relay_wire;
 mod report;
 mod report_attacks;
 mod report_signal_fire;
+mod report_socketio;
 mod server;
 mod signal_fire;
+mod sio;
+mod socketio;
 mod store;
 
 use clap::{Parser, Subcommand};
@@ -48,6 +51,9 @@ enum Scenario {
     /// Switchboard's signal-fire endpoint against signal-fire 0.5.3 (node) and the bare
     /// relay: msgs/s, CPU per message, latency, RSS per idle peer.
     SignalFire(signal_fire::Options),
+    /// Switchboard's Socket.IO endpoint against its native protocol: relayed msgs/s,
+    /// CPU per message, latency, RSS per idle member.
+    Socketio(socketio::Options),
     /// Hostile clients against Switchboard binaries: peak RSS, RSS after, connection ended.
     Attacks(attacks::Options),
     /// Writes BENCHMARKS.md and the charts from the scenarios' JSON files.
@@ -80,6 +86,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Churn(options) => churn::run(options).await,
             Scenario::Attacks(options) => attacks::run(options).await,
             Scenario::SignalFire(options) => signal_fire::run(options).await,
+            Scenario::Socketio(options) => socketio::run(options).await,
             Scenario::Report(_) => unreachable!(),
         }
     })

@@ -6,6 +6,7 @@
 use crate::common::{cpu_seconds_of, histogram, now_us, us_at, Ws};
 pub use crate::relay_wire::Wire;
 use crate::relay_wire::{frame, pair, parse_ts, End};
+use crate::sio;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
@@ -268,7 +269,9 @@ struct Pace {
     end: Instant,
 }
 
-/// Sends to `to`, in the envelope of `wire`, until the end of `pace`.
+/// Sends to `to`, in the envelope of `wire`, until the end of `pace`; a Socket.IO
+/// writer also sends the Engine.IO ping as often as socket.io-client does, so that a
+/// long step is not dropped for silence.
 async fn write(
     mut sink: SplitSink<Ws, Message>,
     wire: Wire,
@@ -276,7 +279,12 @@ async fn write(
     pace: Pace,
 ) -> anyhow::Result<SplitSink<Ws, Message>> {
     let mut next = pace.first;
+    let mut ping_at = (wire == Wire::SocketIo).then(|| Instant::now() + sio::PING_EVERY);
     loop {
+        if let Some(at) = ping_at.as_mut().filter(|at| **at <= Instant::now()) {
+            sink.send(Message::text(sio::PING)).await?;
+            *at += sio::PING_EVERY;
+        }
         let ts = match pace.interval {
             Some(interval) => {
                 tokio::time::sleep_until(next).await;

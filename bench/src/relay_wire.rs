@@ -3,6 +3,7 @@
 
 use crate::client::Client;
 use crate::common::{connect, now_us, Target, Ws};
+use crate::sio;
 use anyhow::Context;
 use futures_util::StreamExt;
 use std::net::SocketAddr;
@@ -17,6 +18,10 @@ pub enum Wire {
     Bare,
     /// signal-fire 0.x: peers told their id on connect, frames routed by `receiverId`.
     SignalFire,
+    /// Switchboard's Socket.IO endpoint (webRTCWorkspaces events) over a WebSocket:
+    /// members of one workspace; each `icecandidate` names target, sender, workspace and
+    /// the sender's access token, and gets no reply.
+    SocketIo,
 }
 
 impl From<Target> for Wire {
@@ -28,15 +33,18 @@ impl From<Target> for Wire {
     }
 }
 
-/// One side of a pair: its socket and the id the server knows its partner by.
+/// One side of a pair: its socket and how its frames name its partner: the id the server
+/// knows the partner by or, for Socket.IO, every field of the envelope but the candidate
+/// (target, sender, workspace, access token).
 pub struct End {
     pub socket: Ws,
     pub wire: Wire,
     pub to: String,
 }
 
-/// Two connected members of one workspace, two paired sockets of the bare relay, or two
-/// signal-fire peers; the bare relay answers each frame with `sent {}` when `acks` is set.
+/// Two connected members of one workspace (native or Socket.IO), two paired sockets of
+/// the bare relay, or two signal-fire peers; the bare relay answers each frame with
+/// `sent {}` when `acks` is set.
 pub async fn pair(
     wire: Wire,
     addr: SocketAddr,
@@ -50,6 +58,12 @@ pub async fn pair(
             let guest = Client::attend(addr, &owner.invite).await?;
             let a = end(owner.client.into_socket(), guest.attendee);
             Ok((a, end(guest.client.into_socket(), owner.attendee)))
+        }
+        Wire::SocketIo => {
+            let owner = sio::Member::create(addr).await?;
+            let guest = sio::Member::attend(addr, &owner.invite).await?;
+            let (to_guest, to_owner) = (owner.envelope_to(&guest), guest.envelope_to(&owner));
+            Ok((end(owner.socket, to_guest), end(guest.socket, to_owner)))
         }
         Wire::SignalFire => {
             let (a, a_id) = signal_fire_peer(addr).await?;
@@ -104,6 +118,7 @@ pub fn frame(wire: Wire, to: &str, ts: u64) -> String {
         Wire::SignalFire => {
             format!(r#"{{"type":"candidate","receiverId":"{to}","candidate":{candidate}}}"#)
         }
+        Wire::SocketIo => format!(r#"42["icecandidate",{{{to},"candidate":{candidate}}}]"#),
     }
 }
 

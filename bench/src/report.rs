@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args)]
 pub struct Options {
     /// Directory holding relay.json, connections.json, join-storm.json, churn.json,
-    /// attacks.json, signal-fire.json.
+    /// attacks.json, signal-fire.json, socketio.json.
     #[arg(long)]
     results: PathBuf,
     /// The exact command lines run, one per line.
@@ -30,11 +30,12 @@ pub struct Options {
     /// The suite's name (full or smoke).
     #[arg(long, default_value = "full")]
     suite: String,
-    /// Only this scenario's section (signal-fire), put into the existing --out in place;
-    /// the other sections keep the figures of their last run.
+    /// Only this scenario's section (signal-fire or socketio), put into the existing
+    /// --out in place; the other sections keep the figures of their last run.
     #[arg(long)]
     only: Option<String>,
-    /// A remark printed with the signal-fire section (e.g. that the machine was shared).
+    /// A remark printed with the signal-fire and Socket.IO sections (e.g. that the machine
+    /// was shared).
     #[arg(long, default_value = "")]
     note: String,
 }
@@ -82,18 +83,50 @@ fn machine() -> Vec<(String, String)> {
     ]
 }
 
-/// The signal-fire section alone, into the existing markdown.
+/// One scenario's section alone (signal-fire or socketio), into the existing markdown.
 fn only(options: &Options, scenario: &str) -> anyhow::Result<()> {
-    anyhow::ensure!(scenario == "signal-fire", "report --only takes signal-fire");
-    let sf = load(&options.results, "signal-fire.json")?;
+    let results = load(&options.results, &format!("{scenario}.json"))?;
     let commands = std::fs::read_to_string(&options.commands)?;
+    let (date, note) = (&options.date, &options.note);
     let mut section = String::new();
-    crate::report_signal_fire::section(&mut section, &sf, &commands, &options.date, &options.note)?;
-    crate::report_signal_fire::update(&options.out, &section)?;
+    let heading = match scenario {
+        "signal-fire" => {
+            crate::report_signal_fire::section(&mut section, &results, &commands, date, note)?;
+            crate::report_signal_fire::HEADING
+        }
+        "socketio" => {
+            crate::report_socketio::section(&mut section, &results, &commands, date, note)?;
+            crate::report_socketio::HEADING
+        }
+        _ => anyhow::bail!("report --only takes signal-fire or socketio"),
+    };
+    update(&options.out, heading, &section)?;
     println!(
-        "updated the signal-fire section of {}",
+        "updated the {scenario} section of {}",
         options.out.display()
     );
+    Ok(())
+}
+
+/// Replaces the section under `heading` of the markdown at `out` with `section` (or puts
+/// it before the commands, when the file has none yet).
+fn update(out: &Path, heading: &str, section: &str) -> anyhow::Result<()> {
+    let md = std::fs::read_to_string(out)?;
+    let heading = format!("\n{heading}\n");
+    let (before, after) = match md.find(&heading) {
+        Some(at) => {
+            let rest = &md[at + heading.len()..];
+            let end = rest
+                .find("\n## ")
+                .map_or(md.len(), |n| at + heading.len() + n);
+            (&md[..at], &md[end..])
+        }
+        None => {
+            let at = md.find("\n## Commands").unwrap_or(md.len());
+            (&md[..at], &md[at..])
+        }
+    };
+    std::fs::write(out, format!("{before}{section}{after}"))?;
     Ok(())
 }
 
@@ -107,6 +140,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     let churn = load(&options.results, "churn.json")?;
     let attacks = load(&options.results, "attacks.json")?;
     let signal_fire = load(&options.results, "signal-fire.json")?;
+    let socketio = load(&options.results, "socketio.json")?;
     let commands = std::fs::read_to_string(&options.commands)?;
     std::fs::create_dir_all(&options.charts)?;
     let font: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");
@@ -300,6 +334,7 @@ Bare relay: connect, two echoed frames, close.\n", churn["workers"], churn["dura
 
     crate::report_attacks::section(w, &attacks, &commands)?;
     crate::report_signal_fire::section(w, &signal_fire, &commands, "", &options.note)?;
+    crate::report_socketio::section(w, &socketio, &commands, "", &options.note)?;
 
     writeln!(
         w,

@@ -1,12 +1,11 @@
 //! The "Switchboard against signal-fire" section of BENCHMARKS.md, from signal-fire.json:
-//! the ratios against the goals of issue 11, then each step's figures. `update` puts a
-//! fresh section into an existing BENCHMARKS.md, so that this scenario can be measured
-//! again without the whole suite.
+//! the ratios against the goals of issue 11, then each step's figures. `report --only`
+//! puts a fresh section into an existing BENCHMARKS.md, so that this scenario can be
+//! measured again without the whole suite.
 
 use crate::report::latency_cells;
 use serde_json::Value;
 use std::fmt::{Result, Write as _};
-use std::path::Path;
 
 pub const HEADING: &str = "## Switchboard against signal-fire 0.5.3";
 
@@ -170,27 +169,5 @@ The bare relay's connections are paired two by two.\n", idle["peers"], idle["off
             if o["deflate"] == true { "yes" } else { "no" }
         )?;
     }
-    Ok(())
-}
-
-/// Replaces this section of the markdown at `out` with `section` (or puts it before the
-/// commands, when the file has none yet).
-pub fn update(out: &Path, section: &str) -> anyhow::Result<()> {
-    let md = std::fs::read_to_string(out)?;
-    let heading = format!("\n{HEADING}\n");
-    let (before, after) = match md.find(&heading) {
-        Some(at) => {
-            let rest = &md[at + heading.len()..];
-            let end = rest
-                .find("\n## ")
-                .map_or(md.len(), |n| at + heading.len() + n);
-            (&md[..at], &md[end..])
-        }
-        None => {
-            let at = md.find("\n## Commands").unwrap_or(md.len());
-            (&md[..at], &md[at..])
-        }
-    };
-    std::fs::write(out, format!("{before}{section}{after}"))?;
     Ok(())
 }
