@@ -34,8 +34,8 @@ pub struct Options {
     /// --out in place; the other sections keep the figures of their last run.
     #[arg(long)]
     only: Option<String>,
-    /// A remark printed with the signal-fire and Socket.IO sections (e.g. that the machine
-    /// was shared).
+    /// A remark on the run (e.g. that the machine was shared): at the top of the file, or
+    /// with the section of `--only`.
     #[arg(long, default_value = "")]
     note: String,
 }
@@ -167,6 +167,9 @@ pub fn run(options: Options) -> anyhow::Result<()> {
             format!(" on {}", options.date)
         }
     )?;
+    if !options.note.is_empty() {
+        writeln!(w, "**{}**\n", options.note)?;
+    }
     writeln!(w, "Every figure is measured twice in the same run: against Switchboard (`target/release/switchboard`, \
 memory storage, limits lifted, default 2 workers on 2 cores) and against the *bare relay*, `switchboard-bench bare-relay`: \
 a minimal tokio-tungstenite program that pairs sockets and forwards frames, with no JSON, no auth and no state. \
@@ -333,8 +336,9 @@ Bare relay: connect, two echoed frames, close.\n", churn["workers"], churn["dura
     }
 
     crate::report_attacks::section(w, &attacks, &commands)?;
-    crate::report_signal_fire::section(w, &signal_fire, &commands, "", &options.note)?;
-    crate::report_socketio::section(w, &socketio, &commands, "", &options.note)?;
+    // The note was printed once, at the top: it concerns every figure of the run.
+    crate::report_signal_fire::section(w, &signal_fire, &commands, "", "")?;
+    crate::report_socketio::section(w, &socketio, &commands, "", "")?;
 
     writeln!(
         w,
