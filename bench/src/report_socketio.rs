@@ -136,6 +136,12 @@ fn open(w: &mut String, sio: &Value) -> Result {
     let open = &sio["open"];
     let how = if open["asked_rate"].is_number() {
         "the rate asked with `--rate`".to_string()
+    } else if open["closed_at_pairs"] == true {
+        format!(
+            "{:.0} % of the lower of the two protocols' closed-loop rates at {}",
+            f(&open["open_load"]) * 100.0,
+            pairs(&open["pairs"])
+        )
     } else {
         format!(
             "{:.0} % of the lower of the two protocols' best closed-loop rates",

@@ -37,10 +37,11 @@ pub struct Options {
     #[arg(long, default_value_t = 5.0)]
     open_duration: f64,
     /// Open-loop rate, messages/s in total; default: `open_load` of the lower of the two
-    /// protocols' best closed-loop rates.
+    /// protocols' closed-loop rates at `open_pairs` (their best rates when `pairs` does
+    /// not hold it).
     #[arg(long)]
     rate: Option<f64>,
-    /// The open loop's rate as a fraction of the lower best closed-loop rate.
+    /// The open loop's rate as a fraction of the lower closed-loop rate.
     #[arg(long, default_value_t = 0.5)]
     open_load: f64,
     /// Idle members for the memory figure (capped by RLIMIT_NOFILE).
@@ -155,17 +156,28 @@ async fn open_step(
     server: &mut ServerProcess,
     closed: &Value,
 ) -> anyhow::Result<Value> {
-    let best = |name: &str| {
-        closed
-            .as_array()
-            .into_iter()
-            .flatten()
+    // The two protocols' closed-loop rates at the open loop's pair count when it was
+    // measured, else their best ones.
+    let steps: Vec<&Value> = closed.as_array().into_iter().flatten().collect();
+    let at_pairs: Vec<&Value> = steps
+        .iter()
+        .copied()
+        .filter(|step| step["pairs"].as_u64() == Some(options.open_pairs as u64))
+        .collect();
+    let basis = if at_pairs.is_empty() {
+        &steps
+    } else {
+        &at_pairs
+    };
+    let closed_rate = |name: &str| {
+        basis
+            .iter()
             .map(|step| f(&step[name]["achieved"]))
             .fold(0.0, f64::max)
     };
     let rate = match options.rate {
         Some(rate) => rate,
-        None => best("native").min(best("socketio")) * options.open_load,
+        None => closed_rate("native").min(closed_rate("socketio")) * options.open_load,
     }
     .max(1.0);
     let pairs = options.open_pairs;
@@ -177,7 +189,8 @@ async fn open_step(
     );
     println!("| protocol | achieved msgs/s | p50 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|---|");
     let mut open = json!({"rate": rate, "pairs": pairs, "duration": options.open_duration,
-                          "asked_rate": options.rate, "open_load": options.open_load});
+                          "asked_rate": options.rate, "open_load": options.open_load,
+                          "closed_at_pairs": !at_pairs.is_empty()});
     for (name, wire) in PROTOCOLS {
         let outcome = measure_on(server, wire, pairs, Mode::Open { interval }, duration).await?;
         let figures = figures(&outcome);
