@@ -180,13 +180,11 @@ async fn serve<H: FrameHandler>(
                     Some(Ok(inbound)) => inbound,
                 };
                 last_heard = Instant::now();
-                let verdict = limiter.check(last_heard);
-                if verdict == Verdict::Close {
-                    tracing::warn!(conn = out.id(), "closing a flooding connection");
-                    out.close(CLOSE_POLICY, "frame rate far over the limit");
-                    return "flood";
-                }
-                if let Err(reason) = on_frame(inbound, verdict == Verdict::Limited, handler, out).await {
+                let limited = match count(&mut limiter, out, last_heard) {
+                    Ok(limited) => limited,
+                    Err(flood) => return flood,
+                };
+                if let Err(reason) = on_frame(inbound, limited, handler, out).await {
                     return reason;
                 }
             }
@@ -200,6 +198,24 @@ async fn serve<H: FrameHandler>(
             // Resolves once the outbox is closed (stalled, or by anyone): the loop
             // returns at its top, and never polls it again.
             _ = &mut watch => {}
+        }
+    }
+}
+
+/// Counts one frame (or Engine.IO packet) against the connection's rate: `Ok(true)` when
+/// it is over the rate, `Err` once the connection is flooding, closed with 1008.
+pub(crate) fn count(
+    limiter: &mut RequestLimiter,
+    out: &Outbox,
+    now: Instant,
+) -> Result<bool, &'static str> {
+    match limiter.check(now) {
+        Verdict::Allow => Ok(false),
+        Verdict::Limited => Ok(true),
+        Verdict::Close => {
+            tracing::warn!(conn = out.id(), "closing a flooding connection");
+            out.close(CLOSE_POLICY, "frame rate far over the limit");
+            Err("flood")
         }
     }
 }

@@ -5,12 +5,12 @@
 //! stalled, and the handler told once, last, that the session is over.
 
 use super::packet::Packet;
-use crate::auth::limits::{RequestLimiter, Verdict};
-use crate::core::conn::outbox::{CLOSE_NORMAL, CLOSE_POLICY, CLOSE_TOO_LARGE};
+use crate::auth::limits::RequestLimiter;
+use crate::core::conn::outbox::{CLOSE_NORMAL, CLOSE_TOO_LARGE};
 use crate::core::conn::{Outbox, OutboxReceiver, Registered};
 use crate::core::ids;
 use crate::http::AppState;
-use crate::transport::ws::{Accepted, FrameHandler};
+use crate::transport::ws::{count, Accepted, FrameHandler};
 use actix_web::{web, HttpRequest};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -199,13 +199,11 @@ async fn serve<H: FrameHandler>(
                 let now = Instant::now();
                 deadline.as_mut().reset((now + silence).into());
                 for packet in packets {
-                    let verdict = limiter.check(now);
-                    if verdict == Verdict::Close {
-                        tracing::warn!(conn = out.id(), "closing a flooding connection");
-                        out.close(CLOSE_POLICY, "packet rate far over the limit");
-                        return "flood";
-                    }
-                    if let Err(reason) = on_packet(packet, verdict == Verdict::Limited, handler, out).await {
+                    let limited = match count(&mut limiter, out, now) {
+                        Ok(limited) => limited,
+                        Err(flood) => return flood,
+                    };
+                    if let Err(reason) = on_packet(packet, limited, handler, out).await {
                         return reason;
                     }
                     if out.is_closing() {
