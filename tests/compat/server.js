@@ -179,22 +179,38 @@ function readLines(stream, onLine) {
  * prints `listening on http://127.0.0.1:PORT`.
  */
 async function startOracle(name, args = {}) {
-  const child = spawn(process.execPath, [path.join(__dirname, 'oracles', `${name}.js`), JSON.stringify(args)], {
-    cwd: __dirname,
+  const handle = await startScript(path.join(__dirname, 'oracles', `${name}.js`), { args, cwd: __dirname });
+  handle.oracle = name;
+  return handle;
+}
+
+/**
+ * Runs the Node script `file` (with `args` as JSON, in `cwd`) in a child process of its
+ * own, so that its crash is seen as its exit; resolves to `{ url, port, wsUrl, stop, logs,
+ * exited }` once it prints `listening on http://127.0.0.1:PORT`. Other test suites start
+ * their oracles with it too.
+ */
+async function startScript(file, { args = {}, cwd = path.dirname(file) } = {}) {
+  const child = spawn(process.execPath, [file, JSON.stringify(args)], {
+    cwd,
     env: { ...process.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs = [];
-  const handle = { logs, exited: null, oracle: name };
+  const handle = { logs, exited: null };
   handle.exit = new Promise((resolve) => {
     child.on('exit', (code, signal) => {
       handle.exited = { code, signal };
       resolve(handle.exited);
     });
   });
-  const url = await listeningUrl(child, logs);
-  handle.url = url;
-  handle.port = Number(new URL(url).port);
+  try {
+    handle.url = await listeningUrl(child, logs);
+  } catch (err) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    throw err;
+  }
+  handle.port = Number(new URL(handle.url).port);
   handle.wsUrl = (p, port = handle.port) => `ws://127.0.0.1:${port}${p}`;
   handle.stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -206,4 +222,4 @@ async function startOracle(name, args = {}) {
   return handle;
 }
 
-module.exports = { startServer, startOracle, freePort };
+module.exports = { startServer, startOracle, startScript, freePort };

@@ -7,13 +7,11 @@
 // Both resolve to `{ url, port, stop, logs, exited, oracle }`: `logs` holds the child's
 // output lines, `exited` is null while it runs, else {code, signal}.
 
-const { spawn } = require('node:child_process');
 const path = require('node:path');
-const { startServer } = require('../compat/server.js');
+const { startServer, startScript } = require('../compat/server.js');
 
 const TARGET = process.env.ENTRANCE_TARGET === 'oracle' ? 'oracle' : 'switchboard';
 const ORACLE = TARGET === 'oracle';
-const START_TIMEOUT = 30_000;
 
 /**
  * Starts the selected target. `config` adds Switchboard settings ({section: {key: value}});
@@ -29,72 +27,9 @@ async function startTarget({ config = {} } = {}) {
 
 /** Runs oracle.js; resolves once it prints `listening on http://127.0.0.1:PORT`. */
 async function startOracle() {
-  const child = spawn(process.execPath, [path.join(__dirname, 'oracle.js')], {
-    cwd: __dirname,
-    env: { ...process.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs = [];
-  const handle = { logs, exited: null, oracle: true };
-  handle.exit = new Promise((resolve) => {
-    child.on('exit', (code, signal) => {
-      handle.exited = { code, signal };
-      resolve(handle.exited);
-    });
-  });
-  try {
-    handle.url = await listeningUrl(child, logs);
-  } catch (err) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    throw err;
-  }
-  handle.port = Number(new URL(handle.url).port);
-  handle.stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      await exited;
-    }
-  };
+  const handle = await startScript(path.join(__dirname, 'oracle.js'));
+  handle.oracle = true;
   return handle;
-}
-
-function listeningUrl(child, logs) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`the oracle did not print its address within ${START_TIMEOUT} ms:\n${logs.join('\n')}`));
-    }, START_TIMEOUT);
-    const onLine = (line) => {
-      logs.push(line);
-      const m = line.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    for (const stream of [child.stdout, child.stderr]) readLines(stream, onLine);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`the oracle exited (code ${code}, signal ${signal}) before listening:\n${logs.join('\n')}`));
-    });
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
-}
-
-function readLines(stream, onLine) {
-  let buf = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk) => {
-    buf += chunk;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      onLine(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-    }
-  });
 }
 
 module.exports = { startTarget, TARGET, ORACLE };
