@@ -8,6 +8,55 @@ const WebSocket = require('ws');
 const FRAME_TIMEOUT = 5_000; // a frame the server should relay or answer at once
 
 /**
+ * What a client received and no test has taken yet: `put` hands an item to the oldest
+ * waiter or queues it; `next(timeout, what)` resolves to the next one, or fails after
+ * `timeout` ms; `end(why)` fails every waiter, and every later `next` once the queue is
+ * empty. `label` names the client in failures.
+ */
+class Inbox {
+  constructor(label) {
+    this.label = label;
+    this.queue = [];
+    this.waiters = [];
+    this.ended = null;
+  }
+
+  put(item) {
+    const w = this.waiters.shift();
+    if (w) w.resolve(item);
+    else this.queue.push(item);
+  }
+
+  end(why) {
+    this.ended = why;
+    for (const w of this.waiters.splice(0)) w.reject(new Error(`${this.label} ${why} while awaiting ${w.what}`));
+  }
+
+  next(timeout, what) {
+    if (this.queue.length) return Promise.resolve(this.queue.shift());
+    if (this.ended) return Promise.reject(new Error(`${this.label} is ${this.ended}`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new Error(`${this.label}: no ${what} within ${timeout} ms`));
+      }, timeout);
+      const waiter = {
+        what,
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      this.waiters.push(waiter);
+    });
+  }
+}
+
+/**
  * A connected client. `next()` resolves to the next received text frame parsed as JSON
  * (`nextRaw()` to the raw {data, isBinary}); `closed` resolves to {code, reason} when the
  * socket closes. `label` names it in failures.
@@ -16,22 +65,16 @@ class Client {
   constructor(ws, label) {
     this.ws = ws;
     this.label = label;
-    this.queue = [];
-    this.waiters = [];
+    this.inbox = new Inbox(label);
     this.closeInfo = null;
     this.closed = new Promise((resolve) => {
       ws.on('close', (code, reason) => {
         this.closeInfo = { code, reason: String(reason) };
         resolve(this.closeInfo);
-        for (const w of this.waiters.splice(0)) w.reject(new Error(`${label} closed (${code} ${reason}) while awaiting a frame`));
+        this.inbox.end(`closed (${code} ${reason})`);
       });
     });
-    ws.on('message', (data, isBinary) => {
-      const frame = { data: isBinary ? data : String(data), isBinary };
-      const w = this.waiters.shift();
-      if (w) w.resolve(frame);
-      else this.queue.push(frame);
-    });
+    ws.on('message', (data, isBinary) => this.inbox.put({ data: isBinary ? data : String(data), isBinary }));
     ws.on('error', () => {}); // a refused or reset socket shows up as `closed`
   }
 
@@ -53,24 +96,7 @@ class Client {
   }
 
   nextRaw(timeout = FRAME_TIMEOUT) {
-    if (this.queue.length) return Promise.resolve(this.queue.shift());
-    if (this.closeInfo) return Promise.reject(new Error(`${this.label} is closed (${this.closeInfo.code} ${this.closeInfo.reason})`));
-    return new Promise((resolve, reject) => {
-      const waiter = { resolve, reject };
-      const timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new Error(`${this.label}: no frame within ${timeout} ms`));
-      }, timeout);
-      waiter.resolve = (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      };
-      waiter.reject = (e) => {
-        clearTimeout(timer);
-        reject(e);
-      };
-      this.waiters.push(waiter);
-    });
+    return this.inbox.next(timeout, 'frame');
   }
 
   /** The next text frame, parsed (the raw text is kept as a non-enumerable `__raw`). */
@@ -84,7 +110,7 @@ class Client {
 
   /** Frames received and not yet taken. */
   pending() {
-    return this.queue.length;
+    return this.inbox.queue.length;
   }
 
   send(msg) {
@@ -145,4 +171,4 @@ function clientPool() {
 /** Which server the tests that have one target talk to: Switchboard, or the original (oracle). */
 const TARGET = process.env.COMPAT_TARGET === 'oracle' ? 'oracle' : 'switchboard';
 
-module.exports = { Client, FRAME_TIMEOUT, TARGET, clientPool, upgradeStatus, withTimeout };
+module.exports = { Client, Inbox, FRAME_TIMEOUT, TARGET, clientPool, upgradeStatus, withTimeout };

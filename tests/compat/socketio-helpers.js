@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const http = require('node:http');
 const WebSocket = require('ws');
-const { Client } = require('./helpers');
+const { Client, Inbox } = require('./helpers');
 
 const EVENT_TIMEOUT = 5_000; // an answer or a push the server should send at once
 
@@ -66,8 +66,7 @@ class SioClient {
   constructor(socket, label) {
     this.socket = socket;
     this.label = label;
-    this.queue = [];
-    this.waiters = [];
+    this.inbox = new Inbox(label);
     this.disconnectReason = null;
     this.workspace = null;
     this.attendee = null;
@@ -81,7 +80,7 @@ class SioClient {
     };
     socket.on('disconnect', (reason) => {
       this.disconnectReason = reason;
-      for (const w of this.waiters.splice(0)) w.reject(new Error(`${label} disconnected (${reason}) while awaiting an event`));
+      this.inbox.end(`disconnected (${reason})`);
     });
   }
 
@@ -117,30 +116,11 @@ class SioClient {
   }
 
   push(event) {
-    const w = this.waiters.shift();
-    if (w) w.resolve(event);
-    else this.queue.push(event);
+    this.inbox.put(event);
   }
 
   next(timeout = EVENT_TIMEOUT) {
-    if (this.queue.length) return Promise.resolve(this.queue.shift());
-    if (this.disconnectReason) return Promise.reject(new Error(`${this.label} is disconnected (${this.disconnectReason})`));
-    return new Promise((resolve, reject) => {
-      const waiter = {};
-      const timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new Error(`${this.label}: no event within ${timeout} ms`));
-      }, timeout);
-      waiter.resolve = (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      };
-      waiter.reject = (e) => {
-        clearTimeout(timer);
-        reject(e);
-      };
-      this.waiters.push(waiter);
-    });
+    return this.inbox.next(timeout, 'event');
   }
 
   /** The data of the next event, which must be `name`. */
@@ -160,7 +140,7 @@ class SioClient {
   }
 
   pending() {
-    return this.queue.slice();
+    return this.inbox.queue.slice();
   }
 
   emit(name, ...args) {
@@ -707,36 +687,21 @@ class RawWs {
 
   constructor(ws) {
     this.ws = ws;
-    this.queue = [];
-    this.waiters = [];
+    this.inbox = new Inbox('the WebSocket');
     this.closeInfo = null;
     this.closed = new Promise((resolve) => {
       ws.on('close', (code, reason) => {
         this.closeInfo = { code, reason: String(reason) };
         resolve(this.closeInfo);
-        for (const w of this.waiters.splice(0)) w.reject(new Error(`closed (${code}) while awaiting a message`));
+        this.inbox.end(`closed (${code})`);
       });
     });
-    ws.on('message', (data, isBinary) => {
-      const m = isBinary ? data : String(data);
-      const w = this.waiters.shift();
-      if (w) w.resolve(m);
-      else this.queue.push(m);
-    });
+    ws.on('message', (data, isBinary) => this.inbox.put(isBinary ? data : String(data)));
     ws.on('error', () => {});
   }
 
   next(timeout = EVENT_TIMEOUT) {
-    if (this.queue.length) return Promise.resolve(this.queue.shift());
-    if (this.closeInfo) return Promise.reject(new Error(`closed (${this.closeInfo.code})`));
-    return withTimeout(
-      new Promise((resolve, reject) => this.waiters.push({ resolve, reject })),
-      timeout,
-      'a WebSocket message',
-    ).catch((err) => {
-      this.waiters.shift();
-      throw err;
-    });
+    return this.inbox.next(timeout, 'message');
   }
 
   send(m) {
