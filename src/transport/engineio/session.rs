@@ -12,7 +12,6 @@ use crate::core::ids;
 use crate::http::AppState;
 use crate::transport::ws::{count, Accepted, FrameHandler};
 use actix_web::{web, HttpRequest};
-use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,6 +52,18 @@ pub(super) struct Session {
     probed: AtomicBool,
     /// How long a poll waits for something to say.
     pub(super) poll_wait: Duration,
+}
+
+/// engine.io 3's open packet, its fields in engine.io's order.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Open<'a> {
+    sid: &'a str,
+    upgrades: &'a [&'a str],
+    /// Milliseconds.
+    ping_interval: u64,
+    /// Milliseconds.
+    ping_timeout: u64,
 }
 
 /// What only the session task holds.
@@ -98,12 +109,13 @@ impl Session {
         }
         // engine.io 3's open packet; a WebSocket session has nothing to upgrade to.
         let upgrades: &[&str] = if websocket { &[] } else { &["websocket"] };
-        let open = json!({
-            "sid": session.sid,
-            "upgrades": upgrades,
-            "pingInterval": settings.ping_interval_ms,
-            "pingTimeout": settings.ping_timeout_ms,
-        });
+        let open = Open {
+            sid: &session.sid,
+            upgrades,
+            ping_interval: settings.ping_interval_ms,
+            ping_timeout: settings.ping_timeout_ms,
+        };
+        let open = serde_json::to_string(&open).expect("plain fields always encode");
         out.send(format!("0{open}").into());
         let registered = app.router.register(&out);
         let accepted = Accepted {
