@@ -15,26 +15,41 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 /// Encoded bytes handed over per poll, at most (a frame is never split).
-pub(crate) const CHUNK: usize = 16 * 1024;
+const CHUNK: usize = 16 * 1024;
 
-pub(crate) struct OutboundBody {
-    rx: OutboxReceiver,
+/// Where a WebSocket body takes its frames: a connection's outbox, or a source that
+/// ends in one (an Engine.IO session's, after its probe).
+pub(crate) trait Frames: Unpin {
+    /// The next frame to send, as [`OutboxReceiver::poll_recv`].
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outgoing>>;
+
+    /// Appends `item` to `buf`; true for the close frame. One WebSocket frame per item,
+    /// unless a protocol packs several messages in one item.
+    fn encode(&mut self, codec: &mut Codec, item: Outgoing, buf: &mut BytesMut) -> bool {
+        encode(codec, item, buf)
+    }
+}
+
+impl Frames for OutboxReceiver {
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outgoing>> {
+        self.poll_recv(cx)
+    }
+}
+
+pub(crate) struct OutboundBody<F = OutboxReceiver> {
+    frames: F,
     codec: Codec,
     /// The close frame has been handed over: the body ends.
     done: bool,
 }
 
-impl OutboundBody {
-    pub(crate) fn new(rx: OutboxReceiver) -> Self {
+impl<F: Frames> OutboundBody<F> {
+    pub(crate) fn new(frames: F) -> Self {
         OutboundBody {
-            rx,
+            frames,
             codec: Codec::new(),
             done: false,
         }
-    }
-
-    fn encode(&mut self, item: Outgoing, buf: &mut BytesMut) {
-        self.done |= encode(&mut self.codec, item, buf);
     }
 }
 
@@ -59,15 +74,17 @@ pub(crate) fn encode(codec: &mut Codec, item: Outgoing, buf: &mut BytesMut) -> b
     closing
 }
 
-impl Stream for OutboundBody {
+impl<F: Frames> Stream for OutboundBody<F> {
     type Item = Result<Bytes, Infallible>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         let mut buf = BytesMut::new();
         while !this.done && buf.len() < CHUNK {
-            match this.rx.poll_recv(cx) {
-                Poll::Ready(Some(item)) => this.encode(item, &mut buf),
+            match this.frames.poll_frame(cx) {
+                Poll::Ready(Some(item)) => {
+                    this.done |= this.frames.encode(&mut this.codec, item, &mut buf)
+                }
                 Poll::Ready(None) => this.done = true,
                 Poll::Pending => break,
             }

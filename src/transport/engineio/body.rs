@@ -5,12 +5,9 @@
 
 use super::session::ENGINE_SEPARATOR;
 use crate::core::conn::{OutboxReceiver, Outgoing};
-use crate::transport::body::{encode, CHUNK};
+use crate::transport::body::{encode, Frames};
 use actix_http::ws::Codec;
-use bytes::{Bytes, BytesMut};
-use futures_util::Stream;
-use std::convert::Infallible;
-use std::pin::Pin;
+use bytes::BytesMut;
 use std::task::{Context, Poll};
 use tokio::sync::{mpsc, OwnedMutexGuard};
 
@@ -22,67 +19,50 @@ pub(super) enum Staged {
     Drain(OwnedMutexGuard<OutboxReceiver>),
 }
 
-pub(super) struct WsBody {
+/// The frames of an Engine.IO WebSocket: the probe's, then the session's outbox, one
+/// WebSocket message per Engine.IO packet.
+pub(super) struct EngineFrames {
     staged: mpsc::UnboundedReceiver<Staged>,
     outbox: Option<OwnedMutexGuard<OutboxReceiver>>,
-    codec: Codec,
-    done: bool,
 }
 
-impl WsBody {
-    pub(super) fn new(staged: mpsc::UnboundedReceiver<Staged>) -> WsBody {
-        WsBody {
+impl EngineFrames {
+    pub(super) fn new(staged: mpsc::UnboundedReceiver<Staged>) -> EngineFrames {
+        EngineFrames {
             staged,
             outbox: None,
-            codec: Codec::new(),
-            done: false,
+        }
+    }
+}
+
+impl Frames for EngineFrames {
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outgoing>> {
+        loop {
+            if let Some(outbox) = &mut self.outbox {
+                return outbox.poll_recv(cx);
+            }
+            return match self.staged.poll_recv(cx) {
+                Poll::Ready(Some(Staged::Drain(outbox))) => {
+                    self.outbox = Some(outbox);
+                    continue;
+                }
+                Poll::Ready(Some(Staged::Frame(item))) => Poll::Ready(Some(item)),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
         }
     }
 
-    fn encode(&mut self, item: Outgoing, buf: &mut BytesMut) {
+    /// An outbox text may hold several packets ([`ENGINE_SEPARATOR`]): one message each.
+    fn encode(&mut self, codec: &mut Codec, item: Outgoing, buf: &mut BytesMut) -> bool {
         match item {
             Outgoing::Text(text) if text.contains(ENGINE_SEPARATOR) => {
                 for packet in text.split(ENGINE_SEPARATOR) {
-                    let packet = Outgoing::Text(text.slice_ref(packet));
-                    encode(&mut self.codec, packet, buf);
+                    encode(codec, Outgoing::Text(text.slice_ref(packet)), buf);
                 }
+                false
             }
-            item => self.done |= encode(&mut self.codec, item, buf),
-        }
-    }
-}
-
-impl Stream for WsBody {
-    type Item = Result<Bytes, Infallible>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        let mut buf = BytesMut::new();
-        while !this.done && buf.len() < CHUNK {
-            let next = match &mut this.outbox {
-                Some(outbox) => outbox.poll_recv(cx),
-                None => match this.staged.poll_recv(cx) {
-                    Poll::Ready(Some(Staged::Drain(outbox))) => {
-                        this.outbox = Some(outbox);
-                        continue;
-                    }
-                    Poll::Ready(Some(Staged::Frame(item))) => Poll::Ready(Some(item)),
-                    Poll::Ready(None) => Poll::Ready(None),
-                    Poll::Pending => Poll::Pending,
-                },
-            };
-            match next {
-                Poll::Ready(Some(item)) => this.encode(item, &mut buf),
-                Poll::Ready(None) => this.done = true,
-                Poll::Pending => break,
-            }
-        }
-        if !buf.is_empty() {
-            Poll::Ready(Some(Ok(buf.freeze())))
-        } else if this.done {
-            Poll::Ready(None)
-        } else {
-            Poll::Pending
+            item => encode(codec, item, buf),
         }
     }
 }

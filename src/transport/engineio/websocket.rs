@@ -5,7 +5,7 @@
 //! handed to the session task; the session's rules (rate, heartbeat, stalls) are kept
 //! there, once. The WebSocket's end is the session's end, as in engine.io.
 
-use super::body::{Staged, WsBody};
+use super::body::{EngineFrames, Staged};
 use super::packet::Packet;
 use super::session::{Inbound, Session};
 use crate::core::conn::outbox::{
@@ -13,6 +13,7 @@ use crate::core::conn::outbox::{
 };
 use crate::core::conn::Outgoing;
 use crate::http::AppState;
+use crate::transport::body::OutboundBody;
 use crate::transport::frames::{FrameReader, Inbound as Frame, Violation};
 use crate::transport::socket::SocketHandle;
 use crate::transport::ws::end_tcp;
@@ -75,7 +76,7 @@ fn start(
         end_tcp(socket).await;
     };
     actix_web::rt::spawn(app.tracker.track_future(task));
-    let body = BodyStream::new(WsBody::new(rx)).boxed();
+    let body = BodyStream::new(OutboundBody::new(EngineFrames::new(rx))).boxed();
     match response.message_body(body) {
         Ok(response) => response.into(),
         Err(e) => HttpResponse::from_error(e),
