@@ -110,12 +110,14 @@ async fn a_workspace_under_guessing_from_many_addresses_slows_every_guess() {
     }
     // Past the threshold, one attempt at a time, after a delay: a second attempt
     // meanwhile, from yet another address, is refused at once.
+    // Both connections are open before the first attempt is sent, so the second one
+    // follows it by a frame's transit, not by a WebSocket handshake.
     let mut delayed = app.client_from(70).await;
+    let mut impatient = app.client_from(71).await;
     let data = attend_data(&invite, Some(PIN), "Patient");
     delayed
         .send(json!({"event": "attend", "id": 1, "data": data}))
         .await;
-    let mut impatient = app.client_from(71).await;
     let data = attend_data(&invite, Some("11111"), "Guess");
     assert_eq!(impatient.alert("attend", data).await, "rate_limited");
     // The right PIN, after its wait, gets in.
