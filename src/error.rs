@@ -94,6 +94,12 @@ pub enum TokenRefusal {
     /// `GET /iceservers` without a bearer token.
     #[error("send Authorization: Bearer <session token>")]
     NoBearer,
+    /// An admin API request without a bearer token.
+    #[error("send Authorization: Bearer <ADMIN_TOKEN>")]
+    NoAdminBearer,
+    /// An admin API request with a token that is not `ADMIN_TOKEN`.
+    #[error("not the admin token")]
+    NotAdmin,
 }
 
 /// Why the caller may not do what it asked (`forbidden`).
@@ -143,6 +149,24 @@ pub enum Limit {
     /// A relay target whose queue holds half its limit.
     #[error("the recipient is not keeping up; send again shortly")]
     SlowRecipient,
+    /// `limits.admin_requests_per_minute` of one address.
+    #[error("too many admin requests; try again later")]
+    Admin,
+}
+
+impl Limit {
+    /// The setting this limit comes from (`switchboard_rate_limited_total{limit}`).
+    pub fn config_key(self) -> &'static str {
+        match self {
+            Limit::Creates => "creates_per_minute",
+            Limit::Requests => "requests_per_second",
+            Limit::PinChecks => "pin_checks_per_ip",
+            Limit::WrongPins => "pin_failures",
+            Limit::PinGuessing => "pin_workspace_failures",
+            Limit::SlowRecipient => "max_outbound_bytes",
+            Limit::Admin => "admin_requests_per_minute",
+        }
+    }
 }
 
 /// What was over its size limit (`too_large`), and the limit.

@@ -6,6 +6,7 @@
 
 pub(crate) mod adapters;
 pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod core;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod ice;
 pub mod import;
+pub(crate) mod ops;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -57,13 +57,33 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if let Some(Command::Admin { url, command }) = args.command {
+        let url = url.unwrap_or_else(|| local_url(&config));
+        let token = config.secrets.admin.as_ref().map(|t| t.expose());
+        let answer = switchboard::cli::admin::call(&url, token, command).await?;
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(());
+    }
     switchboard::telemetry::init(config.server.development);
 
     let (host, port) = config.bind_addr();
     let listener = std::net::TcpListener::bind((host.as_str(), port))
         .with_context(|| format!("cannot listen on {host}:{port}"))?;
-    switchboard::run(config, listener, shutdown_signal()).await?;
+    switchboard::server::run_with_drain(config, listener, shutdown_signal(), drain_signal())
+        .await?;
     Ok(())
+}
+
+/// Where this configuration's server listens, as the admin command reaches it.
+fn local_url(config: &config::Config) -> String {
+    let (host, port) = config.bind_addr();
+    let host = match host.as_str() {
+        "0.0.0.0" | "::" => "127.0.0.1".to_string(),
+        h if h.contains(':') => format!("[{h}]"),
+        h => h.to_string(),
+    };
+    let scheme = if config.tls.enabled { "https" } else { "http" };
+    format!("{scheme}://{host}:{port}")
 }
 
 #[derive(Subcommand)]
@@ -76,6 +96,32 @@ enum Command {
         #[arg(long)]
         pin: Option<String>,
     },
+    /// Calls the admin API of a running server, with ADMIN_TOKEN from the environment
+    /// or .env.
+    Admin {
+        /// The server; default: where this configuration listens.
+        #[arg(long)]
+        url: Option<String>,
+        #[command(subcommand)]
+        command: switchboard::cli::admin::AdminCommand,
+    },
+}
+
+/// Resolves on SIGUSR1, the operator's "drain this node"; never elsewhere.
+async fn drain_signal() {
+    #[cfg(unix)]
+    {
+        let mut usr1 =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+                .expect("installing a SIGUSR1 handler cannot fail on unix");
+        usr1.recv().await;
+        return;
+    }
+    #[allow(
+        unreachable_code,
+        reason = "without unix signals there is no drain signal"
+    )]
+    std::future::pending().await
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -3,13 +3,14 @@
 
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
-use crate::core::conn::outbox::CLOSE_GOING_AWAY;
+use crate::core::conn::outbox::{CLOSE_GOING_AWAY, CLOSE_SERVICE_RESTART};
 use crate::core::conn::Router;
+use crate::core::counters::Counters;
 use crate::core::workspaces::Hub;
 use crate::http::{self, AppState};
 use crate::ice::Ice;
 use crate::transport::socket;
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer};
 use std::future::Future;
 use std::net::TcpListener;
@@ -45,28 +46,54 @@ pub async fn run(
 /// [`run`], with the workspaces' ttls and limits read from `clock`: tests move it ahead
 /// instead of waiting.
 pub async fn run_with_clock(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    clock: Clock,
+) -> Result<(), RunError> {
+    serve(config, listener, shutdown, std::future::pending(), clock).await
+}
+
+/// [`run`], draining the node when `drain` resolves (`main` passes SIGUSR1), as
+/// `POST /admin/api/drain` does: no new connections, every socket closed with 1012,
+/// `/readyz` 503, and the server stops once they are gone or after
+/// `server.shutdown_grace_secs`.
+pub async fn run_with_drain(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    serve(config, listener, shutdown, drain, Clock::system()).await
+}
+
+async fn serve(
     mut config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: impl Future<Output = ()> + Send + 'static,
     clock: Clock,
 ) -> Result<(), RunError> {
     for warning in config.prepare()? {
         tracing::warn!("{warning}");
     }
     let config = Arc::new(config);
-    let store = crate::store::open(&config.storage)?;
+    let counters = Arc::new(Counters::default());
+    let store = crate::store::open_timed(&config.storage, &counters)?;
     let router = Arc::new(Router::new(0));
     let hub = Arc::new(Hub::new(config.clone(), store, router.clone(), clock)?);
     let sweeper = hub.spawn_sweeper();
-    let app = Arc::new(AppState::new(hub, router, Arc::new(Ice::new(&config))));
-
-    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let addr = listener.local_addr()?;
+    let ice = Arc::new(Ice::new(&config, counters.clone()));
     let tls = crate::tls::setup(&config.tls)?;
+    let expiry = tls.as_ref().map(|t| t.expiry.clone()).unwrap_or_default();
+    let app = Arc::new(AppState::new(hub, router, ice, counters, expiry));
+
+    let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let (tls_config, watcher) = tls.map(|t| (t.server_config, t.watcher)).unzip();
     let mut extra: Vec<Server> = redirect_server(&config, addr.port())?.into_iter().collect();
     extra.extend(crate::adapters::listeners(&app, tls_config.as_ref())?);
+    extra.extend(metrics_server(&app)?);
     let server = http_server(app.clone(), &config, listener, tls_config)?;
     tracing::info!(
         %addr,
@@ -74,28 +101,14 @@ pub async fn run_with_clock(
         "Switchboard listening on {scheme}://{addr}"
     );
 
-    let handle = server.handle();
-    let extra_handles: Vec<_> = extra.iter().map(Server::handle).collect();
-    let drain = app.clone();
+    let mut handles = vec![server.handle()];
+    handles.extend(extra.iter().map(Server::handle));
+    let signalled = app.drain.clone();
     tokio::spawn(async move {
-        shutdown.await;
-        tracing::info!("shutting down: closing every socket with 1001");
-        drain.stop.cancel();
-        drain
-            .router
-            .close_all(CLOSE_GOING_AWAY, "server shutting down");
-        drain.tracker.close();
-        if tokio::time::timeout(grace, drain.tracker.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("sockets still open after {grace:?}; stopping anyway");
-        }
-        handle.stop(false).await;
-        for extra in extra_handles {
-            extra.stop(false).await;
-        }
+        drain.await;
+        signalled.cancel();
     });
+    tokio::spawn(stop_when_told(app.clone(), shutdown, handles));
 
     for server in extra {
         tokio::spawn(server);
@@ -108,6 +121,61 @@ pub async fn run_with_clock(
     app.hub.close_store();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Waits for `shutdown` or a drain, then stops taking connections, closes every socket
+/// (1001 for a shutdown, 1012 for a drain), waits until they are gone or
+/// `server.shutdown_grace_secs` has passed, and stops the servers.
+async fn stop_when_told(
+    app: Arc<AppState>,
+    shutdown: impl Future<Output = ()>,
+    servers: Vec<ServerHandle>,
+) {
+    let (code, reason) = tokio::select! {
+        () = shutdown => {
+            tracing::info!("shutting down: closing every socket with 1001");
+            (CLOSE_GOING_AWAY, "server shutting down")
+        }
+        () = app.drain.cancelled() => {
+            let open = app.router.open_count();
+            tracing::warn!(connections = open, "draining: closing every socket with 1012, refusing new ones");
+            (CLOSE_SERVICE_RESTART, "server draining: reconnect")
+        }
+    };
+    app.stop.cancel();
+    app.router.close_all(code, reason);
+    app.tracker.close();
+    let grace = Duration::from_secs(app.hub.config().server.shutdown_grace_secs);
+    if tokio::time::timeout(grace, app.tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("sockets still open after {grace:?}; stopping anyway");
+    }
+    for server in servers {
+        server.stop(false).await;
+    }
+}
+
+/// The listener of `[metrics] listen`, when set: `/metrics`, `/healthz`, `/readyz`.
+fn metrics_server(app: &Arc<AppState>) -> std::io::Result<Option<Server>> {
+    let Some(listen) = app.hub.config().metrics.listen.clone() else {
+        return Ok(None);
+    };
+    let data = actix_web::web::Data::from(app.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .configure(crate::ops::probes)
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(&listen)
+    .map_err(|e| std::io::Error::new(e.kind(), format!("[metrics] listen {listen}: {e}")))?;
+    for addr in server.addrs() {
+        tracing::info!(%addr, "metrics on http://{addr}/metrics");
+    }
+    Ok(Some(server.run()))
 }
 
 /// Builds the actix server. Kept out of `run` because actix's builder is not `Send`,

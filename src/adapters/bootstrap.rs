@@ -192,7 +192,7 @@ impl FrameHandler for Join {
     const PROTOCOL: Protocol = Protocol::Bootstrap;
 
     async fn on_text(&mut self, text: ByteString, limited: bool) {
-        route_or_drop(&self.counters, Self::PROTOCOL, limited, || {
+        route_or_drop(&self.counters, Self::PROTOCOL, limited, text.len(), || {
             self.route(&text)
         });
     }

@@ -53,11 +53,13 @@ fn id_frame(id: &str) -> bytestring::ByteString {
 }
 
 /// The rule of the protocols without an error frame (COMPAT.md's common rules): a frame
-/// over the rate, or one `route` cannot deliver, is dropped and counted.
+/// over the rate, or one `route` cannot deliver, is dropped and counted. `bytes`: the
+/// frame's size as received.
 fn route_or_drop(
     counters: &Counters,
     protocol: Protocol,
     limited: bool,
+    bytes: usize,
     route: impl FnOnce() -> Result<(), DropReason>,
 ) {
     let routed = if limited {
@@ -66,7 +68,7 @@ fn route_or_drop(
         route()
     };
     match routed {
-        Ok(()) => counters.relayed(protocol),
+        Ok(()) => counters.relayed(protocol, bytes),
         Err(reason) => counters.dropped(protocol, reason),
     }
 }

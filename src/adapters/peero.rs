@@ -137,7 +137,7 @@ impl Peer {
         });
         match self.peers.send(target, frame) {
             Ok(()) => {
-                self.counters.relayed(Protocol::Peero);
+                self.counters.relayed(Protocol::Peero, signal.get().len());
                 Ok(())
             }
             Err(Undelivered::Gone) => Err(Refusal::UnknownPeer(target.to_string())),

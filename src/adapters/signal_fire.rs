@@ -96,7 +96,7 @@ impl FrameHandler for Peer {
     const PROTOCOL: Protocol = Protocol::SignalFire;
 
     async fn on_text(&mut self, text: ByteString, limited: bool) {
-        route_or_drop(&self.counters, Self::PROTOCOL, limited, || {
+        route_or_drop(&self.counters, Self::PROTOCOL, limited, text.len(), || {
             self.route(&text)
         });
     }

@@ -131,22 +131,31 @@ impl FloodWindow {
     }
 }
 
-/// `create` per client IP: `creates_per_minute`, as a bucket of that size.
-pub struct CreateLimiter {
+/// Requests per client address (IPv6 by its /64) and minute, as a bucket of that size:
+/// `create` (`limits.creates_per_minute`), the admin API (`limits.admin_requests_per_minute`).
+/// Addresses an [`AddressLimiter`] holds before it prunes on its own.
+const PRUNE_AT: usize = 4096;
+
+pub struct AddressLimiter {
     per_minute: f64,
     buckets: Mutex<HashMap<IpAddr, TokenBucket>>,
 }
 
-impl CreateLimiter {
-    pub fn new(per_minute: u32) -> CreateLimiter {
-        CreateLimiter {
+impl AddressLimiter {
+    pub fn new(per_minute: u32) -> AddressLimiter {
+        AddressLimiter {
             per_minute: f64::from(per_minute),
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn try_create(&self, ip: IpAddr, now: Instant) -> bool {
+    pub fn try_take(&self, ip: IpAddr, now: Instant) -> bool {
         let mut buckets = lock(&self.buckets);
+        // Addresses come from strangers: past a bound, forget those whose bucket has
+        // refilled (they are as if never seen) before adding one more.
+        if buckets.len() >= PRUNE_AT {
+            buckets.retain(|_, b| !b.is_full(now));
+        }
         buckets
             .entry(source_key(ip))
             .or_insert_with(|| TokenBucket::new(self.per_minute / 60.0, self.per_minute, now))
@@ -249,10 +258,10 @@ mod tests {
     fn creates_refill_over_a_minute() {
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let t0 = Instant::now();
-        let c = CreateLimiter::new(2);
-        assert!(c.try_create(ip, t0));
-        assert!(c.try_create(ip, t0));
-        assert!(!c.try_create(ip, t0));
-        assert!(c.try_create(ip, t0 + Duration::from_secs(30)));
+        let c = AddressLimiter::new(2);
+        assert!(c.try_take(ip, t0));
+        assert!(c.try_take(ip, t0));
+        assert!(!c.try_take(ip, t0));
+        assert!(c.try_take(ip, t0 + Duration::from_secs(30)));
     }
 }

@@ -141,6 +141,7 @@ fn apply_env(config: &mut Config, env: &Env) -> Result<(), ConfigError> {
         ("TURN_SECRET", &mut secrets.turn),
         ("BOOTSTRAP_SECRET", &mut secrets.bootstrap),
         ("SECRET", &mut secrets.legacy_bootstrap),
+        ("ADMIN_TOKEN", &mut secrets.admin),
     ] {
         if let Some(value) = env.get(name) {
             *slot = Some(Secret::new(value));

@@ -28,6 +28,7 @@ pub struct Config {
     pub ice: IceConfig,
     pub tls: TlsConfig,
     pub compat: CompatConfig,
+    pub metrics: MetricsConfig,
     /// Never read from config.toml: only from the environment or `.env`.
     #[serde(skip)]
     pub secrets: Secrets,
@@ -45,7 +46,8 @@ pub struct ServerConfig {
     pub ping_interval_secs: u64,
     /// A client that sends nothing (not even a pong) for this long is dropped.
     pub ping_timeout_secs: u64,
-    /// How long shutdown waits for sockets to drain after sending them 1001.
+    /// How long shutdown (1001) or a drain (1012) waits for sockets to close before
+    /// the process stops anyway.
     pub shutdown_grace_secs: u64,
     /// HTTP worker threads; 0 means one per CPU core.
     pub workers: usize,
@@ -192,6 +194,17 @@ pub struct LimitsConfig {
     /// Entrance offers (`offer.tid`) remembered for their 5 minutes at once; the
     /// oldest is forgotten first (COMPAT.md 1b).
     pub entrance_tids: usize,
+    /// Admin API requests of one client address per minute, wrong tokens included.
+    pub admin_requests_per_minute: u32,
+}
+
+/// Where `/metrics` is served.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `host:port` of a listener of its own for `/metrics` (and `/healthz`, `/readyz`),
+    /// e.g. on a private interface; unset, they are served on the main listener.
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -255,6 +268,9 @@ pub struct Secrets {
     /// The root path's secret once [`Config::prepare`] settled it; `None`: the
     /// webrtc-bootstrap endpoint is off.
     pub bootstrap_root: Option<Secret>,
+    /// `ADMIN_TOKEN`: the bearer token of the admin API and console; `None` turns
+    /// them off (their paths answer 404).
+    pub admin: Option<Secret>,
 }
 
 impl Default for ServerConfig {
@@ -324,6 +340,7 @@ impl Default for LimitsConfig {
             pin_checks_per_ip: 2,
             pin_workspace_failures: 20,
             entrance_tids: 100_000,
+            admin_requests_per_minute: 120,
         }
     }
 }

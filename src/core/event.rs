@@ -346,6 +346,8 @@ pub trait Encode: Send + Sync {
     /// The WebSocket close code and reason for `reason`; `None` when the protocol
     /// keeps the connection open (it is no longer the member's either way).
     fn close(&self, reason: CloseReason) -> Option<(u16, &'static str)>;
+    /// The protocol this codec speaks (the admin API shows it per member).
+    fn protocol(&self) -> crate::core::counters::Protocol;
 }
 
 /// A connection's encoder. Connections of one protocol share one `Arc`, so that a push
@@ -402,6 +404,9 @@ mod tests {
         }
         fn close(&self, _: CloseReason) -> Option<(u16, &'static str)> {
             None
+        }
+        fn protocol(&self) -> crate::core::counters::Protocol {
+            crate::core::counters::Protocol::Native
         }
     }
 

@@ -20,8 +20,12 @@ use tokio_util::task::TaskTracker;
 pub struct AppState {
     pub hub: Arc<Hub>,
     pub ice: Arc<Ice>,
-    /// Cancelled when the server starts shutting down: every socket closes with 1001.
+    /// Cancelled when the server stops taking connections, for a shutdown (every
+    /// socket closes with 1001) or a drain (1012): new ones get 503, `/readyz` 503.
     pub stop: CancellationToken,
+    /// Cancelled when a drain is asked for (admin API, SIGUSR1); `server.rs` then
+    /// stops the node as for a shutdown, with close 1012.
+    pub drain: CancellationToken,
     /// Tracks live connections, so shutdown can wait for them to drain.
     pub tracker: TaskTracker,
     /// Every open connection, by [`crate::core::conn::ConnId`]: delivery, and shutdown's
@@ -29,8 +33,12 @@ pub struct AppState {
     pub router: Arc<Router>,
     /// Peer-id namespaces of the compatible protocols.
     pub(crate) switch: Switch,
-    /// What was dropped, by protocol and reason.
+    /// What the server counted (`/metrics`).
     pub counters: Arc<Counters>,
+    /// Every metric, for `/metrics`.
+    pub(crate) metrics: prometheus_client::registry::Registry,
+    /// `limits.admin_requests_per_minute`, per client address.
+    pub(crate) admin_limiter: crate::auth::limits::AddressLimiter,
     /// webrtc-bootstrap's `/join` ids.
     pub(crate) join_ids: JoinIds,
     /// Open Engine.IO sessions, by `sid`.
@@ -40,18 +48,31 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// `router` is the one `hub` delivers through.
-    pub fn new(hub: Arc<Hub>, router: Arc<Router>, ice: Arc<Ice>) -> AppState {
+    /// `router` is the one `hub` delivers through; `counters` the ones `ice` and the
+    /// store count into; `tls` tells the certificate's expiry.
+    pub fn new(
+        hub: Arc<Hub>,
+        router: Arc<Router>,
+        ice: Arc<Ice>,
+        counters: Arc<Counters>,
+        tls: crate::tls::CertExpiry,
+    ) -> AppState {
         let seed = hub.config().compat.bootstrap.seed;
-        let entrance_tids = hub.config().limits.entrance_tids;
+        let limits = &hub.config().limits;
+        let entrance_tids = limits.entrance_tids;
+        let admin_limiter =
+            crate::auth::limits::AddressLimiter::new(limits.admin_requests_per_minute);
         AppState {
+            metrics: crate::ops::metrics::registry(hub.clone(), counters.clone(), tls),
+            admin_limiter,
             hub,
             ice,
             stop: CancellationToken::new(),
+            drain: CancellationToken::new(),
             tracker: TaskTracker::new(),
             switch: Switch::new(&router),
             router,
-            counters: Arc::default(),
+            counters,
             join_ids: JoinIds::new(seed),
             engine: Default::default(),
             entrance: Arc::new(crate::adapters::socketio::entrance::Rooms::new(
@@ -71,9 +92,9 @@ pub fn configure(app: Arc<AppState>) -> impl Fn(&mut web::ServiceConfig) + Clone
                 "/ws",
                 web::get().to(crate::adapters::native::session::upgrade),
             )
-            .route("/healthz", web::get().to(routes::healthz))
             .route("/iceservers", web::get().to(routes::ice_servers))
             .route("/", web::get().to(routes::index))
+            .configure(|cfg| crate::ops::routes(&app, cfg))
             .configure(|cfg| crate::adapters::routes(app.hub.config(), cfg));
         if let Some(dir) = public_dir.filter(|d| d.is_dir()) {
             routes = routes.service(actix_files::Files::new("/", dir));

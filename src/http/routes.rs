@@ -1,4 +1,4 @@
-//! Plain HTTP routes: the landing page, health, and ICE servers for members.
+//! Plain HTTP routes: the landing page, and ICE servers for members.
 
 use super::AppState;
 use crate::error::{Error, TokenRefusal};
@@ -27,13 +27,6 @@ pub async fn index(req: HttpRequest, app: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(STATUS_PAGE)
-}
-
-pub async fn healthz(app: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({
-        "status": "ok",
-        "workspaces": app.hub.workspace_count(),
-    }))
 }
 
 /// `GET /iceservers` with `Authorization: Bearer <session token>`.

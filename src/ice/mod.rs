@@ -9,8 +9,10 @@ mod coturn;
 mod twilio;
 
 use crate::config::{Config, Provider};
+use crate::core::counters::Counters;
 use crate::error::{Error, Outage, Result};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// STUN needs no credentials; clients may keep the list this long.
 const STUN_TTL_SECS: u64 = 86_400;
@@ -37,13 +39,26 @@ enum Source {
     Coturn(coturn::Coturn),
 }
 
+impl Source {
+    /// The provider's name in `ice.provider`, as metrics label it.
+    fn label(&self) -> &'static str {
+        match self {
+            Source::Stun(_) => "stun",
+            Source::Twilio(_) => "twilio",
+            Source::Coturn(_) => "coturn",
+        }
+    }
+}
+
 pub struct Ice {
     sources: Vec<Source>,
+    /// `switchboard_ice_requests_total{provider}` and `_failures_total`.
+    counters: Arc<Counters>,
 }
 
 impl Ice {
     /// `config` must have been `prepare`d: every provider has its secrets.
-    pub fn new(config: &Config) -> Ice {
+    pub fn new(config: &Config, counters: Arc<Counters>) -> Ice {
         let ice = &config.ice;
         let secrets = &config.secrets;
         let sources = ice
@@ -69,7 +84,7 @@ impl Ice {
                 ))),
             })
             .collect();
-        Ice { sources }
+        Ice { sources, counters }
     }
 
     /// The servers for one member, and how long they stay valid.
@@ -78,6 +93,8 @@ impl Ice {
         let mut ttl = STUN_TTL_SECS;
         let mut failure = None;
         for source in &self.sources {
+            let provider = [("provider", source.label())];
+            self.counters.ice_requests.get_or_create(&provider).inc();
             match source {
                 Source::Stun(stun) => servers.push(stun.clone()),
                 Source::Coturn(coturn) => {
@@ -90,7 +107,10 @@ impl Ice {
                         servers.extend(list);
                         ttl = ttl.min(secs);
                     }
-                    Err(e) => failure = Some(e),
+                    Err(e) => {
+                        self.counters.ice_failures.get_or_create(&provider).inc();
+                        failure = Some(e)
+                    }
                 },
             }
         }

@@ -11,6 +11,7 @@ mod layout;
 mod memory;
 mod migrate;
 mod sled;
+mod timed;
 
 pub use self::sled::SledStore;
 pub use memory::MemoryStore;
@@ -150,4 +151,16 @@ pub fn open(config: &StorageConfig) -> Result<Arc<dyn Store>, StoreError> {
         StorageBackend::Memory => Arc::new(MemoryStore::default()),
         StorageBackend::Sled => Arc::new(SledStore::open(&config.path)?),
     })
+}
+
+/// [`open`], with every write and flush timed into `counters`.
+pub fn open_timed(
+    config: &StorageConfig,
+    counters: &crate::core::counters::Counters,
+) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(Arc::new(timed::Timed {
+        inner: open(config)?,
+        write: counters.store_write.clone(),
+        flush: counters.store_flush.clone(),
+    }))
 }

@@ -158,14 +158,17 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
     })
 }
 
-/// Browsers refuse an expired certificate, so every client would fail: say so loudly.
-fn warn_if_expiring(path: &Path, key: &CertifiedKey) {
-    let Some(not_after) = key
-        .cert
+/// When the leaf certificate of `key` expires, in unix seconds.
+pub(super) fn not_after(key: &CertifiedKey) -> Option<i64> {
+    key.cert
         .first()
         .and_then(|der| x509_parser::parse_x509_certificate(der).ok())
         .map(|(_, cert)| cert.validity().not_after.timestamp())
-    else {
+}
+
+/// Browsers refuse an expired certificate, so every client would fail: say so loudly.
+fn warn_if_expiring(path: &Path, key: &CertifiedKey) {
+    let Some(not_after) = not_after(key) else {
         return;
     };
     let expires = SystemTime::UNIX_EPOCH + Duration::from_secs(not_after.max(0) as u64);

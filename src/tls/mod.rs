@@ -19,6 +19,20 @@ use std::time::Duration;
 pub struct Tls {
     pub server_config: rustls::ServerConfig,
     pub watcher: tokio::task::JoinHandle<()>,
+    pub expiry: CertExpiry,
+}
+
+/// When the certificate being served expires (`switchboard_tls_certificate_expiry_seconds`).
+/// Known for certificate files; ACME certificates are renewed by rustls-acme, which
+/// does not expose the one it serves.
+#[derive(Clone, Default)]
+pub struct CertExpiry(Option<Arc<reload::Reloading>>);
+
+impl CertExpiry {
+    /// Unix seconds; `None` without TLS, or with ACME.
+    pub fn not_after(&self) -> Option<i64> {
+        self.0.as_ref().and_then(|r| r.not_after())
+    }
 }
 
 /// `None` when TLS is off. Fails with the offending file named.
@@ -39,6 +53,7 @@ pub fn setup(config: &TlsConfig) -> Result<Option<Tls>, TlsError> {
         return Ok(Some(Tls {
             server_config,
             watcher: task,
+            expiry: CertExpiry::default(),
         }));
     }
     let files = config.files()?;
@@ -46,10 +61,11 @@ pub fn setup(config: &TlsConfig) -> Result<Option<Tls>, TlsError> {
     let resolver = Arc::new(reload::Reloading::new(files.load(&provider)?));
     let server_config = builder.with_cert_resolver(resolver.clone());
     let every = Duration::from_secs(config.reload_secs);
-    let watcher = reload::watch(files, seen, resolver, provider, every);
+    let watcher = reload::watch(files, seen, resolver.clone(), provider, every);
     Ok(Some(Tls {
         server_config,
         watcher,
+        expiry: CertExpiry(Some(resolver)),
     }))
 }
 

@@ -26,6 +26,16 @@ impl Reloading {
     fn set(&self, key: CertifiedKey) {
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(key);
     }
+
+    /// When the certificate served now expires, in unix seconds.
+    pub fn not_after(&self) -> Option<i64> {
+        let current = self
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        super::files::not_after(&current)
+    }
 }
 
 impl ResolvesServerCert for Reloading {

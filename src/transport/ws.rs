@@ -18,7 +18,7 @@ use crate::core::conn::outbox::{
     CLOSE_INVALID_DATA, CLOSE_NORMAL, CLOSE_POLICY, CLOSE_PROTOCOL, CLOSE_TOO_LARGE,
 };
 use crate::core::conn::{ConnId, Outbox};
-use crate::core::counters::Protocol;
+use crate::core::counters::{Counters, PolicyClose, Protocol, Transport};
 use crate::http::AppState;
 use actix_web::body::{BodyStream, MessageBody};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -138,10 +138,15 @@ async fn connection<H: FrameHandler>(
         socket,
     } = conn;
     let protocol = H::PROTOCOL.label();
+    let gauge = app.counters.connection(H::PROTOCOL, Transport::WebSocket);
     tracing::info!(conn = %id, %ip, protocol, "connection opened");
     let reason = serve(&app, &mut frames, &mut handler, &out).await;
     handler.on_end();
     out.close(CLOSE_NORMAL, "");
+    drop(gauge);
+    if out.was_slow() {
+        app.counters.policy_closed(PolicyClose::SlowConsumer);
+    }
     drop(registered);
     // `frames` stays alive, unread, until the end: actix-http then stops reading the
     // socket once its small buffer is full, instead of reading and discarding.
@@ -180,7 +185,7 @@ async fn serve<H: FrameHandler>(
                     Some(Ok(inbound)) => inbound,
                 };
                 last_heard = Instant::now();
-                let limited = match count(&mut limiter, out, last_heard) {
+                let limited = match count(&mut limiter, out, last_heard, &app.counters) {
                     Ok(limited) => limited,
                     Err(flood) => return flood,
                 };
@@ -208,12 +213,14 @@ pub(crate) fn count(
     limiter: &mut RequestLimiter,
     out: &Outbox,
     now: Instant,
+    counters: &Counters,
 ) -> Result<bool, &'static str> {
     match limiter.check(now) {
         Verdict::Allow => Ok(false),
         Verdict::Limited => Ok(true),
         Verdict::Close => {
             tracing::warn!(conn = out.id(), "closing a flooding connection");
+            counters.policy_closed(PolicyClose::Flood);
             out.close(CLOSE_POLICY, "frame rate far over the limit");
             Err("flood")
         }

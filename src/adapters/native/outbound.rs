@@ -5,6 +5,7 @@
 //! is encoded once and its text shared.
 
 use crate::core::conn::outbox::{CLOSE_KICKED, CLOSE_REPLACED};
+use crate::core::counters::Protocol;
 use crate::core::event::{
     AttendeeInfo, CloseReason, Codec, Encode, Joined, PayloadForm, Push, Relay, Reply, RequestId,
 };
@@ -32,6 +33,10 @@ pub fn codec() -> Codec {
 struct Native;
 
 impl Encode for Native {
+    fn protocol(&self) -> Protocol {
+        Protocol::Native
+    }
+
     fn reply(&self, re: Option<&RequestId>, reply: &Reply) -> Option<ByteString> {
         Some(match reply {
             Reply::Created {

@@ -102,6 +102,34 @@ fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// The request events of PROTOCOL.md: the only names `switchboard_requests_total`
+/// labels, so a client cannot grow the series with names of its own.
+const EVENTS: [&str; 18] = [
+    "create",
+    "attend",
+    "re-attend",
+    "refresh",
+    "attendees",
+    "leave",
+    "kick",
+    "rotate-invite",
+    "set-pin",
+    "destroy",
+    "ring",
+    "answer",
+    "busy",
+    "icecandidate",
+    "negotiation",
+    "hangup",
+    "state",
+    "iceservers",
+];
+
+/// `event` as a label value, when the protocol knows it.
+pub(crate) fn known_event(event: &str) -> Option<&'static str> {
+    EVENTS.iter().copied().find(|known| *known == event)
+}
+
 impl Request {
     pub fn parse(envelope: Envelope<'_>) -> Result<Request> {
         let Envelope { event, data, .. } = envelope;

@@ -6,9 +6,10 @@
 //! its signals relayed, in the order it sent them.
 
 use crate::adapters::native::outbound::{self, alert, reply};
+use crate::adapters::native::request::known_event;
 use crate::adapters::native::{decode, Request, RequestId};
 use crate::core::conn::Outbox;
-use crate::core::counters::Protocol;
+use crate::core::counters::{Counters, Protocol};
 use crate::core::workspaces::{Binding, Caller, Hub, Link};
 use crate::error::{Error, Limit, Malformed, Oversize, Result};
 use crate::http::AppState;
@@ -33,6 +34,7 @@ pub async fn upgrade(
         Session::new(
             app.hub.clone(),
             app.ice.clone(),
+            app.counters.clone(),
             conn.out.clone(),
             link,
             conn.ip,
@@ -43,6 +45,7 @@ pub async fn upgrade(
 pub(crate) struct Session {
     hub: Arc<Hub>,
     ice: Arc<Ice>,
+    counters: Arc<Counters>,
     out: Outbox,
     /// This connection as the core addresses it, with the native codec.
     link: Link,
@@ -54,6 +57,7 @@ impl Session {
     pub(crate) fn new(
         hub: Arc<Hub>,
         ice: Arc<Ice>,
+        counters: Arc<Counters>,
         out: Outbox,
         link: Link,
         ip: IpAddr,
@@ -61,6 +65,7 @@ impl Session {
         Session {
             hub,
             ice,
+            counters,
             out,
             link,
             ip,
@@ -85,10 +90,17 @@ impl Session {
     }
 
     fn alert(&self, re: Option<&RequestId>, error: &Error) {
+        self.counters.alerted(error);
         self.out.send(alert(re, error));
     }
 
-    async fn dispatch(&mut self, request: Request, re: Option<&RequestId>) -> Result<()> {
+    /// `bytes`: the request's size as received, for the relay counters.
+    async fn dispatch(
+        &mut self,
+        request: Request,
+        re: Option<&RequestId>,
+        bytes: usize,
+    ) -> Result<()> {
         let caller = Caller {
             out: &self.out,
             link: &self.link,
@@ -123,7 +135,10 @@ impl Session {
                 hub.destroy(bound(&mut self.binding)?, &caller).await?;
                 self.binding = None;
             }
-            Request::Signal(signal) => hub.signal(bound(&mut self.binding)?, signal, &caller)?,
+            Request::Signal(signal) => {
+                hub.signal(bound(&mut self.binding)?, signal, &caller)?;
+                self.counters.relayed(Self::PROTOCOL, bytes);
+            }
             Request::Hangup { call, to } => {
                 hub.hangup(bound(&mut self.binding)?, call, to, &caller)?
             }
@@ -179,11 +194,14 @@ impl FrameHandler for Session {
             Err(rejected) => return self.alert(rejected.id.as_ref(), &rejected.error),
         };
         let re = envelope.id.clone();
+        if let Some(event) = known_event(&envelope.event) {
+            self.counters.request(Self::PROTOCOL, event);
+        }
         if limited {
             return self.alert(re.as_ref(), &Error::RateLimited(Limit::Requests));
         }
         let outcome = match Request::parse(envelope) {
-            Ok(request) => self.dispatch(request, re.as_ref()).await,
+            Ok(request) => self.dispatch(request, re.as_ref(), text.len()).await,
             Err(e) => Err(e),
         };
         if let Err(e) = outcome {

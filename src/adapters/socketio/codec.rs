@@ -9,6 +9,7 @@
 //! carries `avatar: ""`, as the original client always sends it.
 
 use super::packet::event;
+use crate::core::counters::Protocol;
 use crate::core::event::{
     AttendeeInfo, CloseReason, Codec, Encode, Joined, LeaveReason, PayloadForm, Push, Relay, Reply,
     RequestId, SignalKind, WorkspaceInfo,
@@ -137,6 +138,10 @@ fn granted(name: &str, joined: &Joined, nonce: serde_json::Value, again: bool) -
 }
 
 impl Encode for Workspaces {
+    fn protocol(&self) -> Protocol {
+        Protocol::SocketIo
+    }
+
     fn reply(&self, re: Option<&RequestId>, reply: &Reply) -> Option<ByteString> {
         Some(match reply {
             Reply::Created {

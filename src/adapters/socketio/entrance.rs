@@ -126,7 +126,9 @@ impl Entrant {
             }
         };
         match outcome {
-            Ok(()) => self.counters.relayed(Protocol::SocketIo),
+            Ok(()) => self
+                .counters
+                .relayed(Protocol::SocketIo, payload.map_or(0, |p| p.get().len())),
             Err(reason) => self.counters.dropped(Protocol::SocketIo, reason),
         }
     }

@@ -155,6 +155,9 @@ impl Attendance {
 
     /// Handles one 1a event. `limited`: over the socket's rate, refused with an alert.
     pub(super) async fn on_event(&mut self, name: &str, payload: Option<&RawValue>, limited: bool) {
+        if let Some(event) = EVENTS.iter().find(|e| **e == name) {
+            self.counters.request(Protocol::SocketIo, event);
+        }
         let outcome = if limited {
             Err(Error::RateLimited(Limit::Requests))
         } else {
@@ -163,7 +166,7 @@ impl Attendance {
                 Ok(_) if !json::is_object(text) => {
                     Err(Error::bad_request("the payload is not an object"))
                 }
-                Ok(fields) => self.dispatch(name, fields).await,
+                Ok(fields) => self.dispatch(name, fields, text.len()).await,
                 Err(e) => Err(Error::bad_request(e.to_string())),
             }
         };
@@ -179,7 +182,8 @@ impl Attendance {
         }
     }
 
-    async fn dispatch(&mut self, name: &str, p: Payload<'_>) -> Result<()> {
+    /// `bytes`: the payload's size as received, for the relay counters.
+    async fn dispatch(&mut self, name: &str, p: Payload<'_>, bytes: usize) -> Result<()> {
         let nonce = p.nonce.map(Scalar::text).unwrap_or_default();
         let re = RequestId::Str(nonce.clone());
         let caller = Caller {
@@ -341,7 +345,7 @@ impl Attendance {
         };
         match hub.signal(binding, relayed, &caller) {
             Ok(()) => {
-                self.counters.relayed(Protocol::SocketIo);
+                self.counters.relayed(Protocol::SocketIo, bytes);
                 Ok(())
             }
             // webRTCWorkspaces has no event for an undeliverable signal (COMPAT.md 1a).
@@ -398,6 +402,7 @@ impl Attendance {
     /// The answer to a refused event: `full {}` and `destroyed {}` where the original
     /// client expects them, an `alert` string otherwise.
     fn refuse(&mut self, name: &str, error: &Error) {
+        self.counters.alerted(error);
         let attending = name == "attend";
         let frame = match error {
             Error::WorkspaceFull(_) if attending => event("full", json!({})),

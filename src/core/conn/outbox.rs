@@ -35,6 +35,9 @@ pub const CLOSE_INVALID_DATA: u16 = 1007;
 pub const CLOSE_POLICY: u16 = 1008;
 /// A message over `max_message_bytes`.
 pub const CLOSE_TOO_LARGE: u16 = 1009;
+/// The node is draining: reconnect, to another node where there is one, and
+/// `re-attend` (PROTOCOL.md 1.1; RFC 6455's registry calls it "Service Restart").
+pub const CLOSE_SERVICE_RESTART: u16 = 1012;
 /// The native protocol's close of a connection replaced by a newer one.
 pub const CLOSE_REPLACED: u16 = 4001;
 /// The native protocol's close of a kicked member.
@@ -97,6 +100,8 @@ struct Shared {
     closing: AtomicBool,
     /// Set when the queue overflowed: what is still queued will not be read either.
     overflowed: AtomicBool,
+    /// Set when the queue was closed for not shrinking.
+    stalled: AtomicBool,
     /// Cancelled once the close frame is queued: wakes the reader and the writer.
     closed: CancellationToken,
 }
@@ -128,6 +133,7 @@ impl Outbox {
             busy: Notify::new(),
             closing: AtomicBool::new(false),
             overflowed: AtomicBool::new(false),
+            stalled: AtomicBool::new(false),
             closed: CancellationToken::new(),
         });
         (
@@ -216,6 +222,13 @@ impl Outbox {
         self.shared.closed.cancel();
     }
 
+    /// Whether the queue was closed because its consumer did not read it: it overflowed
+    /// or stalled.
+    pub fn was_slow(&self) -> bool {
+        self.shared.overflowed.load(Ordering::Acquire)
+            || self.shared.stalled.load(Ordering::Acquire)
+    }
+
     /// Whether a close has been queued (by anyone).
     pub fn is_closing(&self) -> bool {
         self.shared.closing.load(Ordering::Acquire)
@@ -267,6 +280,7 @@ impl Outbox {
         let now = now_ms();
         if now >= due {
             tracing::warn!(conn = self.id(), "stalled consumer closed");
+            self.shared.stalled.store(true, Ordering::Release);
             self.close(CLOSE_POLICY, "the client stopped reading");
             return None;
         }

@@ -98,6 +98,11 @@ impl Router {
         self.read().get(&to.local).cloned()
     }
 
+    /// Connections open on this node.
+    pub fn open_count(&self) -> usize {
+        self.read().len()
+    }
+
     /// Queues a close frame on every open connection.
     pub fn close_all(&self, code: u16, reason: &'static str) {
         for out in self.read().values() {

@@ -35,7 +35,7 @@ impl Hub {
         let name = validate::name(req.name.as_deref(), &ws.untitled)?;
         let attendee_name = validate::name(req.attendee_name.as_deref(), &ws.anonymous_attendee)?;
         let pin = validate::new_pin(req.pin.as_deref())?;
-        if !self.creates.try_create(caller.ip, self.clock.now()) {
+        if !self.creates.try_take(caller.ip, self.clock.now()) {
             return Err(Error::RateLimited(Limit::Creates));
         }
         let pin_hash = match pin {

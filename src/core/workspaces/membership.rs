@@ -4,7 +4,7 @@
 //! `left` and `destroyed` are acknowledged only once durable (see `persist.rs`); the
 //! pushes that tell the others follow the acknowledgement.
 
-use super::workspace::State;
+use super::workspace::{Link, State};
 use super::{Binding, Caller, Hub};
 use crate::auth::tokens::now_secs;
 use crate::auth::Role;
@@ -92,32 +92,48 @@ impl Hub {
             if binding.role != Role::Owner {
                 return Err(Error::Forbidden(Refusal::OwnerOnlyDestroy));
             }
-            self.write(&[Change::DropWorkspace(wid.clone())])?;
-            let others: Vec<_> = state
-                .members
-                .values()
-                .filter(|m| m.id != binding.attendee)
-                .filter_map(|m| m.conn.clone())
-                .collect();
-            end(state);
-            others
+            self.tear_down(wid, state, &binding.attendee)?
         };
         self.registry_mut().remove(wid);
         self.commit().await?;
         caller.reply(Reply::Destroyed {
             workspace_id: wid.clone(),
         });
+        self.announce_destroyed(wid, others);
+        Ok(())
+    }
+
+    /// Ends the workspace in the store, then in memory, under its lock; returns the
+    /// sockets of the online members but `except`, to be told once it is durable.
+    pub(super) fn tear_down(
+        &self,
+        wid: &str,
+        state: &mut State,
+        except: &str,
+    ) -> Result<Vec<Link>> {
+        self.write(&[Change::DropWorkspace(wid.to_string())])?;
+        let others = state
+            .members
+            .values()
+            .filter(|m| m.id != except)
+            .filter_map(|m| m.conn.clone())
+            .collect();
+        end(state);
+        Ok(others)
+    }
+
+    /// `destroyed {workspace_id}` to each of `conns`.
+    pub(super) fn announce_destroyed(&self, wid: &str, conns: Vec<Link>) {
         let destroyed = Push::Destroyed {
-            workspace_id: wid.clone(),
+            workspace_id: wid.to_string(),
         };
         let mut fanout = Fanout::new(&destroyed);
-        for conn in others {
+        for conn in conns {
             if let Some(frame) = fanout.frame(&conn.codec) {
                 self.router.send(conn.id, frame);
             }
         }
         tracing::info!(workspace = %wid, "workspace destroyed");
-        Ok(())
     }
 
     /// The connection behind `binding` closed. If it was still the member's current one,

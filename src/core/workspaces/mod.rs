@@ -17,14 +17,16 @@ mod expiry;
 mod join;
 mod membership;
 mod moderation;
+mod operator;
 mod persist;
 mod relay;
 pub mod request;
 mod workspace;
 
+pub use operator::{MemberDetail, Presence, WorkspaceDetail, WorkspaceSummary};
 pub(crate) use workspace::{Link, Workspace};
 
-use crate::auth::limits::CreateLimiter;
+use crate::auth::limits::AddressLimiter;
 use crate::auth::pin_limits::PinLimits;
 use crate::auth::{PinHasher, Role, Tokens};
 use crate::clock::Clock;
@@ -44,7 +46,7 @@ pub struct Hub {
     tokens: Tokens,
     pins: PinHasher,
     workspaces: RwLock<HashMap<String, Arc<Workspace>>>,
-    creates: CreateLimiter,
+    creates: AddressLimiter,
     pin_limits: PinLimits,
     /// Where every acknowledged change is written before it is acknowledged.
     store: Arc<dyn Store>,
@@ -126,7 +128,7 @@ impl Hub {
             ),
             pins: PinHasher::new(config.secrets.salt.clone()),
             workspaces: RwLock::new(workspaces),
-            creates: CreateLimiter::new(limits.creates_per_minute),
+            creates: AddressLimiter::new(limits.creates_per_minute),
             pin_limits: PinLimits::new(limits),
             config,
             store,

@@ -10,7 +10,7 @@
 use super::admission::Admission;
 use super::membership::bound;
 use super::request::Moderation;
-use super::workspace::{Link, State};
+use super::workspace::{Link, State, Workspace};
 use super::{Binding, Caller, Hub};
 use crate::auth::Role;
 use crate::core::event::{CloseReason, LeaveReason, Push, Reply};
@@ -57,14 +57,41 @@ impl Hub {
     ) -> Result<()> {
         let (name, kicked) = self.expel(binding, target, ban, caller)?;
         self.commit().await?;
-        let attendee_id = target.to_string();
         caller.reply(Reply::Kicked {
-            attendee_id: attendee_id.clone(),
+            attendee_id: target.to_string(),
             name: name.clone(),
         });
-        if let Some(conn) = kicked {
+        let expelled = Expelled {
+            attendee_id: target,
+            name,
+            conn: kicked,
+            ban,
+        };
+        // The owner's reply is `kicked`: a new invite reaches them as a push.
+        if let Some(rotated) = self.announce_kick(&binding.workspace, expelled, &binding.attendee) {
+            caller.push(&rotated);
+        }
+        Ok(())
+    }
+
+    /// After a kick is durable: `kicked` to the target's socket, then its close (4003),
+    /// and `attendee-left` (with a ban, `invite-rotated` after it) to every online
+    /// member but `except`. Returns the `invite-rotated` push of a ban.
+    pub(super) fn announce_kick(
+        &self,
+        workspace: &Workspace,
+        expelled: Expelled<'_>,
+        except: &str,
+    ) -> Option<Push> {
+        let Expelled {
+            attendee_id,
+            name,
+            conn,
+            ban,
+        } = expelled;
+        if let Some(conn) = conn {
             let push = Push::Kicked {
-                attendee_id: attendee_id.clone(),
+                attendee_id: attendee_id.to_string(),
                 name: name.clone(),
             };
             if let Some(frame) = conn.codec.push(&push) {
@@ -74,29 +101,25 @@ impl Hub {
                 self.router.close(conn.id, code, reason);
             }
         }
-        let wid = &binding.workspace.id;
-        let state = binding.workspace.lock();
+        let wid = &workspace.id;
+        let state = workspace.lock();
         let left = Push::AttendeeLeft {
-            attendee_id,
+            attendee_id: attendee_id.to_string(),
             name,
             reason: LeaveReason::Kicked,
         };
-        state.broadcast(&self.router, &left, &binding.attendee);
-        if ban {
-            // The owner's reply is `kicked`: the new invite reaches them as a push.
+        state.broadcast(&self.router, &left, except);
+        tracing::info!(workspace = %wid, attendee = %attendee_id, ban, "attendee kicked");
+        ban.then(|| {
             let rotated = Push::InviteRotated {
                 invite: self.invite(wid, &state),
             };
-            caller.push(&rotated);
-            state.broadcast(&self.router, &rotated, &binding.attendee);
-        }
-        tracing::info!(workspace = %wid, attendee = %target, ban, "attendee kicked");
-        Ok(())
+            state.broadcast(&self.router, &rotated, except);
+            rotated
+        })
     }
 
-    /// Removes `target` for good (with `ban`, rotating the invite and banning its
-    /// address in the same write), store first; returns its name and its socket, if it
-    /// had one.
+    /// The owner's kick: checks the caller may, then [`Hub::remove_for_good`].
     fn expel(
         &self,
         binding: &Binding,
@@ -109,12 +132,24 @@ impl Hub {
         if target == binding.attendee {
             return Err(Error::Forbidden(Refusal::KickSelf));
         }
+        self.remove_for_good(&binding.workspace.id, state, target, ban)
+    }
+
+    /// Removes `target` from `state` for good, store first (with `ban`, rotating the
+    /// invite and banning its address in the same write); returns its name and its
+    /// socket, if it had one.
+    pub(super) fn remove_for_good(
+        &self,
+        wid: &str,
+        state: &mut State,
+        target: &str,
+        ban: bool,
+    ) -> Result<(String, Option<Link>)> {
         let member = state
             .members
             .get(target)
             .ok_or_else(|| Error::UnknownAttendee(target.to_string()))?;
-        let wid = &binding.workspace.id;
-        let dropped = Change::DropMember(wid.clone(), target.to_string());
+        let dropped = Change::DropMember(wid.to_string(), target.to_string());
         if ban {
             let mut next = state.admission.clone();
             self.ban(&mut next, member.addr);
@@ -122,7 +157,6 @@ impl Hub {
         } else {
             self.write(&[dropped])?;
         }
-        // The owner is online (bound above), so the room's idle time is unchanged.
         let member = state.remove_member(target, self.clock.now_ms());
         Ok(member.map_or_else(Default::default, |m| (m.name, m.conn)))
     }
@@ -202,7 +236,7 @@ impl Hub {
 
     /// Writes `next` as the workspace's admission rules, in one batch with `also`, and
     /// only then puts them in force: a failed write changes nothing.
-    fn put_admission(
+    pub(super) fn put_admission(
         &self,
         wid: &str,
         state: &mut State,
@@ -215,6 +249,15 @@ impl Hub {
         state.admission = next;
         Ok(())
     }
+}
+
+/// A member just removed for good, to be announced.
+pub(super) struct Expelled<'a> {
+    pub(super) attendee_id: &'a str,
+    pub(super) name: String,
+    /// Its socket, when it was online.
+    pub(super) conn: Option<Link>,
+    pub(super) ban: bool,
 }
 
 /// The caller's binding still holds (see `membership::bound`) and is the owner's.

@@ -30,6 +30,16 @@ impl Hub {
         })
     }
 
+    /// Whether the store takes writes now: a flush of what is written answers in time.
+    /// For `/readyz`.
+    pub async fn store_ready(&self) -> bool {
+        let flush = self.store.sync();
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(2), flush).await,
+            Ok(Ok(()))
+        )
+    }
+
     /// Lets go of the store's files: the server has stopped.
     pub fn close_store(&self) {
         self.write_presence(&[Change::AliveAt(self.clock.now_ms())]);

@@ -8,12 +8,13 @@ use super::packet::Packet;
 use crate::auth::limits::RequestLimiter;
 use crate::core::conn::outbox::{CLOSE_NORMAL, CLOSE_TOO_LARGE};
 use crate::core::conn::{Outbox, OutboxReceiver, Registered};
+use crate::core::counters::{ConnectionGauge, PolicyClose, Transport};
 use crate::core::ids;
 use crate::http::AppState;
 use crate::transport::ws::{count, Accepted, FrameHandler};
 use actix_web::{web, HttpRequest};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -52,6 +53,9 @@ pub(super) struct Session {
     probed: AtomicBool,
     /// How long a poll waits for something to say.
     pub(super) poll_wait: Duration,
+    /// This session in `switchboard_connections`, under its current transport; taken
+    /// when the session ends, though the session may outlive it in a pending poll.
+    gauge: Mutex<Option<ConnectionGauge>>,
 }
 
 /// engine.io 3's open packet, its fields in engine.io's order.
@@ -103,6 +107,14 @@ impl Session {
             probing: AtomicBool::new(false),
             probed: AtomicBool::new(false),
             poll_wait: Duration::from_millis(settings.ping_interval_ms + settings.ping_timeout_ms),
+            gauge: Mutex::new(Some(app.counters.connection(
+                H::PROTOCOL,
+                if websocket {
+                    Transport::WebSocket
+                } else {
+                    Transport::Polling
+                },
+            ))),
         });
         if !app.engine.insert(session.clone(), settings.max_sessions) {
             return None;
@@ -171,6 +183,16 @@ async fn run<H: FrameHandler>(app: Arc<AppState>, session: Arc<Session>, owned: 
     let reason = serve(&app, &session, &mut handler, &mut inbound).await;
     handler.on_end();
     session.out.close(CLOSE_NORMAL, "");
+    drop(
+        session
+            .gauge
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take(),
+    );
+    if session.out.was_slow() {
+        app.counters.policy_closed(PolicyClose::SlowConsumer);
+    }
     app.engine.remove(&session.sid);
     drop(registered);
     tracing::info!(conn = %id, protocol, reason, "connection closed");
@@ -211,7 +233,7 @@ async fn serve<H: FrameHandler>(
                 let now = Instant::now();
                 deadline.as_mut().reset((now + silence).into());
                 for packet in packets {
-                    let limited = match count(&mut limiter, out, now) {
+                    let limited = match count(&mut limiter, out, now, &app.counters) {
                         Ok(limited) => limited,
                         Err(flood) => return flood,
                     };
@@ -261,6 +283,14 @@ impl Session {
     /// Marks the session as carried by a WebSocket from now on.
     pub(super) fn set_upgraded(&self) {
         self.upgraded.store(true, Ordering::Release);
+        if let Some(gauge) = self
+            .gauge
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            gauge.set_transport(Transport::WebSocket);
+        }
         self.probed.store(false, Ordering::Release);
     }
 

@@ -1,0 +1,3 @@
+//! Command-line tools beside the server itself.
+
+pub mod admin;

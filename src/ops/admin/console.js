@@ -1,0 +1,1 @@
+// The admin console (placeholder until written).
