@@ -82,6 +82,14 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Whether the node has stopped taking connections: a drain was asked for, or a
+    /// shutdown is under way.
+    pub fn is_stopping(&self) -> bool {
+        self.stop.is_cancelled() || self.drain.is_cancelled()
+    }
+}
+
 /// Every route, in one scope whose middleware answers HEAD as GET (see `head`).
 pub fn configure(app: Arc<AppState>) -> impl Fn(&mut web::ServiceConfig) + Clone {
     move |cfg: &mut web::ServiceConfig| {

@@ -18,7 +18,7 @@ pub async fn healthz(app: web::Data<AppState>) -> HttpResponse {
 /// `reason` one of `draining` (drain or shutdown under way) and `store` (the store
 /// fails to write).
 pub async fn readyz(app: web::Data<AppState>) -> HttpResponse {
-    let reason = if app.stop.is_cancelled() {
+    let reason = if app.is_stopping() {
         Some("draining")
     } else if !app.hub.store_ready().await {
         Some("store")

@@ -62,9 +62,17 @@ pub(crate) struct Accepted {
 /// `allowed_origins` (403; a request without `Origin` is not from a page and passes).
 /// Returns the refusal, if any.
 pub(crate) fn refusal(req: &HttpRequest, app: &AppState) -> Option<HttpResponse> {
-    if app.stop.is_cancelled() {
-        return Some(HttpResponse::ServiceUnavailable().body("shutting down"));
-    }
+    stopping(app).or_else(|| origin_refusal(req, app))
+}
+
+/// 503 once the node takes no new connections (drain, shutdown).
+pub(crate) fn stopping(app: &AppState) -> Option<HttpResponse> {
+    app.is_stopping()
+        .then(|| HttpResponse::ServiceUnavailable().body("shutting down"))
+}
+
+/// 403 for a page of an origin `allowed_origins` does not list.
+pub(crate) fn origin_refusal(req: &HttpRequest, app: &AppState) -> Option<HttpResponse> {
     let origin = req.headers().get("origin").map(|v| v.as_bytes());
     if !app.hub.config().server.origin_allowed(origin) {
         return Some(HttpResponse::Forbidden().body("origin not allowed"));

@@ -102,6 +102,9 @@ struct Shared {
     overflowed: AtomicBool,
     /// Set when the queue was closed for not shrinking.
     stalled: AtomicBool,
+    /// Set, and `collected` notified, once the socket's writer took the close.
+    close_collected: AtomicBool,
+    collected: Notify,
     /// Cancelled once the close frame is queued: wakes the reader and the writer.
     closed: CancellationToken,
 }
@@ -134,6 +137,8 @@ impl Outbox {
             closing: AtomicBool::new(false),
             overflowed: AtomicBool::new(false),
             stalled: AtomicBool::new(false),
+            close_collected: AtomicBool::new(false),
+            collected: Notify::new(),
             closed: CancellationToken::new(),
         });
         (
@@ -239,6 +244,17 @@ impl Outbox {
         self.shared.closed.cancelled().await
     }
 
+    /// Resolves once the socket's writer has taken the close frame: what an Engine.IO
+    /// polling session, which has no socket, waits for before it ends, so that its
+    /// client's next poll still gets the close packet.
+    pub async fn close_collected(&self) {
+        let notified = self.shared.collected.notified();
+        if self.shared.close_collected.load(Ordering::Acquire) {
+            return;
+        }
+        notified.await
+    }
+
     /// Resolves when a push lands in an empty queue that nobody is timing.
     pub async fn busy(&self) {
         self.shared.busy.notified().await
@@ -251,7 +267,15 @@ impl Outbox {
         loop {
             match self.stall_check() {
                 None if self.is_closing() => return,
-                None => self.busy().await,
+                // A close queues no push, so it wakes no `busy`: wait for either. (An
+                // Engine.IO session, which no socket read wakes, lingered until its ping
+                // timeout after a server's close.)
+                None => {
+                    tokio::select! {
+                        _ = self.busy() => {}
+                        _ = self.closed() => return,
+                    }
+                }
                 Some(at) => {
                     tokio::select! {
                         _ = tokio::time::sleep_until(at.into()) => {}
@@ -301,6 +325,10 @@ impl OutboxReceiver {
             };
             self.shared.queued.fetch_sub(item.cost(), Ordering::AcqRel);
             self.shared.progress_ms.store(now_ms(), Ordering::Release);
+            if matches!(item, Outgoing::Close(..)) {
+                self.shared.close_collected.store(true, Ordering::Release);
+                self.shared.collected.notify_waiters();
+            }
             if matches!(item, Outgoing::Text(_)) && self.shared.overflowed.load(Ordering::Acquire) {
                 continue;
             }
@@ -364,6 +392,18 @@ mod tests {
         ));
         drop(out);
         assert!(rx.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_close_ends_a_watch_parked_on_an_empty_queue() {
+        let (out, _rx) = Outbox::new(1000, STALL);
+        let watching = out.clone();
+        let watch = tokio::spawn(async move { watching.watch_stalls().await });
+        // On this one-thread runtime, the watch runs now and parks: the queue is empty.
+        tokio::task::yield_now().await;
+        out.close(CLOSE_NORMAL, "");
+        let ended = tokio::time::timeout(Duration::from_secs(10), watch).await;
+        ended.expect("the watch ended with the close").unwrap();
     }
 
     #[tokio::test]

@@ -149,7 +149,7 @@ pub(super) async fn stats(_: Operator, app: web::Data<AppState>) -> Answer {
         "members_offline": presence.offline,
         "relayed_messages": relayed,
         "alerts": counters.alert_total(),
-        "draining": app.stop.is_cancelled(),
+        "draining": app.is_stopping(),
     })))
 }
 

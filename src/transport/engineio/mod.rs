@@ -133,7 +133,9 @@ where
     H: FrameHandler + 'static,
     F: FnOnce(&Accepted) -> H,
 {
-    if let Some(refused) = crate::transport::ws::refusal(&req, &app) {
+    // A stopping node opens no new session, but its sessions' requests go on: their
+    // last poll carries the close.
+    if let Some(refused) = crate::transport::ws::origin_refusal(&req, &app) {
         return refused;
     }
     let config = app.hub.config();
@@ -161,6 +163,9 @@ where
     let Some(sid) = query.sid else {
         if req.method() != Method::GET {
             return cors.error(EngineError::BadHandshakeMethod);
+        }
+        if let Some(refused) = crate::transport::ws::stopping(&app) {
+            return refused;
         }
         return handshake(&req, body, &app, websocket, protocol, &cors).await;
     };

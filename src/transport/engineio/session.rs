@@ -11,7 +11,7 @@ use crate::core::conn::{Outbox, OutboxReceiver, Registered};
 use crate::core::counters::{ConnectionGauge, PolicyClose, Transport};
 use crate::core::ids;
 use crate::http::AppState;
-use crate::transport::ws::{count, Accepted, FrameHandler};
+use crate::transport::ws::{count, Accepted, FrameHandler, CLOSE_BOUND};
 use actix_web::{web, HttpRequest};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -183,6 +183,12 @@ async fn run<H: FrameHandler>(app: Arc<AppState>, session: Arc<Session>, owned: 
     let reason = serve(&app, &session, &mut handler, &mut inbound).await;
     handler.on_end();
     session.out.close(CLOSE_NORMAL, "");
+    if !session.is_upgraded() {
+        // The close packet goes out on a poll: the client's next one, within the bound a
+        // WebSocket's peer gets to read its close. Until then the session still counts
+        // as open (a drain waits for it).
+        let _ = tokio::time::timeout(CLOSE_BOUND, session.out.close_collected()).await;
+    }
     drop(
         session
             .gauge
