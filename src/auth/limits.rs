@@ -1,5 +1,6 @@
-//! Limits on what a stranger can send: per-connection frame rate and workspace creation
-//! per client address (PIN guessing has its own, in `pin_limits.rs`).
+//! Limits on what a stranger can send: per-connection frame rate, and per client address
+//! workspace creation and public HTTP look-ups (PIN guessing has its own, in
+//! `pin_limits.rs`).
 //!
 //! The per-IP tables are pruned by the hub's sweeper, so they hold only entries that
 //! still limit someone.
@@ -131,30 +132,52 @@ impl FloodWindow {
     }
 }
 
-/// `create` per client IP: `creates_per_minute`, as a bucket of that size.
-pub struct CreateLimiter {
-    per_minute: f64,
+/// A token bucket per client address (its [`source_key`]): `rate` a second, bursts of
+/// `burst`. Buckets that refilled completely are forgotten by [`AddressLimiter::prune`].
+pub struct AddressLimiter {
+    rate: f64,
+    burst: f64,
     buckets: Mutex<HashMap<IpAddr, TokenBucket>>,
 }
 
-impl CreateLimiter {
-    pub fn new(per_minute: u32) -> CreateLimiter {
-        CreateLimiter {
-            per_minute: f64::from(per_minute),
+impl AddressLimiter {
+    pub fn new(rate: f64, burst: f64) -> AddressLimiter {
+        AddressLimiter {
+            rate,
+            burst,
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn try_create(&self, ip: IpAddr, now: Instant) -> bool {
+    /// Takes one token of `ip`'s bucket; false when it is empty.
+    pub fn try_take(&self, ip: IpAddr, now: Instant) -> bool {
         let mut buckets = lock(&self.buckets);
         buckets
             .entry(source_key(ip))
-            .or_insert_with(|| TokenBucket::new(self.per_minute / 60.0, self.per_minute, now))
+            .or_insert_with(|| TokenBucket::new(self.rate, self.burst, now))
             .try_take(now)
     }
 
     pub fn prune(&self, now: Instant) {
         lock(&self.buckets).retain(|_, b| !b.is_full(now));
+    }
+}
+
+/// `create` per client IP: `creates_per_minute`, as a bucket of that size.
+pub struct CreateLimiter(AddressLimiter);
+
+impl CreateLimiter {
+    pub fn new(per_minute: u32) -> CreateLimiter {
+        let per_minute = f64::from(per_minute);
+        CreateLimiter(AddressLimiter::new(per_minute / 60.0, per_minute))
+    }
+
+    pub fn try_create(&self, ip: IpAddr, now: Instant) -> bool {
+        self.0.try_take(ip, now)
+    }
+
+    pub fn prune(&self, now: Instant) {
+        self.0.prune(now);
     }
 }
 
@@ -254,5 +277,20 @@ mod tests {
         assert!(c.try_create(ip, t0));
         assert!(!c.try_create(ip, t0));
         assert!(c.try_create(ip, t0 + Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn each_address_has_its_own_bucket_and_full_ones_are_forgotten() {
+        let (ada, bob): (IpAddr, IpAddr) =
+            ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let t0 = Instant::now();
+        let limiter = AddressLimiter::new(1.0, 2.0);
+        assert!(limiter.try_take(ada, t0));
+        assert!(limiter.try_take(ada, t0));
+        assert!(!limiter.try_take(ada, t0));
+        assert!(limiter.try_take(bob, t0), "another address is not limited");
+        limiter.prune(t0 + Duration::from_secs(2));
+        assert!(lock(&limiter.buckets).is_empty());
+        assert!(limiter.try_take(ada, t0 + Duration::from_secs(2)));
     }
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod client_addr;
 mod head;
+mod invite_info;
 mod routes;
 
 use crate::adapters::bootstrap::JoinIds;
@@ -73,6 +74,7 @@ pub fn configure(app: Arc<AppState>) -> impl Fn(&mut web::ServiceConfig) + Clone
             )
             .route("/healthz", web::get().to(routes::healthz))
             .route("/iceservers", web::get().to(routes::ice_servers))
+            .route("/invite-info", web::get().to(invite_info::invite_info))
             .route("/", web::get().to(routes::index))
             .configure(|cfg| crate::adapters::routes(app.hub.config(), cfg));
         if let Some(dir) = public_dir.filter(|d| d.is_dir()) {

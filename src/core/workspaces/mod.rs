@@ -14,6 +14,7 @@
 
 mod admission;
 mod expiry;
+mod invites;
 mod join;
 mod membership;
 mod moderation;
@@ -22,9 +23,10 @@ mod relay;
 pub mod request;
 mod workspace;
 
+pub use invites::InvitePreview;
 pub(crate) use workspace::{Link, Workspace};
 
-use crate::auth::limits::CreateLimiter;
+use crate::auth::limits::{AddressLimiter, CreateLimiter};
 use crate::auth::pin_limits::PinLimits;
 use crate::auth::{PinHasher, Role, Tokens};
 use crate::clock::Clock;
@@ -45,6 +47,8 @@ pub struct Hub {
     pins: PinHasher,
     workspaces: RwLock<HashMap<String, Arc<Workspace>>>,
     creates: CreateLimiter,
+    /// `GET /invite-info` per client address, at the request rate of a connection.
+    invite_lookups: AddressLimiter,
     pin_limits: PinLimits,
     /// Where every acknowledged change is written before it is acknowledged.
     store: Arc<dyn Store>,
@@ -127,6 +131,10 @@ impl Hub {
             pins: PinHasher::new(config.secrets.salt.clone()),
             workspaces: RwLock::new(workspaces),
             creates: CreateLimiter::new(limits.creates_per_minute),
+            invite_lookups: AddressLimiter::new(
+                f64::from(limits.requests_per_second),
+                f64::from(limits.request_burst),
+            ),
             pin_limits: PinLimits::new(limits),
             config,
             store,
