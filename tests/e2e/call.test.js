@@ -7,6 +7,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const h = require('./helpers');
+const { openSdkPage } = require('./sdk-pages');
 
 const PIN = '4711';
 
@@ -120,6 +121,29 @@ describe('Switchboard demo app', { concurrency: false }, () => {
 
       await bob.locator('#toggle-mic').click();
       for (const page of [ada, cleo]) await h.waitForMic(page, ids.Bob, 'on');
+    });
+  });
+
+  it('shows no microphone state for a member who never announced one', { timeout: 60_000 }, async (t) => {
+    // Sam attends through the SDK alone: no call, so no `state` until Sam sends one.
+    const makePage = (label) => (label === 'sam' ? openSdkPage : h.openPage)(browser, server.url, label);
+    await h.withPages(t, makePage, async (open) => {
+      const [ada, sam] = [await open('ada'), await open('sam')];
+      const link = await h.createWorkspace(ada, { name: 'Quiet', attendeeName: 'Ada' });
+      const invite = new URL(link).searchParams.get('invite');
+      await sam.evaluate((token) => sb.attend({ invite: token, name: 'Sam' }), invite);
+      const ids = await h.waitForTiles(ada, ['Ada', 'Sam']);
+
+      const mic = ada.locator(`div.tile[data-attendee-id="${ids.Sam}"] span.mic`);
+      assert.equal(await mic.getAttribute('data-mic'), null, 'no mic state on the tile');
+      assert.equal(await mic.textContent(), '', 'not "Muted", nothing');
+      assert.equal(await mic.isVisible(), false, 'no empty badge either');
+
+      await sam.evaluate(() => sb.state({ mic: false }));
+      await h.waitForMic(ada, ids.Sam, 'off');
+      assert.equal(await mic.textContent(), 'Muted');
+      await sam.evaluate(() => sb.state({ mic: true }));
+      await h.waitForMic(ada, ids.Sam, 'on');
     });
   });
 
