@@ -1,0 +1,47 @@
+'use strict';
+// The owner's side of the demo app: the hint to share the invite link (the owner's alone).
+// Run: `cd tests/e2e && node --test owner.test.js`.
+
+const { describe, it, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./helpers');
+
+const PIN = '4711';
+
+describe("the owner's side", { concurrency: false }, () => {
+  let server;
+  let browser;
+
+  before(async () => {
+    server = await h.startServer();
+    browser = await h.launchBrowser();
+  });
+
+  after(async () => {
+    if (browser) await browser.close();
+    if (server) await server.stop();
+  });
+
+  const scenario = (t, body) => h.withPages(t, (label) => h.openPage(browser, server.url, label), body);
+
+  /** Ada creates a workspace with a PIN, and Bob joins it with the PIN. */
+  async function adaAndBob(open, workspace) {
+    const [ada, bob] = [await open('ada'), await open('bob')];
+    const link = await h.createWorkspace(ada, { name: workspace, pin: PIN, attendeeName: 'Ada' });
+    await h.joinWorkspace(bob, link, { name: 'Bob', pin: PIN });
+    await h.waitForTiles(ada, ['Ada', 'Bob']);
+    return { ada, bob, link };
+  }
+
+  it('tells the owner alone to share the invite link', { timeout: 60_000 }, async (t) => {
+    await scenario(t, async (open) => {
+      const { ada, bob } = await adaAndBob(open, 'Hint');
+      assert.ok(await ada.locator('#share-hint').isVisible(), 'the owner sees the hint');
+      const hint = await ada.locator('#share-hint').textContent();
+      assert.match(hint, /link/i);
+      assert.match(hint, /PIN/, 'a protected workspace: the PIN goes with the link');
+      assert.equal(await bob.locator('#share-hint').isVisible(), false, 'Bob sees no hint');
+      assert.ok(await bob.locator('#invite-link').isVisible(), 'though Bob sees the link');
+    });
+  });
+});
