@@ -3,6 +3,7 @@
 
 import { decodeToken, sessions } from './switchboard.js';
 import { $, app, describe, element, report, say, sb, sessionEndText, withButton } from './app/shared.js';
+import { askConfirm, dismissConfirm } from './app/confirm.js';
 import { showOwnerControls, wireOwnerControls } from './app/owner.js';
 import { onPeerState, onStream, syncTiles, unmuteRemote } from './app/tiles.js';
 
@@ -96,6 +97,7 @@ function showWorkspace() {
 // replaced tab, belongs to the other tab).
 function exitWorkspace(message, { toHome = true } = {}) {
   app.inWorkspace = false;
+  dismissConfirm();
   app.call?.close();
   app.call = null;
   stopMedia();
@@ -243,6 +245,8 @@ async function leaveWorkspace() {
 }
 
 async function destroyWorkspace() {
+  const message = 'End this workspace for everyone? Everyone in it is sent out, and its invite link stops working.';
+  if (!(await askConfirm(message, 'End for everyone')) || !app.inWorkspace) return;
   try {
     await sb.destroy();
   } catch (err) {

@@ -195,6 +195,7 @@ describe('Switchboard demo app', { concurrency: false }, () => {
       const { ada, bob, cleo } = await threeWayCall(open, { media: false, workspace: 'Destroy' });
 
       await ada.locator('#destroy').click();
+      await ada.locator('#confirm-ok').click();
 
       for (const page of [bob, cleo]) {
         await page.locator('section#call').waitFor({ state: 'hidden', timeout: h.UI_TIMEOUT });

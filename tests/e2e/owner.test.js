@@ -1,5 +1,6 @@
 'use strict';
-// The owner's side of the demo app: the hint to share the invite link (the owner's alone).
+// The owner's side of the demo app: the hint to share the invite link (the owner's alone),
+// and ending the workspace only once confirmed in the page.
 // Run: `cd tests/e2e && node --test owner.test.js`.
 
 const { describe, it, before, after } = require('node:test');
@@ -33,6 +34,13 @@ describe("the owner's side", { concurrency: false }, () => {
     return { ada, bob, link };
   }
 
+  /** Ada's #destroy opens the confirmation, which asks about everyone. */
+  async function askToEnd(ada) {
+    await ada.locator('#destroy').click();
+    await ada.locator('#confirm-dialog').waitFor({ state: 'visible', timeout: h.UI_TIMEOUT });
+    assert.match(await ada.locator('#confirm-message').textContent(), /everyone/i);
+  }
+
   it('tells the owner alone to share the invite link', { timeout: 60_000 }, async (t) => {
     await scenario(t, async (open) => {
       const { ada, bob } = await adaAndBob(open, 'Hint');
@@ -42,6 +50,39 @@ describe("the owner's side", { concurrency: false }, () => {
       assert.match(hint, /PIN/, 'a protected workspace: the PIN goes with the link');
       assert.equal(await bob.locator('#share-hint').isVisible(), false, 'Bob sees no hint');
       assert.ok(await bob.locator('#invite-link').isVisible(), 'though Bob sees the link');
+    });
+  });
+
+  it('keeps the workspace when the owner cancels the end, by button or Escape', { timeout: 60_000 }, async (t) => {
+    await scenario(t, async (open) => {
+      const { ada, bob, link } = await adaAndBob(open, 'Second thoughts');
+      await askToEnd(ada);
+      await ada.locator('#confirm-cancel').click();
+      await ada.locator('#confirm-dialog').waitFor({ state: 'hidden', timeout: h.UI_TIMEOUT });
+      await askToEnd(ada);
+      await ada.keyboard.press('Escape');
+      await ada.locator('#confirm-dialog').waitFor({ state: 'hidden', timeout: h.UI_TIMEOUT });
+
+      // Still open for business: a newcomer gets in, and every page shows them.
+      const cleo = await open('cleo');
+      await h.joinWorkspace(cleo, link, { name: 'Cleo', pin: PIN });
+      for (const page of [ada, bob, cleo]) await h.waitForTiles(page, ['Ada', 'Bob', 'Cleo']);
+      assert.ok(!ada.__log.some((line) => line.includes('"event":"destroy"')), 'no destroy was sent');
+      assert.ok(await ada.locator('#destroy').isEnabled(), 'the button works again');
+    });
+  });
+
+  it('ends the workspace once confirmed', { timeout: 60_000 }, async (t) => {
+    await scenario(t, async (open) => {
+      const { ada, bob } = await adaAndBob(open, 'The end');
+      await askToEnd(ada);
+      await ada.locator('#confirm-ok').click();
+
+      await ada.locator('section#home').waitFor({ state: 'visible', timeout: h.UI_TIMEOUT });
+      t.diagnostic(`Ada's notice: ${await h.waitForStatus(ada, /closed|ended/i)}`);
+      await bob.locator('section#call').waitFor({ state: 'hidden', timeout: h.UI_TIMEOUT });
+      t.diagnostic(`Bob's notice: ${await h.waitForStatus(bob, /closed|no longer/i)}`);
+
     });
   });
 });
