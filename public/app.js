@@ -20,6 +20,12 @@ function showEntry() {
   show(app.invite ? 'join' : 'home');
 }
 
+// A PIN has done its work once the workspace is entered, and must not wait in a form
+// for the next person at this screen once it ended.
+function forgetPins() {
+  for (const id of ['create-pin', 'join-pin', 'pin-input']) $(id).value = '';
+}
+
 function inviteUrl(token) {
   return `${location.origin}/?invite=${encodeURIComponent(token)}`;
 }
@@ -78,6 +84,7 @@ function onJoinError(err, pin) {
 function enterWorkspace() {
   if (!sb.workspace) return;
   app.inWorkspace = true;
+  forgetPins();
   show('call');
   $('workspace-name').textContent = sb.workspace.name;
   showWorkspace();
@@ -98,6 +105,7 @@ function showWorkspace() {
 function exitWorkspace(message, { toHome = true } = {}) {
   app.inWorkspace = false;
   dismissConfirm();
+  forgetPins();
   app.call?.close();
   app.call = null;
   stopMedia();

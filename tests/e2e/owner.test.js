@@ -1,7 +1,7 @@
 'use strict';
 // The owner's side of the demo app: the hint to share the invite link (the owner's alone),
-// and ending the workspace only once confirmed in the page.
-// Run: `cd tests/e2e && node --test owner.test.js`.
+// ending the workspace only once confirmed in the page, and no PIN left in any field after
+// the workspace ended. Run: `cd tests/e2e && node --test owner.test.js`.
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -72,9 +72,10 @@ describe("the owner's side", { concurrency: false }, () => {
     });
   });
 
-  it('ends the workspace once confirmed', { timeout: 60_000 }, async (t) => {
+  it('ends the workspace once confirmed, leaving no PIN in any field', { timeout: 60_000 }, async (t) => {
     await scenario(t, async (open) => {
       const { ada, bob } = await adaAndBob(open, 'The end');
+      await ada.locator('#pin-input').fill('9753'); // typed, never set
       await askToEnd(ada);
       await ada.locator('#confirm-ok').click();
 
@@ -83,6 +84,10 @@ describe("the owner's side", { concurrency: false }, () => {
       await bob.locator('section#call').waitFor({ state: 'hidden', timeout: h.UI_TIMEOUT });
       t.diagnostic(`Bob's notice: ${await h.waitForStatus(bob, /closed|no longer/i)}`);
 
+      for (const id of ['create-pin', 'pin-input']) {
+        assert.equal(await ada.locator(`#${id}`).inputValue(), '', `Ada's #${id} is empty`);
+      }
+      assert.equal(await bob.locator('#join-pin').inputValue(), '', "Bob's #join-pin is empty");
     });
   });
 });
