@@ -4,6 +4,7 @@
 import { decodeToken, sessions } from './switchboard.js';
 import { $, app, describe, element, report, say, sb, sessionEndText, withButton } from './app/shared.js';
 import { askConfirm, dismissConfirm } from './app/confirm.js';
+import { openJoinPage, wireJoin } from './app/join.js';
 import { showOwnerControls, wireOwnerControls } from './app/owner.js';
 import { onPeerState, onStream, syncTiles, unmuteRemote } from './app/tiles.js';
 
@@ -18,6 +19,7 @@ function show(view) {
 
 function showEntry() {
   show(app.invite ? 'join' : 'home');
+  if (app.invite) openJoinPage();
 }
 
 // A PIN has done its work once the workspace is entered, and must not wait in a form
@@ -50,35 +52,6 @@ async function onCreate(event) {
     say('');
     enterWorkspace();
   });
-}
-
-async function onJoin(event) {
-  event.preventDefault();
-  const pin = $('join-pin').value;
-  await withButton($('join-submit'), async () => {
-    say('Joining…');
-    try {
-      await sb.attend({ invite: app.invite, pin, name: $('join-name').value });
-    } catch (err) {
-      onJoinError(err, pin);
-      return;
-    }
-    say('');
-    enterWorkspace();
-  });
-}
-
-function onJoinError(err, pin) {
-  if (err.code === 'wrong_pin') {
-    say(pin ? 'Wrong PIN.' : 'This workspace is protected by a PIN. Enter it to join.', 'error');
-    $('join-pin').focus();
-    return;
-  }
-  if (err.code === 'forbidden') {
-    say('You cannot join this workspace: its owner removed you.', 'error'); // banned, for now
-    return;
-  }
-  say(describe(err), 'error');
 }
 
 function enterWorkspace() {
@@ -338,7 +311,7 @@ async function resume(token) {
 
 function boot() {
   $('create-form').addEventListener('submit', onCreate);
-  $('join-form').addEventListener('submit', onJoin);
+  wireJoin(enterWorkspace);
   $('copy-invite').addEventListener('click', copyInvite);
   $('unmute-remote').addEventListener('click', unmuteRemote);
   wireOwnerControls();
