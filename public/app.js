@@ -3,6 +3,8 @@
 
 import { decodeToken, sessions } from './switchboard.js';
 import { $, app, describe, element, report, say, sb, sessionEndText, withButton } from './app/shared.js';
+import { askConfirm, dismissConfirm } from './app/confirm.js';
+import { openJoinPage, wireJoin } from './app/join.js';
 import { showOwnerControls, wireOwnerControls } from './app/owner.js';
 import { onPeerState, onStream, syncTiles, unmuteRemote } from './app/tiles.js';
 
@@ -17,6 +19,13 @@ function show(view) {
 
 function showEntry() {
   show(app.invite ? 'join' : 'home');
+  if (app.invite) openJoinPage();
+}
+
+// A PIN has done its work once the workspace is entered, and must not wait in a form
+// for the next person at this screen once it ended.
+function forgetPins() {
+  for (const id of ['create-pin', 'join-pin', 'pin-input']) $(id).value = '';
 }
 
 function inviteUrl(token) {
@@ -45,38 +54,10 @@ async function onCreate(event) {
   });
 }
 
-async function onJoin(event) {
-  event.preventDefault();
-  const pin = $('join-pin').value;
-  await withButton($('join-submit'), async () => {
-    say('Joining…');
-    try {
-      await sb.attend({ invite: app.invite, pin, name: $('join-name').value });
-    } catch (err) {
-      onJoinError(err, pin);
-      return;
-    }
-    say('');
-    enterWorkspace();
-  });
-}
-
-function onJoinError(err, pin) {
-  if (err.code === 'wrong_pin') {
-    say(pin ? 'Wrong PIN.' : 'This workspace is protected by a PIN. Enter it to join.', 'error');
-    $('join-pin').focus();
-    return;
-  }
-  if (err.code === 'forbidden') {
-    say('You cannot join this workspace: its owner removed you.', 'error'); // banned, for now
-    return;
-  }
-  say(describe(err), 'error');
-}
-
 function enterWorkspace() {
   if (!sb.workspace) return;
   app.inWorkspace = true;
+  forgetPins();
   show('call');
   $('workspace-name').textContent = sb.workspace.name;
   showWorkspace();
@@ -96,6 +77,8 @@ function showWorkspace() {
 // replaced tab, belongs to the other tab).
 function exitWorkspace(message, { toHome = true } = {}) {
   app.inWorkspace = false;
+  dismissConfirm();
+  forgetPins();
   app.call?.close();
   app.call = null;
   stopMedia();
@@ -243,6 +226,8 @@ async function leaveWorkspace() {
 }
 
 async function destroyWorkspace() {
+  const message = 'End this workspace for everyone? Everyone in it is sent out, and its invite link stops working.';
+  if (!(await askConfirm(message, 'End for everyone')) || !app.inWorkspace) return;
   try {
     await sb.destroy();
   } catch (err) {
@@ -326,7 +311,7 @@ async function resume(token) {
 
 function boot() {
   $('create-form').addEventListener('submit', onCreate);
-  $('join-form').addEventListener('submit', onJoin);
+  wireJoin(enterWorkspace);
   $('copy-invite').addEventListener('click', copyInvite);
   $('unmute-remote').addEventListener('click', unmuteRemote);
   wireOwnerControls();

@@ -1,4 +1,5 @@
-//! The plain HTTP routes: health, the page at `/`, and `GET /iceservers`.
+//! The plain HTTP routes: health, the page at `/`, `GET /iceservers` and
+//! `GET /invite-info`.
 
 mod common;
 
@@ -141,6 +142,11 @@ async fn every_get_route_answers_head_alike_without_a_body() {
         ("/healthz", None, StatusCode::OK),
         ("/iceservers", Some(owner.token.as_str()), StatusCode::OK),
         ("/iceservers", None, StatusCode::UNAUTHORIZED),
+        (
+            "/invite-info?invite=garbage",
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
         ("/ws", None, StatusCode::BAD_REQUEST),
     ] {
         assert_eq!(
@@ -172,4 +178,137 @@ async fn head_never_upgrades_to_a_websocket() {
     // What a GET /ws that asks for no upgrade gets.
     assert_eq!(head.status(), StatusCode::BAD_REQUEST);
     assert_eq!(get(&app, "/healthz", None).await.status(), StatusCode::OK);
+}
+
+/// `GET /invite-info?invite=…` from the loopback address 127.0.0.`from`: the status and
+/// the JSON body.
+async fn invite_info(app: &TestApp, invite: &str, from: u8) -> (StatusCode, Value) {
+    let client = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, from]))
+        .build()
+        .expect("an HTTP client");
+    let url = format!("{}/invite-info?invite={invite}", app.http_url);
+    let response = within("GET /invite-info", client.get(url).send())
+        .await
+        .expect("GET /invite-info");
+    let status = response.status();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+/// The answer to a dead invite: `status`, and the error body every HTTP route answers
+/// with the code `attend` gives for the same invite.
+async fn assert_dead(app: &TestApp, invite: &str, status: StatusCode, code: &str) {
+    let (got, body) = invite_info(app, invite, 1).await;
+    assert_eq!(got, status, "{code}: {body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(body["message"].is_string(), "{body}");
+    let (_, attend) = app.try_attend(invite, None, "Eve").await;
+    assert_eq!(alert_code(&attend), code, "attend refuses it alike");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_info_names_the_workspace_and_whether_it_asks_for_a_pin() {
+    let app = spawn_app().await;
+    let mut owner = app.create_workspace(Some("4711")).await;
+    let (status, body) = invite_info(&app, &owner.invite(), 1).await;
+    assert_eq!(status, StatusCode::OK);
+    let expected =
+        json!({"workspace_id": owner.workspace_id(), "name": "Test room", "pin_required": true});
+    assert_eq!(body, expected, "nothing but these three");
+
+    let data = json!({ "pin": null });
+    owner.client.ok("set-pin", data, "pin-set").await;
+    let (_, body) = invite_info(&app, &owner.invite(), 1).await;
+    assert_eq!(body["pin_required"], false, "{body}");
+    // The look-up joined nobody.
+    let listed = owner.client.ok("attendees", json!({}), "attendees").await;
+    assert_eq!(ids_of(&listed["attendees"]), vec![owner.id()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_info_says_why_an_invite_leads_nowhere() {
+    let app = spawn_app().await;
+    let mut owner = app.create_workspace(None).await;
+    let old = owner.invite();
+    let rotated = owner
+        .client
+        .ok("rotate-invite", json!({}), "invite-rotated")
+        .await;
+    assert_dead(&app, &old, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    let new = str_of(&rotated["invite"]);
+    assert_eq!(invite_info(&app, &new, 1).await.0, StatusCode::OK);
+
+    assert_dead(&app, "garbage", StatusCode::UNAUTHORIZED, "invalid_token").await;
+    assert_dead(
+        &app,
+        &owner.token,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    let (iat, exp) = (unix_secs() - 7200, unix_secs() - 3600);
+    let claims =
+        json!({"typ": "invite", "wid": owner.workspace_id(), "ver": 1, "iat": iat, "exp": exp});
+    let expired = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("an expired invite");
+    assert_dead(&app, &expired, StatusCode::UNAUTHORIZED, "expired_token").await;
+
+    owner.client.ok("destroy", json!({}), "destroyed").await;
+    assert_dead(&app, &new, StatusCode::NOT_FOUND, "workspace_not_found").await;
+
+    let response = get(&app, "/invite-info", None).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.expect("a JSON error body");
+    assert_eq!(body["code"], "bad_request", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_info_is_limited_per_client_address() {
+    let clock = Clock::system();
+    let app = spawn_app_with_clock(clock.clone(), |c| {
+        c.limits.requests_per_second = 1;
+        c.limits.request_burst = 3;
+    })
+    .await;
+    let owner = app.create_workspace(None).await;
+    // Look-ups of bad invites count too (each costs a signature check), and a limited
+    // one is refused before its invite is looked at. The bucket refills at one a
+    // second, so a slow machine may get more than the burst served; never fewer.
+    let mut answered = 0;
+    let (status, body) = loop {
+        let (status, body) = invite_info(&app, "garbage", 1).await;
+        if status != StatusCode::UNAUTHORIZED {
+            break (status, body);
+        }
+        answered += 1;
+        assert!(answered < 50, "never limited");
+    };
+    assert!(answered >= 3, "the burst was answered first ({answered})");
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["code"], "rate_limited", "{body}");
+    assert!(body["message"].is_string(), "{body}");
+
+    let invite = owner.invite();
+    assert_eq!(
+        invite_info(&app, &invite, 2).await.0,
+        StatusCode::OK,
+        "another address"
+    );
+    clock.advance(std::time::Duration::from_secs(10));
+    assert_eq!(
+        invite_info(&app, &invite, 1).await.0,
+        StatusCode::OK,
+        "refilled"
+    );
+}
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
 }

@@ -1,5 +1,5 @@
 // The owner's controls in the demo app: removing a member (and keeping them out), a new
-// invite link, and the workspace's PIN. The server refuses them to anyone else anyway;
+// invite link, the workspace's PIN, and the hint to share the link. The server refuses them to anyone else anyway;
 // the others simply never see them.
 
 import { $, describe, element, report, say, sb, withButton } from './shared.js';
@@ -34,6 +34,16 @@ export function showOwnerControls() {
   const pinned = !!sb.workspace?.protected;
   $('pin-state').textContent = pinned ? 'Newcomers need a PIN.' : 'No PIN: the invite link is enough.';
   $('remove-pin').hidden = !pinned;
+  showShareHint(owner, pinned);
+}
+
+// Inviting is the owner's to do: only they are told to pass the link on (and the PIN).
+function showShareHint(owner, pinned) {
+  const hint = $('share-hint');
+  hint.hidden = !owner;
+  hint.textContent = pinned
+    ? 'Send this link, and the PIN, to the people you want in the call.'
+    : 'Send this link to the people you want in the call: anyone who has it can join.';
 }
 
 // Runs an owner request; says `done` when it worked, the reason when it did not.

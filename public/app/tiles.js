@@ -1,5 +1,5 @@
 // The demo app's tiles: one per member, self included, in join order, each with its video,
-// name, microphone state and connection note.
+// name, microphone state (when known) and connection note.
 
 import { $, app, element, sb } from './shared.js';
 import { memberActions } from './owner.js';
@@ -36,9 +36,7 @@ function createTile(member) {
 function updateTile(tile, member) {
   const isSelf = member.id === sb.attendeeId;
   tile.querySelector('.name').textContent = member.name;
-  const mic = tile.querySelector('.mic');
-  mic.dataset.mic = member.mic === true ? 'on' : 'off';
-  mic.textContent = member.mic === true ? 'Mic on' : 'Muted';
+  showMic(tile.querySelector('.mic'), member.mic);
   tile.classList.toggle('offline', !member.online);
   if (!member.online) tile.querySelector('.note').textContent = 'Offline';
   if (isSelf) {
@@ -49,6 +47,18 @@ function updateTile(tile, member) {
       if (stream) play(video);
     }
   }
+}
+
+// A member who never said (mic null: another app, or before their call started) is not
+// shown as muted: nothing is shown.
+function showMic(mic, on) {
+  if (typeof on !== 'boolean') {
+    delete mic.dataset.mic;
+    mic.textContent = '';
+    return;
+  }
+  mic.dataset.mic = on ? 'on' : 'off';
+  mic.textContent = on ? 'Mic on' : 'Muted';
 }
 
 /** Makes the tiles match `sb.members`. */

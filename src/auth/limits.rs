@@ -1,5 +1,6 @@
-//! Limits on what a stranger can send: per-connection frame rate and workspace creation
-//! per client address (PIN guessing has its own, in `pin_limits.rs`).
+//! Limits on what a stranger can send: per-connection frame rate, and per client address
+//! workspace creation and public HTTP look-ups (PIN guessing has its own, in
+//! `pin_limits.rs`).
 //!
 //! The per-IP tables are pruned by the hub's sweeper, so they hold only entries that
 //! still limit someone.
@@ -131,24 +132,34 @@ impl FloodWindow {
     }
 }
 
-/// Requests per client address (IPv6 by its /64) and minute, as a bucket of that size:
-/// `create` (`limits.creates_per_minute`), the admin API (`limits.admin_requests_per_minute`).
 /// Addresses an [`AddressLimiter`] holds before it prunes on its own.
 const PRUNE_AT: usize = 4096;
 
+/// A token bucket per client address (its [`source_key`]): `rate` a second, bursts of
+/// `burst`. Buckets that refilled completely are forgotten by [`AddressLimiter::prune`].
 pub struct AddressLimiter {
-    per_minute: f64,
+    rate: f64,
+    burst: f64,
     buckets: Mutex<HashMap<IpAddr, TokenBucket>>,
 }
 
 impl AddressLimiter {
-    pub fn new(per_minute: u32) -> AddressLimiter {
+    pub fn new(rate: f64, burst: f64) -> AddressLimiter {
         AddressLimiter {
-            per_minute: f64::from(per_minute),
+            rate,
+            burst,
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
+    /// `per_minute` a minute, in bursts of as many: `create`
+    /// (`limits.creates_per_minute`), the admin API (`limits.admin_requests_per_minute`).
+    pub fn per_minute(per_minute: u32) -> AddressLimiter {
+        let per_minute = f64::from(per_minute);
+        AddressLimiter::new(per_minute / 60.0, per_minute)
+    }
+
+    /// Takes one token of `ip`'s bucket; false when it is empty.
     pub fn try_take(&self, ip: IpAddr, now: Instant) -> bool {
         let mut buckets = lock(&self.buckets);
         // Addresses come from strangers: past a bound, forget those whose bucket has
@@ -158,7 +169,7 @@ impl AddressLimiter {
         }
         buckets
             .entry(source_key(ip))
-            .or_insert_with(|| TokenBucket::new(self.per_minute / 60.0, self.per_minute, now))
+            .or_insert_with(|| TokenBucket::new(self.rate, self.burst, now))
             .try_take(now)
     }
 
@@ -258,10 +269,25 @@ mod tests {
     fn creates_refill_over_a_minute() {
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let t0 = Instant::now();
-        let c = AddressLimiter::new(2);
+        let c = AddressLimiter::per_minute(2);
         assert!(c.try_take(ip, t0));
         assert!(c.try_take(ip, t0));
         assert!(!c.try_take(ip, t0));
         assert!(c.try_take(ip, t0 + Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn each_address_has_its_own_bucket_and_full_ones_are_forgotten() {
+        let (ada, bob): (IpAddr, IpAddr) =
+            ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let t0 = Instant::now();
+        let limiter = AddressLimiter::new(1.0, 2.0);
+        assert!(limiter.try_take(ada, t0));
+        assert!(limiter.try_take(ada, t0));
+        assert!(!limiter.try_take(ada, t0));
+        assert!(limiter.try_take(bob, t0), "another address is not limited");
+        limiter.prune(t0 + Duration::from_secs(2));
+        assert!(lock(&limiter.buckets).is_empty());
+        assert!(limiter.try_take(ada, t0 + Duration::from_secs(2)));
     }
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod client_addr;
 mod head;
+mod invite_info;
 mod routes;
 
 use crate::adapters::bootstrap::JoinIds;
@@ -61,7 +62,7 @@ impl AppState {
         let limits = &hub.config().limits;
         let entrance_tids = limits.entrance_tids;
         let admin_limiter =
-            crate::auth::limits::AddressLimiter::new(limits.admin_requests_per_minute);
+            crate::auth::limits::AddressLimiter::per_minute(limits.admin_requests_per_minute);
         AppState {
             metrics: crate::ops::metrics::registry(hub.clone(), counters.clone(), tls),
             admin_limiter,
@@ -101,6 +102,7 @@ pub fn configure(app: Arc<AppState>) -> impl Fn(&mut web::ServiceConfig) + Clone
                 web::get().to(crate::adapters::native::session::upgrade),
             )
             .route("/iceservers", web::get().to(routes::ice_servers))
+            .route("/invite-info", web::get().to(invite_info::invite_info))
             .route("/", web::get().to(routes::index))
             .configure(|cfg| crate::ops::routes(&app, cfg))
             .configure(|cfg| crate::adapters::routes(app.hub.config(), cfg));

@@ -50,7 +50,7 @@ pub async fn ice_servers(req: HttpRequest, app: web::Data<AppState>) -> HttpResp
     }
 }
 
-fn error_response(error: &Error) -> HttpResponse {
+pub(super) fn error_response(error: &Error) -> HttpResponse {
     let status =
         StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = HttpResponse::build(status);

@@ -7,6 +7,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const h = require('./helpers');
+const { openSdkPage } = require('./sdk-pages');
 
 const PIN = '4711';
 
@@ -123,6 +124,29 @@ describe('Switchboard demo app', { concurrency: false }, () => {
     });
   });
 
+  it('shows no microphone state for a member who never announced one', { timeout: 60_000 }, async (t) => {
+    // Sam attends through the SDK alone: no call, so no `state` until Sam sends one.
+    const makePage = (label) => (label === 'sam' ? openSdkPage : h.openPage)(browser, server.url, label);
+    await h.withPages(t, makePage, async (open) => {
+      const [ada, sam] = [await open('ada'), await open('sam')];
+      const link = await h.createWorkspace(ada, { name: 'Quiet', attendeeName: 'Ada' });
+      const invite = new URL(link).searchParams.get('invite');
+      await sam.evaluate((token) => sb.attend({ invite: token, name: 'Sam' }), invite);
+      const ids = await h.waitForTiles(ada, ['Ada', 'Sam']);
+
+      const mic = ada.locator(`div.tile[data-attendee-id="${ids.Sam}"] span.mic`);
+      assert.equal(await mic.getAttribute('data-mic'), null, 'no mic state on the tile');
+      assert.equal(await mic.textContent(), '', 'not "Muted", nothing');
+      assert.equal(await mic.isVisible(), false, 'no empty badge either');
+
+      await sam.evaluate(() => sb.state({ mic: false }));
+      await h.waitForMic(ada, ids.Sam, 'off');
+      assert.equal(await mic.textContent(), 'Muted');
+      await sam.evaluate(() => sb.state({ mic: true }));
+      await h.waitForMic(ada, ids.Sam, 'on');
+    });
+  });
+
   it('brings a reloaded attendee back into the call', { timeout: 150_000 }, async (t) => {
     await scenario(t, async (open) => {
       const { ada, bob, cleo, ids } = await threeWayCall(open, { workspace: 'Reload' });
@@ -171,6 +195,7 @@ describe('Switchboard demo app', { concurrency: false }, () => {
       const { ada, bob, cleo } = await threeWayCall(open, { media: false, workspace: 'Destroy' });
 
       await ada.locator('#destroy').click();
+      await ada.locator('#confirm-ok').click();
 
       for (const page of [bob, cleo]) {
         await page.locator('section#call').waitFor({ state: 'hidden', timeout: h.UI_TIMEOUT });

@@ -196,6 +196,20 @@ async function submitJoin(page, inviteLink, { name, pin }) {
   await page.locator('#join-submit').click();
 }
 
+/**
+ * Opens an invite link that leads nowhere: the join page says so at once (#status matches
+ * `re`), with no form to fill and nothing sent to join. Resolves to the notice.
+ */
+async function openDeadInvite(page, inviteLink, re) {
+  const before = page.__log.length; // the log spans every page the tab showed
+  await page.goto(inviteLink);
+  await page.locator('#join-dead').waitFor({ state: 'visible', timeout: UI_TIMEOUT });
+  const notice = await waitForStatus(page, re);
+  if (await page.locator('#join-form').isVisible()) throw new Error(`${page.__label} offers a form for a dead invite`);
+  if (page.__log.slice(before).some((line) => line.includes('"event":"attend"'))) throw new Error(`${page.__label} tried to attend`);
+  return notice;
+}
+
 /** Joins through the invite link and waits for the call view. */
 async function joinWorkspace(page, inviteLink, { name, pin }) {
   await submitJoin(page, inviteLink, { name, pin });
@@ -349,6 +363,7 @@ module.exports = {
   eventually,
   joinWorkspace,
   launchBrowser,
+  openDeadInvite,
   openPage,
   peerConnections,
   resetArtifacts,

@@ -65,6 +65,7 @@ impl Hub {
         self.write_presence(&[Change::AliveAt(now)]);
         let now = self.clock.now();
         self.creates.prune(now);
+        self.invite_lookups.prune(now);
         self.pin_limits.prune(now);
     }
 

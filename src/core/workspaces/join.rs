@@ -1,7 +1,8 @@
 //! Joining: `create`, `attend` and `re-attend`.
 //!
 //! `attend` checks, in order: the invite (its signature, expiry and version), the
-//! workspace, a ban of the caller's address, the PIN lockout, the PIN, then capacity.
+//! workspace, a ban of the caller's address (these three as `GET /invite-info` does,
+//! see `invites.rs`), the PIN lockout, the PIN, then capacity.
 //!
 //! A join is acknowledged only once durable. `attend` reserves the seat under the
 //! workspace lock (so concurrent attends never exceed capacity), commits, and only then
@@ -9,6 +10,7 @@
 //! its own `attended` reply is on its way.
 
 use super::admission::Admission;
+use super::invites::Admissible;
 use super::request::{Attend, Create};
 use super::workspace::{Member, State, Workspace};
 use super::{Binding, Caller, Hub};
@@ -97,14 +99,11 @@ impl Hub {
             &self.config.workspace.anonymous_attendee,
         )?;
         let offered = validate::offered_pin(req.pin.as_deref())?;
-        let workspace = self.find(&invite.wid)?;
-        let pin_hash = {
-            let state = workspace.lock();
-            state
-                .admission
-                .admits(invite.ver, caller.ip, self.clock.now_ms())?;
-            state.admission.pin_hash.clone()
-        };
+        let Admissible {
+            workspace,
+            pin_hash,
+            ..
+        } = self.admissible(&invite, caller.ip)?;
         if let Some(hash) = &pin_hash {
             self.check_pin(&workspace.id, offered, hash.clone(), caller)
                 .await?;

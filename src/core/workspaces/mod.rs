@@ -14,6 +14,7 @@
 
 mod admission;
 mod expiry;
+mod invites;
 mod join;
 mod membership;
 mod moderation;
@@ -23,6 +24,7 @@ mod relay;
 pub mod request;
 mod workspace;
 
+pub use invites::InvitePreview;
 pub use operator::{MemberDetail, Presence, WorkspaceDetail, WorkspaceSummary};
 pub(crate) use workspace::{Link, Workspace};
 
@@ -47,6 +49,8 @@ pub struct Hub {
     pins: PinHasher,
     workspaces: RwLock<HashMap<String, Arc<Workspace>>>,
     creates: AddressLimiter,
+    /// `GET /invite-info` per client address, at the request rate of a connection.
+    invite_lookups: AddressLimiter,
     pin_limits: PinLimits,
     /// Where every acknowledged change is written before it is acknowledged.
     store: Arc<dyn Store>,
@@ -128,7 +132,11 @@ impl Hub {
             ),
             pins: PinHasher::new(config.secrets.salt.clone()),
             workspaces: RwLock::new(workspaces),
-            creates: AddressLimiter::new(limits.creates_per_minute),
+            creates: AddressLimiter::per_minute(limits.creates_per_minute),
+            invite_lookups: AddressLimiter::new(
+                f64::from(limits.requests_per_second),
+                f64::from(limits.request_burst),
+            ),
             pin_limits: PinLimits::new(limits),
             config,
             store,
