@@ -155,6 +155,17 @@ pub enum Limit {
 }
 
 impl Limit {
+    /// Every limit, for metrics that list each from the start.
+    pub const ALL: [Limit; 7] = [
+        Limit::Creates,
+        Limit::Requests,
+        Limit::PinChecks,
+        Limit::WrongPins,
+        Limit::PinGuessing,
+        Limit::SlowRecipient,
+        Limit::Admin,
+    ];
+
     /// The setting this limit comes from (`switchboard_rate_limited_total{limit}`).
     pub fn config_key(self) -> &'static str {
         match self {

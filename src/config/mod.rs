@@ -340,7 +340,7 @@ impl Default for LimitsConfig {
             pin_checks_per_ip: 2,
             pin_workspace_failures: 20,
             entrance_tids: 100_000,
-            admin_requests_per_minute: 120,
+            admin_requests_per_minute: 300,
         }
     }
 }

@@ -165,7 +165,7 @@ impl Default for Counters {
     fn default() -> Counters {
         // 50 µs to ~1.6 s: an in-memory apply to a slow disk's fsync.
         let buckets = || exponential_buckets(0.000_05, 2.0, 16);
-        Counters {
+        let counters = Counters {
             dropped: Default::default(),
             relayed: Default::default(),
             relayed_bytes: Default::default(),
@@ -180,7 +180,17 @@ impl Default for Counters {
             ice_failures: Family::default(),
             store_write: Histogram::new(buckets()),
             store_flush: Histogram::new(buckets()),
+        };
+        // Every limit is a series from the start: an alert on a rate of refusals, or a
+        // dashboard, sees 0 rather than no data.
+        for limit in crate::error::Limit::ALL {
+            drop(
+                counters
+                    .rate_limited
+                    .get_or_create(&[("limit", limit.config_key())]),
+            );
         }
+        counters
     }
 }
 

@@ -61,7 +61,7 @@ impl Ice {
     pub fn new(config: &Config, counters: Arc<Counters>) -> Ice {
         let ice = &config.ice;
         let secrets = &config.secrets;
-        let sources = ice
+        let sources: Vec<Source> = ice
             .provider
             .list()
             .into_iter()
@@ -84,6 +84,12 @@ impl Ice {
                 ))),
             })
             .collect();
+        // Each configured provider is a series from the start (0, not no data).
+        for source in &sources {
+            let provider = [("provider", source.label())];
+            drop(counters.ice_requests.get_or_create(&provider));
+            drop(counters.ice_failures.get_or_create(&provider));
+        }
         Ice { sources, counters }
     }
 

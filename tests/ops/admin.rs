@@ -105,12 +105,16 @@ async fn the_operator_kicks_and_bans_as_the_owner_would() {
     bob.client.recv_event("attendee-left").await;
 
     let old_invite = owner.invite();
-    let (status, _) = answer(kick(bob.id(), true)).await;
+    let (status, banned) = answer(kick(bob.id(), true)).await;
     assert_eq!(status, 200);
     bob.client.expect_close(4003).await;
     owner.client.recv_event("attendee-left").await;
     let rotated = owner.client.recv_event("invite-rotated").await;
     assert_ne!(rotated["invite"], old_invite.as_str());
+    assert_eq!(
+        banned["invite"], rotated["invite"],
+        "the answer carries the new invite"
+    );
     let (_, refused) = app.try_attend(&old_invite, None, "Bob again").await;
     assert_eq!(alert_code(&refused), "invalid_token");
 

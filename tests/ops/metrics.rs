@@ -100,6 +100,8 @@ async fn refusals_count_by_the_setting_of_their_limit_and_pin_failures_apart() {
     let m = scrape(&app.http_url).await;
     let limit = [("limit", "creates_per_minute")];
     assert_eq!(value(&m, "switchboard_rate_limited_total", &limit), 1.0);
+    let untouched = [("limit", "pin_workspace_failures")];
+    assert_eq!(value(&m, "switchboard_rate_limited_total", &untouched), 0.0);
     assert_eq!(value(&m, "switchboard_pin_failures_total", &[]), 1.0);
 }
 

@@ -120,9 +120,15 @@ impl Hub {
     /// Removes `target` for good, as the owner's `kick {attendee_id, ban}` would: the
     /// target gets `kicked` and its socket closes, every online member (the owner too)
     /// gets `attendee-left` and, with `ban`, `invite-rotated`. The owner cannot be
-    /// kicked: destroy the workspace instead. Errors: `workspace_not_found`,
-    /// `unknown_attendee`, `forbidden` (the owner), `unavailable` (storage).
-    pub async fn operator_kick(&self, wid: &str, target: &str, ban: bool) -> Result<()> {
+    /// kicked: destroy the workspace instead. Returns the new invite of a ban. Errors:
+    /// `workspace_not_found`, `unknown_attendee`, `forbidden` (the owner),
+    /// `unavailable` (storage).
+    pub async fn operator_kick(
+        &self,
+        wid: &str,
+        target: &str,
+        ban: bool,
+    ) -> Result<Option<String>> {
         let ws = self.find(wid)?;
         let (name, conn) = {
             let state = &mut *live(&ws)?;
@@ -138,8 +144,11 @@ impl Hub {
             conn,
             ban,
         };
-        self.announce_kick(&ws, expelled, "");
-        Ok(())
+        let rotated = self.announce_kick(&ws, expelled, "");
+        Ok(rotated.and_then(|push| match push {
+            Push::InviteRotated { invite } => Some(invite),
+            _ => None,
+        }))
     }
 
     /// A new invite: every invite handed out so far stops working, and every online

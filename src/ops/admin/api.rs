@@ -47,8 +47,8 @@ pub(super) struct Kick {
 }
 
 /// `POST /admin/api/workspaces/{id}/kick` `{"attendee_id", "ban"?}`: `{attendee_id,
-/// ban}` once durable. 404 `workspace_not_found` or `unknown_attendee`, 403
-/// `forbidden` for the owner.
+/// ban}` once durable, with the new `invite` after a ban. 404 `workspace_not_found` or
+/// `unknown_attendee`, 403 `forbidden` for the owner.
 pub(super) async fn kick(
     _: Operator,
     app: web::Data<AppState>,
@@ -56,8 +56,11 @@ pub(super) async fn kick(
     body: web::Bytes,
 ) -> Answer {
     let Kick { attendee_id, ban } = json_body(&body)?;
-    app.hub.operator_kick(&id, &attendee_id, ban).await?;
-    Ok(HttpResponse::Ok().json(json!({"attendee_id": attendee_id, "ban": ban})))
+    let answer = match app.hub.operator_kick(&id, &attendee_id, ban).await? {
+        Some(invite) => json!({"attendee_id": attendee_id, "ban": ban, "invite": invite}),
+        None => json!({"attendee_id": attendee_id, "ban": ban}),
+    };
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 /// `POST /admin/api/workspaces/{id}/rotate-invite`: `{"invite"}`, the new invite.
