@@ -123,6 +123,10 @@ impl Live {
         )?;
         for protocol in Protocol::ALL {
             for transport in Transport::ALL {
+                // Only Engine.IO polls; the other pairs would be zeros forever.
+                if transport == Transport::Polling && protocol != Protocol::SocketIo {
+                    continue;
+                }
                 let labels = [
                     ("protocol", protocol.label()),
                     ("transport", transport.label()),
