@@ -149,9 +149,10 @@ async fn connection<H: FrameHandler>(
     let gauge = app.counters.connection(H::PROTOCOL, Transport::WebSocket);
     tracing::info!(conn = %id, %ip, protocol, "connection opened");
     let reason = serve(&app, &mut frames, &mut handler, &out).await;
+    // Uncounted before anyone hears of the end (a member's `attendee-offline`).
+    drop(gauge);
     handler.on_end();
     out.close(CLOSE_NORMAL, "");
-    drop(gauge);
     if out.was_slow() {
         app.counters.policy_closed(PolicyClose::SlowConsumer);
     }
