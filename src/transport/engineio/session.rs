@@ -181,14 +181,7 @@ async fn run<H: FrameHandler>(app: Arc<AppState>, session: Arc<Session>, owned: 
     let protocol = H::PROTOCOL.label();
     tracing::info!(conn = %id, sid = %session.sid, protocol, "connection opened");
     let reason = serve(&app, &session, &mut handler, &mut inbound).await;
-    handler.on_end();
-    session.out.close(CLOSE_NORMAL, "");
-    if !session.is_upgraded() {
-        // The close packet goes out on a poll: the client's next one, within the bound a
-        // WebSocket's peer gets to read its close. Until then the session still counts
-        // as open (a drain waits for it).
-        let _ = tokio::time::timeout(CLOSE_BOUND, session.out.close_collected()).await;
-    }
+    // Uncounted before anyone hears of the end (a member's `attendee-offline`).
     drop(
         session
             .gauge
@@ -196,6 +189,14 @@ async fn run<H: FrameHandler>(app: Arc<AppState>, session: Arc<Session>, owned: 
             .unwrap_or_else(|p| p.into_inner())
             .take(),
     );
+    handler.on_end();
+    session.out.close(CLOSE_NORMAL, "");
+    if !session.is_upgraded() {
+        // The close packet goes out on a poll: the client's next one, within the bound a
+        // WebSocket's peer gets to read its close. Until then the session still counts
+        // as open to a drain, which waits for it.
+        let _ = tokio::time::timeout(CLOSE_BOUND, session.out.close_collected()).await;
+    }
     if session.out.was_slow() {
         app.counters.policy_closed(PolicyClose::SlowConsumer);
     }
