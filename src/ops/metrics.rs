@@ -27,30 +27,35 @@ pub fn registry(hub: Arc<Hub>, counters: Arc<Counters>, tls: CertExpiry) -> Regi
         "Requests received, by protocol and event (known events only)",
         counters.requests.clone(),
     );
-    registry.register(
-        "alerts",
-        "Errors answered to clients, by wire code",
-        counters.alerts.clone(),
-    );
-    registry.register(
-        "rate_limited",
-        "Refusals by a rate limit, by the setting of the limit",
-        counters.rate_limited.clone(),
-    );
+    let by_one_label = [
+        (
+            "alerts",
+            "Errors answered to clients, by wire code",
+            &counters.alerts,
+        ),
+        (
+            "rate_limited",
+            "Refusals by a rate limit, by the setting of the limit",
+            &counters.rate_limited,
+        ),
+        (
+            "ice_requests",
+            "ICE server lists asked of each provider",
+            &counters.ice_requests,
+        ),
+        (
+            "ice_failures",
+            "ICE server lists a provider failed to give",
+            &counters.ice_failures,
+        ),
+    ];
+    for (name, help, family) in by_one_label {
+        registry.register(name, help, family.clone());
+    }
     registry.register(
         "pin_failures",
         "Wrong or missing PINs at attend",
         counters.pin_failures.clone(),
-    );
-    registry.register(
-        "ice_requests",
-        "ICE server lists asked of each provider",
-        counters.ice_requests.clone(),
-    );
-    registry.register(
-        "ice_failures",
-        "ICE server lists a provider failed to give",
-        counters.ice_failures.clone(),
     );
     registry.register_with_unit(
         "store_write",
