@@ -35,6 +35,8 @@ pub enum ConfigError {
          least {MIN_SECRET_BYTES} bytes, e.g. `export MAGICK_TOKEN=$(openssl rand -hex 32)`"
     )]
     WeakSecret,
+    #[error("development secret {path}: {message}")]
+    DevSecret { path: PathBuf, message: String },
 }
 
 /// The environment as Switchboard sees it: `.env` values, overridden by real variables.
@@ -177,19 +179,13 @@ impl Config {
             if !self.server.development {
                 return Err(ConfigError::WeakSecret);
             }
-            if self.secrets.jwt.is_none() {
-                self.secrets.jwt = Some(Secret::new(crate::core::ids::random_secret()));
-                warnings.push(
-                    "MAGICK_TOKEN is not set: using a random secret for this run; tokens will \
-                     not survive a restart"
-                        .to_string(),
-                );
-            } else {
-                warnings.push(format!(
+            warnings.push(match self.secrets.jwt {
+                None => super::dev_secret::settle(self)?,
+                Some(_) => format!(
                     "MAGICK_TOKEN is shorter than {MIN_SECRET_BYTES} bytes; production mode \
                      would refuse it"
-                ));
-            }
+                ),
+            });
         }
         if !self.server.development && !self.tls.enabled && !self.server.behind_proxy {
             return Err(ConfigError::NoTls);
@@ -396,14 +392,6 @@ mod tests {
         assert!(matches!(config.prepare(), Err(ConfigError::NoTls)));
         config.server.behind_proxy = true;
         assert!(config.prepare().unwrap().is_empty());
-    }
-
-    #[test]
-    fn development_makes_up_a_secret_and_says_so() {
-        let mut config = Config::default();
-        let warnings = config.prepare().unwrap();
-        assert_eq!(warnings.len(), 1);
-        assert!(config.secrets.jwt.unwrap().len() >= MIN_SECRET_BYTES);
     }
 
     #[test]

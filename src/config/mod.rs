@@ -4,12 +4,14 @@
 //! default.
 
 mod compat;
+mod dev_secret;
 mod load;
 mod origins;
 mod proxies;
 mod secret;
 
 pub use compat::{BootstrapConfig, CompatConfig, PeeroConfig, SignalFireConfig};
+pub(crate) use dev_secret::FILE as DEV_SECRET_FILE;
 pub use load::{load, ConfigError, Env};
 pub use secret::Secret;
 

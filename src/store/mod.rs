@@ -13,6 +13,7 @@ mod migrate;
 mod sled;
 
 pub use self::sled::SledStore;
+pub(crate) use layout::is_store_or_fresh;
 pub use memory::MemoryStore;
 
 use crate::auth::Role;
