@@ -98,10 +98,12 @@ fn parse_file(path: &Path) -> Result<Config, ConfigError> {
         path: path.to_path_buf(),
         cause: source,
     })?;
-    parse_str(&text).map_err(|message| ConfigError::Parse {
+    let mut config = parse_str(&text).map_err(|message| ConfigError::Parse {
         path: path.to_path_buf(),
         message,
-    })
+    })?;
+    config.server.resolve_against(path);
+    Ok(config)
 }
 
 /// Parses config.toml text; the error names the offending key (toml reports
@@ -162,14 +164,14 @@ fn parse_bool(value: &str) -> Option<bool> {
 impl Config {
     /// Checks what the file format cannot, and settles the JWT secret: a random one in
     /// development (with a warning, returned for the caller to log), a refusal in
-    /// production when it is missing or short.
+    /// production when it is missing or short. Warns of a `public_dir` that is missing.
     pub fn prepare(&mut self) -> Result<Vec<String>, ConfigError> {
         self.check_values()?;
         self.check_ice()?;
         self.server.trusted_nets = super::proxies::parse(&self.server.trusted_proxies)?;
         self.server.origins = super::origins::parse(&self.server.allowed_origins)?;
         super::compat::check(self)?;
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = self.server.public_dir_warning().into_iter().collect();
         let strong = self
             .secrets
             .jwt

@@ -1,8 +1,10 @@
 //! The HTTP face of the server: routes, static files, and the WebSocket endpoint.
 
 pub(crate) mod client_addr;
+pub(crate) mod cors;
 mod head;
 mod routes;
+mod sdk;
 
 use crate::adapters::bootstrap::JoinIds;
 use crate::core::conn::Router;
@@ -66,6 +68,7 @@ pub fn configure(app: Arc<AppState>) -> impl Fn(&mut web::ServiceConfig) + Clone
     move |cfg: &mut web::ServiceConfig| {
         let public_dir = app.hub.config().server.public_dir.clone();
         let mut routes = web::scope("")
+            .wrap(from_fn(cors::shared))
             .wrap(from_fn(head::as_get))
             .route(
                 "/ws",
@@ -74,6 +77,7 @@ pub fn configure(app: Arc<AppState>) -> impl Fn(&mut web::ServiceConfig) + Clone
             .route("/healthz", web::get().to(routes::healthz))
             .route("/iceservers", web::get().to(routes::ice_servers))
             .route("/", web::get().to(routes::index))
+            .configure(sdk::routes)
             .configure(|cfg| crate::adapters::routes(app.hub.config(), cfg));
         if let Some(dir) = public_dir.filter(|d| d.is_dir()) {
             routes = routes.service(actix_files::Files::new("/", dir));
