@@ -169,11 +169,12 @@ async fn run<H: FrameHandler>(app: Arc<AppState>, session: Arc<Session>, owned: 
     let protocol = H::PROTOCOL.label();
     tracing::info!(conn = %id, sid = %session.sid, protocol, "connection opened");
     let reason = serve(&app, &session, &mut handler, &mut inbound).await;
+    let member = crate::transport::ws::Member::of(&handler);
     handler.on_end();
     session.out.close(CLOSE_NORMAL, "");
     app.engine.remove(&session.sid);
     drop(registered);
-    tracing::info!(conn = %id, protocol, reason, "connection closed");
+    member.log_closed(id, protocol, reason);
 }
 
 async fn serve<H: FrameHandler>(
