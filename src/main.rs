@@ -49,9 +49,18 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     if let Some(port) = args.port {
         config.server.port = port;
     }
-    if let Some(Command::ImportJson { file, pin }) = args.command {
+    if let Some(Command::ImportJson {
+        file,
+        pin,
+        base_url,
+    }) = args.command
+    {
         switchboard::telemetry::init(true);
-        let report = switchboard::import::import_json(&config, &file, pin.as_deref()).await?;
+        let options = switchboard::import::Options {
+            pin: pin.as_deref(),
+            base_url: base_url.as_deref(),
+        };
+        let report = switchboard::import::import_json(&config, &file, options).await?;
         for line in report.lines {
             println!("{line}");
         }
@@ -95,6 +104,10 @@ enum Command {
         /// Protects every imported workspace with this PIN.
         #[arg(long)]
         pin: Option<String>,
+        /// The demo app's public address, which the printed links open (default: built
+        /// from the config: https when TLS is on, the host and port).
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
     },
     /// Calls the admin API of a running server, with ADMIN_TOKEN from the environment
     /// or .env.

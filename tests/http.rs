@@ -1,5 +1,6 @@
-//! The plain HTTP routes: health, the page at `/`, `GET /iceservers` and
-//! `GET /invite-info`.
+//! The plain HTTP routes: health, the page at `/` and `public_dir` (found beside its
+//! config file), the SDK compiled into the binary, `GET /iceservers`, `GET /invite-info`,
+//! and CORS for the pages of `allowed_origins`.
 
 mod common;
 
@@ -139,6 +140,8 @@ async fn every_get_route_answers_head_alike_without_a_body() {
         ("/index.html", None, StatusCode::OK),
         ("/app.js", None, StatusCode::OK),
         ("/missing.js", None, StatusCode::NOT_FOUND),
+        ("/switchboard.js", None, StatusCode::OK),
+        ("/sdk/outbox.js", None, StatusCode::OK),
         ("/healthz", None, StatusCode::OK),
         ("/iceservers", Some(owner.token.as_str()), StatusCode::OK),
         ("/iceservers", None, StatusCode::UNAUTHORIZED),
@@ -311,4 +314,147 @@ fn unix_secs() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
         .as_secs()
+}
+
+/// `GET path` with extra request headers; `method` for the preflights.
+async fn request(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = reqwest::Client::new().request(method, format!("{base}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    within(&format!("{path} with {headers:?}"), request.send())
+        .await
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_is_served_without_a_public_dir() {
+    let app = spawn_app().await;
+    assert!(app.config.server.public_dir.is_none());
+    for (path, wanted) in [
+        ("/switchboard.js", "export class Switchboard"),
+        ("/sdk/session.js", "export class SwitchboardError"),
+        ("/sdk/call.js", "export class Call"),
+    ] {
+        let response = get(&app, path, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let content_type = header(&response, "content-type");
+        assert_eq!(
+            content_type,
+            Some("text/javascript; charset=utf-8"),
+            "{path}"
+        );
+        assert_eq!(
+            header(&response, "cache-control"),
+            Some("no-cache"),
+            "{path}"
+        );
+        let etag = header(&response, "etag").expect("an ETag").to_string();
+        assert!(response.text().await.unwrap().contains(wanted), "{path}");
+        // Revalidating an unchanged file costs no body.
+        let again = [("If-None-Match", etag.as_str())];
+        let cached = request(&app.http_url, reqwest::Method::GET, path, &again).await;
+        assert_eq!(cached.status(), StatusCode::NOT_MODIFIED, "{path}");
+    }
+    let missing = get(&app, "/sdk/nothing.js", None).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+const ALLOWED: &str = "https://app.example.com";
+const FOREIGN: &str = "https://elsewhere.example.com";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_and_iceservers_allow_the_allowed_origins_only() {
+    let app = spawn_app_with(|c| c.server.allowed_origins = vec![ALLOWED.into()]).await;
+    let owner = app.create_workspace(None).await;
+    let bearer = format!("Bearer {}", owner.token);
+    let get_from = |origin: &'static str, path: &'static str| {
+        let headers = [("Origin", origin), ("Authorization", bearer.as_str())];
+        let url = app.http_url.clone();
+        async move { request(&url, reqwest::Method::GET, path, &headers).await }
+    };
+    for path in ["/switchboard.js", "/sdk/membership.js", "/iceservers"] {
+        let allowed = get_from(ALLOWED, path).await;
+        assert_eq!(allowed.status(), StatusCode::OK, "{path}");
+        let reflected = header(&allowed, "access-control-allow-origin");
+        assert_eq!(reflected, Some(ALLOWED), "{path} from {ALLOWED}");
+        assert_eq!(header(&allowed, "vary"), Some("Origin"), "{path}");
+        let foreign = get_from(FOREIGN, path).await;
+        let reflected = header(&foreign, "access-control-allow-origin");
+        assert_eq!(reflected, None, "{path} from {FOREIGN}");
+    }
+    // The token goes in a header: the browser asks first.
+    let preflight = |origin: &'static str| {
+        let headers = [
+            ("Origin", origin),
+            ("Access-Control-Request-Method", "GET"),
+            ("Access-Control-Request-Headers", "authorization"),
+        ];
+        let url = app.http_url.clone();
+        async move { request(&url, reqwest::Method::OPTIONS, "/iceservers", &headers).await }
+    };
+    let allowed = preflight(ALLOWED).await;
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    assert_eq!(
+        header(&allowed, "access-control-allow-origin"),
+        Some(ALLOWED)
+    );
+    let headers = header(&allowed, "access-control-allow-headers").unwrap_or_default();
+    assert!(
+        headers.to_ascii_lowercase().contains("authorization"),
+        "{headers}"
+    );
+    let methods = header(&allowed, "access-control-allow-methods").unwrap_or_default();
+    assert!(methods.contains("GET"), "{methods}");
+    let foreign = preflight(FOREIGN).await;
+    assert_eq!(header(&foreign, "access-control-allow-origin"), None);
+    assert_eq!(header(&foreign, "access-control-allow-headers"), None);
+}
+
+/// A config file in `dir` with `public_dir = "{public_dir}"`.
+fn config_with_public_dir(dir: &std::path::Path, public_dir: &str) -> std::path::PathBuf {
+    let extra = format!("[server]\npublic_dir = \"{public_dir}\"\n");
+    common::bin::write_config(dir, &dir.join("store"), &extra)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relative_public_dir_is_found_beside_its_config_file_from_any_cwd() {
+    let deployed = tempfile::tempdir().unwrap();
+    std::fs::create_dir(deployed.path().join("public")).unwrap();
+    let page = "<!doctype html><p>the demo app beside the config</p>";
+    std::fs::write(deployed.path().join("public/index.html"), page).unwrap();
+    let config = config_with_public_dir(deployed.path(), "public");
+    let elsewhere = tempfile::tempdir().unwrap();
+
+    let server = common::bin::Running::start(elsewhere.path(), &config).await;
+    let base = format!("http://{}", server.addr);
+    let root = request(&base, reqwest::Method::GET, "/", &[]).await;
+    assert_eq!(root.status(), StatusCode::OK);
+    assert!(root.text().await.unwrap().contains("beside the config"));
+    let sdk = request(&base, reqwest::Method::GET, "/switchboard.js", &[]).await;
+    assert_eq!(sdk.status(), StatusCode::OK);
+    let warned = server.log().into_iter().any(|l| l.contains("public_dir"));
+    assert!(!warned, "{:#?}", server.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_public_dir_is_warned_of_at_start() {
+    let deployed = tempfile::tempdir().unwrap();
+    let config = config_with_public_dir(deployed.path(), "public");
+    let server = common::bin::Running::start(deployed.path(), &config).await;
+    let missing = deployed.path().join("public").display().to_string();
+    let warning = server
+        .log_line("the public_dir warning", |l| l.contains("public_dir"))
+        .await;
+    assert!(warning.contains(" WARN "), "{warning}");
+    assert!(warning.contains(&missing), "names {missing}: {warning}");
 }

@@ -1,5 +1,6 @@
 //! `switchboard import-json`: the Node.js webRTCWorkspaces storage file becomes a
-//! Switchboard store, ids kept, with a fresh invite printed per workspace.
+//! Switchboard store, ids kept, with a fresh invite printed per workspace and a link per
+//! member that signs a browser in as that member.
 
 mod common;
 
@@ -53,30 +54,76 @@ impl Setup {
     }
 }
 
-/// The invite printed for each workspace: the token after `invite: ` on its line.
-fn invites(stdout: &str) -> HashMap<String, String> {
-    let mut found = HashMap::new();
+/// What the import printed for one workspace: its invite link, and a link per member
+/// as `(role, attendee id, link)` in the printed order.
+struct Printed {
+    invite: String,
+    members: Vec<(String, String, String)>,
+}
+
+impl Printed {
+    /// The invite token the invite link carries.
+    fn invite_token(&self) -> String {
+        let (_, token) = self.invite.split_once("/?invite=").expect("an invite link");
+        token.to_string()
+    }
+
+    /// The session token the link of member `id` carries.
+    fn session_of(&self, id: &str) -> String {
+        let (_, _, link) = self.members.iter().find(|m| m.1 == id).expect("a link");
+        let (_, token) = link.split_once("/#session=").expect("a session link");
+        token.to_string()
+    }
+}
+
+/// The workspaces' blocks of the import's output: a `workspace ID ...` line, then
+/// `  invite: LINK` and `  ROLE ID "NAME": LINK` lines.
+fn printed(stdout: &str) -> HashMap<String, Printed> {
+    let mut found: HashMap<String, Printed> = HashMap::new();
+    let mut current = None;
     for line in stdout.lines() {
-        let Some(at) = line.find("invite: ") else {
+        if let Some(rest) = line.strip_prefix("workspace ") {
+            let wid = rest
+                .split([' ', ':'])
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            current = Some(wid);
+            continue;
+        }
+        let (Some(wid), Some(item)) = (&current, line.strip_prefix("  ")) else {
             continue;
         };
-        let token = line[at + "invite: ".len()..].split_whitespace().next();
-        for wid in [ROOM_A, ROOM_B] {
-            if line.contains(wid) {
-                found.insert(wid.to_string(), token.expect("a token").to_string());
-            }
+        let link = item.rsplit(' ').next().unwrap_or_default().to_string();
+        let entry = found.entry(wid.clone()).or_insert(Printed {
+            invite: String::new(),
+            members: Vec::new(),
+        });
+        let mut words = item.split(' ');
+        match (words.next(), words.next()) {
+            (Some("invite:"), _) => entry.invite = link,
+            (Some(role), Some(id)) => entry.members.push((role.into(), id.into(), link)),
+            _ => panic!("an unexpected line: {line}"),
         }
     }
     for wid in [ROOM_A, ROOM_B] {
-        let invite = found.get(wid);
-        let invite = invite.unwrap_or_else(|| panic!("no invite line for {wid}: {stdout}"));
-        let claims = claims(invite);
+        let printed = found.get(wid);
+        let printed = printed.unwrap_or_else(|| panic!("nothing printed for {wid}: {stdout}"));
+        let claims = claims(&printed.invite_token());
         assert_eq!(
             (&claims["typ"], &claims["wid"]),
             (&json!("invite"), &json!(wid))
         );
     }
     found
+}
+
+/// The invite token printed for each workspace.
+fn invites(stdout: &str) -> HashMap<String, String> {
+    printed(stdout)
+        .into_iter()
+        .map(|(wid, printed)| (wid, printed.invite_token()))
+        .collect()
 }
 
 /// `(id, name, role, online)` of every listed attendee, in order.
@@ -131,6 +178,76 @@ async fn imported_workspaces_open_with_their_printed_invites() {
     let listed = summary(&edsger.reply["attendees"]);
     assert_eq!(listed[0], person("_EdsgerDi03", "Edsger", "owner"));
     assert_eq!(listed.len(), 2, "{listed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_member_gets_a_link_of_the_demo_app_at_the_configured_address() {
+    let setup = Setup::new();
+    let printed = printed(&setup.imported(&[]).await);
+    let room_a = &printed[ROOM_A];
+    // No --base-url: the config's address (the defaults: http, 127.0.0.1, port 9090).
+    assert_eq!(
+        room_a.invite,
+        format!("http://127.0.0.1:9090/?invite={}", room_a.invite_token())
+    );
+    let roles: Vec<_> = room_a.members.iter().map(|m| (&*m.0, &*m.1)).collect();
+    assert_eq!(
+        roles,
+        [("owner", "_GraceHop01"), ("attendee", "_AdaLovel02")],
+        "the owner first"
+    );
+    for (_, id, link) in &room_a.members {
+        assert!(
+            link.starts_with("http://127.0.0.1:9090/#session="),
+            "{link}"
+        );
+        let claims = claims(&room_a.session_of(id));
+        assert_eq!(
+            (&claims["wid"], &claims["sub"]),
+            (&json!(ROOM_A), &json!(id))
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owners_link_signs_in_as_the_owner_who_can_kick_and_destroy() {
+    let setup = Setup::new();
+    let stdout = setup
+        .imported(&["--base-url", "https://call.example.com/"])
+        .await;
+    let room_a = &printed(&stdout)[ROOM_A];
+    let (_, _, link) = &room_a.members[0];
+    assert!(
+        link.starts_with("https://call.example.com/#session="),
+        "{link}"
+    );
+
+    let app = spawn_app_in(&setup.store(), durable).await;
+    let (client, frame) = app.try_re_attend(&room_a.session_of("_GraceHop01")).await;
+    assert_eq!(frame["event"], "re-attended", "{frame}");
+    let mut grace = Member::new(client, frame["data"].clone());
+    assert_eq!(grace.attendee["id"], "_GraceHop01");
+    assert_eq!(grace.attendee["role"], "owner");
+    // Ada comes back with hers, and her owner removes her.
+    let (client, frame) = app.try_re_attend(&room_a.session_of("_AdaLovel02")).await;
+    assert_eq!(frame["event"], "re-attended", "{frame}");
+    let mut ada = Member::new(client, frame["data"].clone());
+    let kick = json!({ "attendee_id": "_AdaLovel02" });
+    grace.client.ok("kick", kick, "kicked").await;
+    ada.client.expect_close(4003).await;
+    grace.client.ok("destroy", json!({}), "destroyed").await;
+    let (_client, frame) = app.try_attend(&room_a.invite_token(), None, "Late").await;
+    assert_eq!(alert_code(&frame), "workspace_not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_base_url_that_is_not_http_is_refused() {
+    let setup = Setup::new();
+    let output = setup
+        .import(&node_file(), &["--base-url", "call.example.com"], &SECRETS)
+        .await;
+    let stderr = failure(&output);
+    assert!(stderr.contains("--base-url"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,14 @@
 //! What the server logs when clients misbehave: malformed requests, oversized heads and
 //! WebSocket protocol violations are the client's doing and never an ERROR line (ERROR
-//! is for faults of the server, which an operator must act on). Runs the binary, as an
-//! operator does, and reads its log.
+//! is for faults of the server, which an operator must act on). A page that goes away is
+//! a plain close naming its member, and start-up says once where each listener listens.
+//! Runs the binary, as an operator does, and reads its log.
 
 mod common;
 
 use common::bin::{switchboard, write_config, Running, SECRETS};
 use common::*;
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -140,4 +142,112 @@ async fn production_logs_carry_no_client_mistake_at_the_default_level() {
         .iter()
         .filter(|l| l.contains("parse error") || l.contains("fragment"));
     assert_eq!(mentions.count(), 0, "{log:#?}");
+}
+
+/// Starts the binary on a fresh store with `RUST_LOG=info` and `extra` config.
+async fn start_at_info(extra: &str) -> (tempfile::TempDir, Running) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &dir.path().join("store"), extra);
+    let config = config.to_str().unwrap().to_string();
+    let args = ["--config", config.as_str(), "--port", "0"];
+    let server = Running::spawn(switchboard(dir.path(), &args, &SECRETS)).await;
+    (dir, server)
+}
+
+/// A member on a raw socket: attends with `invite`; returns it with its attendee id.
+async fn raw_member(server: &Running, invite: &str, name: &str) -> (common::raw::Raw, String) {
+    use common::raw::{Raw, TEXT};
+    let addr = server.addr.parse().expect("a socket address");
+    let mut raw = Raw::connect(addr).await;
+    let attend = json!({"event": "attend", "id": 1, "data": attend_data(invite, None, name)});
+    raw.send(true, TEXT, attend.to_string().as_bytes())
+        .await
+        .expect("send attend");
+    let (_, reply) = raw.read_frame().await.expect("the reply to attend");
+    let reply: serde_json::Value = serde_json::from_slice(&reply).expect("a JSON reply");
+    assert_eq!(reply["event"], "attended", "{reply}");
+    (raw, str_of(&reply["data"]["attendee"]["id"]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_whose_page_went_away_are_plain_closes_that_name_them() {
+    let (_dir, server) = start_at_info("").await;
+    let mut owner = Client::connect(&server.ws_url()).await;
+    let data = json!({"name": "Room", "attendee_name": "Owner"});
+    let created = owner.ok("create", data, "created").await;
+    let (wid, invite) = (
+        str_of(&created["workspace"]["id"]),
+        str_of(&created["workspace"]["invite"]),
+    );
+    // As browsers leave on a reload or a closed tab: the TCP connection just closes; a
+    // close 1001 and no wait for the answer; a reset.
+    let (raw, closed) = raw_member(&server, &invite, "Closed").await;
+    drop(raw);
+    let (mut raw, away) = raw_member(&server, &invite, "Away").await;
+    let going_away = 1001u16.to_be_bytes();
+    raw.send(true, common::raw::CLOSE, &going_away)
+        .await
+        .unwrap();
+    drop(raw);
+    let (raw, reset) = raw_member(&server, &invite, "Reset").await;
+    // A zero linger makes the close a reset (and never blocks).
+    let socket = socket2::SockRef::from(&raw.stream);
+    socket.set_linger(Some(std::time::Duration::ZERO)).unwrap();
+    drop(raw);
+
+    for (id, reason) in [
+        (closed, "client went away"),
+        (away, "client going away"),
+        (reset, "client went away"),
+    ] {
+        let attendee = format!("attendee={id}");
+        let line = server
+            .log_line("the close of a member", |l| {
+                l.contains("connection closed") && l.contains(&attendee)
+            })
+            .await;
+        assert!(line.contains(" INFO "), "{line}");
+        assert!(line.contains(&format!("reason=\"{reason}\"")), "{line}");
+        assert!(line.contains(&format!("workspace={wid}")), "{line}");
+    }
+    let loud: Vec<_> = server
+        .log()
+        .into_iter()
+        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR ") || l.contains("protocol error"))
+        .collect();
+    assert!(loud.is_empty(), "{loud:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_says_once_where_each_listener_listens() {
+    let signal_fire = "[compat.signal_fire]\nenabled = true\nport = 0\n";
+    let (_dir, server) = start_at_info(signal_fire).await;
+    let compat = server
+        .log_line("the signal-fire listener", |l| {
+            l.contains("compatible endpoint listening")
+        })
+        .await;
+    let compat_addr = compat
+        .split("addr=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the listener's address");
+    // Once each listener has taken a connection, each has logged what it logs at start.
+    let _main = Client::connect(&server.ws_url()).await;
+    let _compat = Client::connect(&format!("ws://{compat_addr}/")).await;
+    for protocol in ["native", "signal_fire"] {
+        let opened = format!("protocol=\"{protocol}\"");
+        let what = format!("the {protocol} connection");
+        server
+            .log_line(&what, |l| {
+                l.contains("connection opened") && l.contains(&opened)
+            })
+            .await;
+    }
+
+    let log = server.log();
+    let framework: Vec<_> = log.iter().filter(|l| l.contains("actix_server")).collect();
+    assert!(framework.is_empty(), "{framework:#?}");
+    let listening: Vec<_> = log.iter().filter(|l| l.contains("listening")).collect();
+    assert_eq!(listening.len(), 2, "one line per listener: {listening:#?}");
 }

@@ -351,3 +351,43 @@ async fn calls_and_mic_cam_state_are_not_stored() {
     assert!(ada.attendee["mic"].is_null(), "{}", ada.attendee);
     assert!(ada.attendee["cam"].is_null(), "{}", ada.attendee);
 }
+
+/// A development start without `MAGICK_TOKEN` keeps its secret in the data directory, so
+/// that what it signed still opens the workspaces it kept after a restart.
+mod development_secret {
+    use super::*;
+
+    fn without_magick_token(c: &mut Config) {
+        c.secrets.jwt = None;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn invites_and_sessions_minted_before_a_restart_still_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut app = start_in(dir.path(), without_magick_token).await;
+        let owner = app.create_workspace(None).await;
+        let (token, invite, wid) = (owner.token.clone(), owner.invite(), owner.workspace_id());
+        drop(owner);
+        app.stop().await;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let file = dir.path().join("switchboard-dev-secret");
+            let mode = std::fs::metadata(&file)
+                .expect("the kept secret")
+                .permissions()
+                .mode();
+            assert_eq!(
+                mode & 0o777,
+                0o600,
+                "{file:?} is its owner's only: {mode:o}"
+            );
+        }
+
+        let app = start_in(dir.path(), without_magick_token).await;
+        let owner = come_back(&app, &token).await;
+        assert_eq!(owner.attendee["role"], "owner");
+        let guest = app.attend(&invite, None, "Guest").await;
+        assert_eq!(guest.workspace_id(), wid);
+    }
+}

@@ -2,7 +2,20 @@
 // for the protocol's error codes, and small DOM helpers. Names are always inserted as
 // text, never as HTML.
 
-import { Switchboard } from '../switchboard.js';
+import { Switchboard, decodeToken, sessions } from '../switchboard.js';
+
+// A link ending in `#session=<session token>` (`switchboard import-json` prints one per
+// member) signs this tab in as that member: the token becomes the tab's stored session,
+// which the app re-attends with at start, and leaves the address bar at once, so that it
+// is neither bookmarked nor shared with the page's address.
+function takeSessionFromLink() {
+  const token = new URLSearchParams(location.hash.slice(1)).get('session');
+  if (!token) return;
+  const wid = decodeToken(token)?.wid;
+  if (wid) sessions.set(wid, token);
+  history.replaceState(null, '', location.pathname + location.search);
+}
+takeSessionFromLink();
 
 export const $ = (id) => document.getElementById(id);
 export const sb = new Switchboard();

@@ -35,6 +35,8 @@ pub enum ConfigError {
          least {MIN_SECRET_BYTES} bytes, e.g. `export MAGICK_TOKEN=$(openssl rand -hex 32)`"
     )]
     WeakSecret,
+    #[error("development secret {path}: {message}")]
+    DevSecret { path: PathBuf, message: String },
 }
 
 /// The environment as Switchboard sees it: `.env` values, overridden by real variables.
@@ -96,10 +98,12 @@ fn parse_file(path: &Path) -> Result<Config, ConfigError> {
         path: path.to_path_buf(),
         cause: source,
     })?;
-    parse_str(&text).map_err(|message| ConfigError::Parse {
+    let mut config = parse_str(&text).map_err(|message| ConfigError::Parse {
         path: path.to_path_buf(),
         message,
-    })
+    })?;
+    config.server.resolve_against(path);
+    Ok(config)
 }
 
 /// Parses config.toml text; the error names the offending key (toml reports
@@ -161,14 +165,14 @@ fn parse_bool(value: &str) -> Option<bool> {
 impl Config {
     /// Checks what the file format cannot, and settles the JWT secret: a random one in
     /// development (with a warning, returned for the caller to log), a refusal in
-    /// production when it is missing or short.
+    /// production when it is missing or short. Warns of a `public_dir` that is missing.
     pub fn prepare(&mut self) -> Result<Vec<String>, ConfigError> {
         self.check_values()?;
         self.check_ice()?;
         self.server.trusted_nets = super::proxies::parse(&self.server.trusted_proxies)?;
         self.server.origins = super::origins::parse(&self.server.allowed_origins)?;
         super::compat::check(self)?;
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = self.server.public_dir_warning().into_iter().collect();
         let strong = self
             .secrets
             .jwt
@@ -178,19 +182,13 @@ impl Config {
             if !self.server.development {
                 return Err(ConfigError::WeakSecret);
             }
-            if self.secrets.jwt.is_none() {
-                self.secrets.jwt = Some(Secret::new(crate::core::ids::random_secret()));
-                warnings.push(
-                    "MAGICK_TOKEN is not set: using a random secret for this run; tokens will \
-                     not survive a restart"
-                        .to_string(),
-                );
-            } else {
-                warnings.push(format!(
+            warnings.push(match self.secrets.jwt {
+                None => super::dev_secret::settle(self)?,
+                Some(_) => format!(
                     "MAGICK_TOKEN is shorter than {MIN_SECRET_BYTES} bytes; production mode \
                      would refuse it"
-                ));
-            }
+                ),
+            });
         }
         if !self.server.development && !self.tls.enabled && !self.server.behind_proxy {
             return Err(ConfigError::NoTls);
@@ -397,14 +395,6 @@ mod tests {
         assert!(matches!(config.prepare(), Err(ConfigError::NoTls)));
         config.server.behind_proxy = true;
         assert!(config.prepare().unwrap().is_empty());
-    }
-
-    #[test]
-    fn development_makes_up_a_secret_and_says_so() {
-        let mut config = Config::default();
-        let warnings = config.prepare().unwrap();
-        assert_eq!(warnings.len(), 1);
-        assert!(config.secrets.jwt.unwrap().len() >= MIN_SECRET_BYTES);
     }
 
     #[test]

@@ -4,12 +4,14 @@
 //! default.
 
 mod compat;
+mod dev_secret;
 mod load;
 mod origins;
 mod proxies;
 mod secret;
 
 pub use compat::{BootstrapConfig, CompatConfig, PeeroConfig, SignalFireConfig};
+pub(crate) use dev_secret::FILE as DEV_SECRET_FILE;
 pub use load::{load, ConfigError, Env};
 pub use secret::Secret;
 
@@ -41,6 +43,7 @@ pub struct ServerConfig {
     pub host: Option<String>,
     pub port: u16,
     /// Static files served at `/` (the demo app); `None` serves a short status page.
+    /// Relative to the config file it is read from.
     pub public_dir: Option<PathBuf>,
     pub development: bool,
     pub ping_interval_secs: u64,
@@ -69,6 +72,26 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
+    /// A relative `public_dir` read from the config file at `file` names a directory
+    /// beside that file, wherever the server is started from.
+    fn resolve_against(&mut self, file: &std::path::Path) {
+        let base = file.parent().unwrap_or(std::path::Path::new(""));
+        if let Some(dir) = self.public_dir.as_mut().filter(|d| d.is_relative()) {
+            *dir = base.join(&*dir);
+        }
+    }
+
+    /// What to warn of when `public_dir` is set but is no directory: `/` then serves the
+    /// status page, which is otherwise easy to take for a broken demo app.
+    fn public_dir_warning(&self) -> Option<String> {
+        let dir = self.public_dir.as_ref().filter(|d| !d.is_dir())?;
+        Some(format!(
+            "server.public_dir {} is not a directory: / serves a status page instead of the \
+             demo app (the SDK is still served at /switchboard.js)",
+            dir.display()
+        ))
+    }
+
     /// Whether a request with this `Origin` header (`None` when absent) may connect:
     /// COMPAT.md's common rules, for every WebSocket endpoint.
     pub fn origin_allowed(&self, origin: Option<&[u8]>) -> bool {

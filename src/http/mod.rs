@@ -1,9 +1,11 @@
 //! The HTTP face of the server: routes, static files, and the WebSocket endpoint.
 
 pub(crate) mod client_addr;
+pub(crate) mod cors;
 mod head;
 mod invite_info;
 mod routes;
+mod sdk;
 
 use crate::adapters::bootstrap::JoinIds;
 use crate::core::conn::Router;
@@ -96,6 +98,7 @@ pub fn configure(app: Arc<AppState>) -> impl Fn(&mut web::ServiceConfig) + Clone
     move |cfg: &mut web::ServiceConfig| {
         let public_dir = app.hub.config().server.public_dir.clone();
         let mut routes = web::scope("")
+            .wrap(from_fn(cors::shared))
             .wrap(from_fn(head::as_get))
             .route(
                 "/ws",
@@ -105,6 +108,7 @@ pub fn configure(app: Arc<AppState>) -> impl Fn(&mut web::ServiceConfig) + Clone
             .route("/invite-info", web::get().to(invite_info::invite_info))
             .route("/", web::get().to(routes::index))
             .configure(|cfg| crate::ops::routes(&app, cfg))
+            .configure(sdk::routes)
             .configure(|cfg| crate::adapters::routes(app.hub.config(), cfg));
         if let Some(dir) = public_dir.filter(|d| d.is_dir()) {
             routes = routes.service(actix_files::Files::new("/", dir));

@@ -50,16 +50,30 @@ pub fn guard(path: &Path) -> Result<Guarded, StoreError> {
 }
 
 /// Empty, or holding only what a first start that died before its first write leaves:
-/// the lock file and a half-written marker.
+/// the lock file, a half-written marker, and the development secret (written before the
+/// store is opened, see `config::dev_secret`).
 fn is_fresh(path: &Path) -> std::io::Result<bool> {
     let leftovers = [LOCK.to_string(), format!("{MARKER}.tmp")];
     for entry in fs::read_dir(path)? {
         let name = entry?.file_name();
-        if !leftovers.iter().any(|l| name == l.as_str()) {
+        let ours = leftovers.iter().any(|l| name == l.as_str());
+        if !ours && !is_dev_secret(&name) {
             return Ok(false);
         }
     }
     Ok(true)
+}
+
+/// The development secret or its temporary file: not data, never copied for a check.
+fn is_dev_secret(name: &std::ffi::OsStr) -> bool {
+    name.to_str()
+        .is_some_and(|n| n.starts_with(crate::config::DEV_SECRET_FILE))
+}
+
+/// Whether `path` is missing, a fresh store directory, or a store: a directory where
+/// Switchboard may keep its files.
+pub(crate) fn is_store_or_fresh(path: &Path) -> bool {
+    !path.exists() || is_fresh(path).unwrap_or(false) || path.join(MARKER).is_file()
 }
 
 fn read_marker(path: &Path) -> Result<u32, StoreError> {
@@ -168,7 +182,7 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     fs::create_dir_all(to)?;
     for entry in fs::read_dir(from)? {
         let entry = entry?;
-        if entry.file_name() == LOCK {
+        if entry.file_name() == LOCK || is_dev_secret(&entry.file_name()) {
             continue;
         }
         let target = to.join(entry.file_name());

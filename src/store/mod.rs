@@ -14,6 +14,7 @@ mod sled;
 mod timed;
 
 pub use self::sled::SledStore;
+pub(crate) use layout::is_store_or_fresh;
 pub use memory::MemoryStore;
 
 use crate::auth::Role;

@@ -4,9 +4,10 @@
 //! A level says who has to act. ERROR is a fault of the server: a store that fails, a
 //! certificate that expired, a bug. What a client causes (a malformed request, a broken
 //! WebSocket frame) is never an ERROR, or every scanner on the internet would page the
-//! operator; some libraries log those as errors, and [`client`] moves them to DEBUG.
+//! operator; some libraries log those as errors, and [`demoted`] moves them to DEBUG,
+//! with the framework's start-up chatter (one INFO line per listener is Switchboard's).
 
-mod client;
+mod demoted;
 
 use std::io::IsTerminal;
 use tracing_subscriber::filter::{EnvFilter, FilterExt};
@@ -26,15 +27,15 @@ pub fn init(development: bool) {
         .with_ansi(std::io::stdout().is_terminal())
         .with_writer(|| Lossy(std::io::stdout()));
     let layer: Box<dyn Layer<Registry> + Send + Sync> = if development {
-        Box::new(layer.event_format(client::Relabel(fmt::format())))
+        Box::new(layer.event_format(demoted::Relabel(fmt::format())))
     } else {
         Box::new(
             layer
                 .json()
-                .event_format(client::Relabel(fmt::format().json())),
+                .event_format(demoted::Relabel(fmt::format().json())),
         )
     };
-    let filter = EnvFilter::new(&directives).and(client::Shown::new(&directives));
+    let filter = EnvFilter::new(&directives).and(demoted::Shown::new(&directives));
     let _ = tracing_subscriber::registry()
         .with(layer.with_filter(filter))
         .try_init();

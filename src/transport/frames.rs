@@ -30,7 +30,8 @@ pub enum Inbound {
     Fragment,
     Ping(Bytes),
     Pong,
-    Close,
+    /// A close frame, with its status code when it has one (1001: the page went away).
+    Close(Option<u16>),
 }
 
 /// Why the reader gave up on a connection; each maps to one close code.
@@ -149,7 +150,7 @@ where
             Frame::Binary(_) => Inbound::Binary,
             Frame::Ping(bytes) => Inbound::Ping(bytes),
             Frame::Pong(_) => Inbound::Pong,
-            Frame::Close(_) => Inbound::Close,
+            Frame::Close(reason) => Inbound::Close(reason.map(|r| r.code.into())),
             Frame::Continuation(item) => return self.fragment(item),
         })
     }

@@ -15,7 +15,8 @@ use super::frames::{FrameReader, Inbound, Violation};
 use super::socket::SocketHandle;
 use crate::auth::limits::{RequestLimiter, Verdict};
 use crate::core::conn::outbox::{
-    CLOSE_INVALID_DATA, CLOSE_NORMAL, CLOSE_POLICY, CLOSE_PROTOCOL, CLOSE_TOO_LARGE,
+    CLOSE_GOING_AWAY, CLOSE_INVALID_DATA, CLOSE_NORMAL, CLOSE_POLICY, CLOSE_PROTOCOL,
+    CLOSE_TOO_LARGE,
 };
 use crate::core::conn::{ConnId, Outbox};
 use crate::core::counters::{Counters, PolicyClose, Protocol, Transport};
@@ -49,6 +50,12 @@ pub(crate) trait FrameHandler {
 
     /// The connection is over, whoever ended it. Called once, last.
     fn on_end(self);
+
+    /// The membership the connection is bound to, if any, as (workspace id, attendee
+    /// id): the log line of its end names them, so that an operator sees who dropped.
+    fn member(&self) -> Option<(&str, &str)> {
+        None
+    }
 }
 
 /// A new connection, as its protocol's handler is built from it.
@@ -151,6 +158,7 @@ async fn connection<H: FrameHandler>(
     let reason = serve(&app, &mut frames, &mut handler, &out).await;
     // Uncounted before anyone hears of the end (a member's `attendee-offline`).
     drop(gauge);
+    let member = Member::of(&handler);
     handler.on_end();
     out.close(CLOSE_NORMAL, "");
     if out.was_slow() {
@@ -161,7 +169,33 @@ async fn connection<H: FrameHandler>(
     // socket once its small buffer is full, instead of reading and discarding.
     end_tcp(socket).await;
     drop(frames);
-    tracing::info!(conn = %id, protocol, reason, "connection closed");
+    member.log_closed(id, protocol, reason);
+}
+
+/// Who a connection was when it ended: the membership it was bound to, if any.
+pub(crate) struct Member(Option<(String, String)>);
+
+impl Member {
+    pub(crate) fn of(handler: &impl FrameHandler) -> Member {
+        Member(
+            handler
+                .member()
+                .map(|(w, a)| (w.to_string(), a.to_string())),
+        )
+    }
+
+    /// The one line every connection's end is logged with, at INFO whatever the reason:
+    /// a peer that went away (a closed tab, a reload, a reset) is a plain close, and so
+    /// is a refused frame, whose close code says the rest.
+    pub(crate) fn log_closed(&self, conn: ConnId, protocol: &str, reason: &str) {
+        let (workspace, attendee) = match &self.0 {
+            Some((w, a)) => (Some(w.as_str()), Some(a.as_str())),
+            None => (None, None),
+        };
+        let workspace = workspace.map(tracing::field::display);
+        let attendee = attendee.map(tracing::field::display);
+        tracing::info!(conn = %conn, protocol, reason, workspace, attendee, "connection closed");
+    }
 }
 
 /// Runs the connection until it closes; returns why.
@@ -249,9 +283,12 @@ async fn on_frame<H: FrameHandler>(
         Inbound::Binary => handler.on_binary(limited),
         Inbound::Ping(payload) if !limited => out.pong(payload),
         Inbound::Ping(_) | Inbound::Pong | Inbound::Fragment => {}
-        Inbound::Close => {
+        Inbound::Close(code) => {
             out.close(CLOSE_NORMAL, "");
-            return Err("closed by client");
+            return Err(match code {
+                Some(CLOSE_GOING_AWAY) => "client going away",
+                _ => "closed by client",
+            });
         }
     }
     Ok(())

@@ -4,28 +4,15 @@
 // the original Node servers from npm, each in a child process of its own so that a crash of
 // the original is seen as its exit instead of taking the test run down with it.
 
-const { spawn, spawnSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { cargoBinary } = require('../cargo-binary.js');
 
 const REPO = path.resolve(__dirname, '..', '..');
-// `cargo build` puts the binary under CARGO_TARGET_DIR when it is set (relative to the
-// workspace root, as cargo reads it).
-const TARGET_DIR = path.resolve(REPO, process.env.CARGO_TARGET_DIR || 'target');
-const BINARY = path.join(TARGET_DIR, 'debug', 'switchboard');
 const START_TIMEOUT = 30_000;
-
-let built = false;
-
-/** Builds the binary once per test file (a no-op after `cargo build`), unless SWITCHBOARD_SKIP_BUILD is set. */
-function buildServer() {
-  if (process.env.SWITCHBOARD_SKIP_BUILD || built) return;
-  const res = spawnSync('cargo', ['build', '--quiet'], { cwd: REPO, stdio: 'inherit' });
-  if (res.status !== 0) throw new Error(`cargo build failed (status ${res.status})`);
-  built = true;
-}
 
 // The settings every test server gets; `startServer({config})` adds to them per section.
 function baseConfig() {
@@ -66,14 +53,13 @@ function freePort() {
 }
 
 /**
- * Starts the switchboard binary (under CARGO_TARGET_DIR, else target/) with an in-memory
- * store on a free port and resolves to `{ url, port, wsUrl(path), stop, logs, exited }` once
- * it logs `listening on http://127.0.0.1:PORT`. `config` adds settings ({section: {key:
- * value}}), `env` environment variables (BOOTSTRAP_SECRET). `exited` is null while the
- * process runs, else {code, signal}.
+ * Starts the switchboard binary (built by cargo where cargo says, see ../cargo-binary.js)
+ * with an in-memory store on a free port and resolves to `{ url, port, wsUrl(path), stop,
+ * logs, exited }` once it logs `listening on http://127.0.0.1:PORT`. `config` adds
+ * settings ({section: {key: value}}), `env` environment variables (BOOTSTRAP_SECRET).
+ * `exited` is null while the process runs, else {code, signal}.
  */
 async function startServer({ config: extra = {}, env = {} } = {}) {
-  buildServer();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-compat-'));
   const file = path.join(dir, 'config.toml');
   const config = mergeConfig(baseConfig(), extra);
@@ -95,7 +81,7 @@ async function startServer({ config: extra = {}, env = {} } = {}) {
     ...env,
   });
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete childEnv[k];
-  const child = spawn(BINARY, ['--config', file], {
+  const child = spawn(cargoBinary(), ['--config', file], {
     cwd: dir, // keeps a developer's .env out of the test
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,29 +2,16 @@
 // The server under test: the real Switchboard binary, built by cargo, on a free port with
 // an in-memory store and settings of the test's choosing.
 
-const { spawn, spawnSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { cargoBinary } = require('../cargo-binary.js');
 
 const REPO = path.resolve(__dirname, '..', '..');
-// `cargo build` puts the binary under CARGO_TARGET_DIR when it is set (relative to the
-// workspace root, as cargo reads it).
-const TARGET_DIR = path.resolve(REPO, process.env.CARGO_TARGET_DIR || 'target');
-const BINARY = path.join(TARGET_DIR, 'debug', 'switchboard');
 // The app under test; another directory only to try the harness against a stand-in.
 const PUBLIC_DIR = process.env.SWITCHBOARD_PUBLIC_DIR || path.join(REPO, 'public');
 const SERVER_START_TIMEOUT = 30_000;
-
-let built = false;
-
-/** Builds the binary once per run (a no-op after `cargo test`), unless SWITCHBOARD_SKIP_BUILD is set. */
-function buildServer() {
-  if (process.env.SWITCHBOARD_SKIP_BUILD || built) return;
-  const res = spawnSync('cargo', ['build', '--quiet'], { cwd: REPO, stdio: 'inherit' });
-  if (res.status !== 0) throw new Error(`cargo build failed (status ${res.status})`);
-  built = true;
-}
 
 // The settings every test server gets; `startServer({config})` adds to them per section.
 function baseConfig() {
@@ -53,18 +40,17 @@ function mergeConfig(base, extra) {
 }
 
 /**
- * Starts the switchboard binary (under CARGO_TARGET_DIR, else target/) with an in-memory
- * store on a free port and resolves to `{ url, stop, logs }` once it logs `listening on
- * http://127.0.0.1:PORT`. `config` adds settings ({section: {key: value}}), `env`
- * environment variables (secrets such as TURN_SECRET).
+ * Starts the switchboard binary (built by cargo where cargo says, see ../cargo-binary.js)
+ * with an in-memory store on a free port and resolves to `{ url, stop, logs }` once it logs
+ * `listening on http://127.0.0.1:PORT`. `config` adds settings ({section: {key: value}}),
+ * `env` environment variables (secrets such as TURN_SECRET).
  */
 async function startServer({ config: extra = {}, env = {} } = {}) {
-  buildServer();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-e2e-'));
   const config = path.join(dir, 'config.toml');
   fs.writeFileSync(config, toToml(mergeConfig(baseConfig(), extra)));
 
-  const child = spawn(BINARY, ['--config', config], {
+  const child = spawn(cargoBinary(), ['--config', config], {
     cwd: dir, // keeps a developer's .env out of the test
     env: {
       ...process.env,

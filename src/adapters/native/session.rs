@@ -227,4 +227,8 @@ impl FrameHandler for Session {
             self.hub.disconnect(binding, self.link.id);
         }
     }
+
+    fn member(&self) -> Option<(&str, &str)> {
+        self.binding.as_ref().map(Binding::ids)
+    }
 }

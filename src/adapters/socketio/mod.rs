@@ -122,4 +122,8 @@ impl FrameHandler for Socket {
             entrant.on_end();
         }
     }
+
+    fn member(&self) -> Option<(&str, &str)> {
+        self.attendance.member()
+    }
 }

@@ -176,6 +176,11 @@ impl Attendance {
     }
 
     /// The socket closed: its member, if any, goes offline.
+    /// The membership this socket is bound to, as (workspace id, attendee id).
+    pub(super) fn member(&self) -> Option<(&str, &str)> {
+        self.binding.as_ref().map(Binding::ids)
+    }
+
     pub(super) fn on_end(&self) {
         if let Some(binding) = &self.binding {
             self.hub.disconnect(binding, self.link.id);

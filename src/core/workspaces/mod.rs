@@ -81,6 +81,13 @@ pub struct Binding {
     pub(crate) exp: u64,
 }
 
+impl Binding {
+    /// The workspace id and the attendee id, for log lines.
+    pub(crate) fn ids(&self) -> (&str, &str) {
+        (&self.workspace.id, &self.attendee)
+    }
+}
+
 /// Who is asking: its own queue (for its replies, and to know when it closes), its
 /// connection as a member's link, its address, and the request id.
 pub struct Caller<'a> {

@@ -20,8 +20,8 @@ mod websocket;
 
 use crate::http::AppState;
 use crate::transport::ws::{Accepted, FrameHandler};
-use actix_web::http::{header, Method, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use actix_web::http::{header, Method};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 use session::Session;
@@ -139,9 +139,7 @@ where
         return refused;
     }
     let config = app.hub.config();
-    let cors = Cors {
-        origin: req.headers().get(header::ORIGIN).cloned(),
-    };
+    let cors = Cors(crate::http::cors::Cors::of(&req, &app).with_credentials());
     if req.method() == Method::OPTIONS {
         return cors.preflight(&req);
     }
@@ -224,19 +222,11 @@ where
 
 /// CORS for polling responses (COMPAT.md 1): the request's `Origin` reflected, with
 /// credentials, since socket.io-client 2 sends cookies and a browser refuses `*` then.
-struct Cors {
-    origin: Option<header::HeaderValue>,
-}
+struct Cors(crate::http::cors::Cors);
 
 impl Cors {
-    fn builder(&self, status: StatusCode) -> HttpResponseBuilder {
-        let mut response = HttpResponse::build(status);
-        if let Some(origin) = &self.origin {
-            response
-                .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone()))
-                .insert_header((header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true"))
-                .insert_header((header::VARY, "Origin"));
-        }
+    fn with_fields(&self, mut response: HttpResponse) -> HttpResponse {
+        self.0.insert(response.headers_mut());
         response
     }
 
@@ -246,26 +236,23 @@ impl Cors {
             .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
             .cloned()
             .unwrap_or_else(|| header::HeaderValue::from_static("Content-Type"));
-        self.builder(StatusCode::OK)
-            .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"))
-            .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, headers))
-            .finish()
+        self.0.preflight("GET, POST, OPTIONS", headers)
     }
 
     fn error(&self, error: EngineError) -> HttpResponse {
-        self.builder(StatusCode::BAD_REQUEST).json(error.body())
+        self.with_fields(HttpResponse::BadRequest().json(error.body()))
     }
 
     fn payload(&self, payload: String) -> HttpResponse {
-        self.builder(StatusCode::OK)
+        let response = HttpResponse::Ok()
             .content_type("text/plain; charset=UTF-8")
-            .body(payload)
+            .body(payload);
+        self.with_fields(response)
     }
 
     /// engine.io's answer to a POST of packets.
     fn ok(&self) -> HttpResponse {
-        self.builder(StatusCode::OK)
-            .content_type("text/html")
-            .body("ok")
+        let response = HttpResponse::Ok().content_type("text/html").body("ok");
+        self.with_fields(response)
     }
 }

@@ -83,9 +83,9 @@ impl Refused {
     pub(super) fn respond(self, cors: &Cors) -> HttpResponse {
         match self {
             Refused::Engine(e) => cors.error(e),
-            Refused::TooLarge => cors
-                .builder(actix_web::http::StatusCode::PAYLOAD_TOO_LARGE)
-                .body("payload too large"),
+            Refused::TooLarge => {
+                cors.with_fields(HttpResponse::PayloadTooLarge().body("payload too large"))
+            }
         }
     }
 }

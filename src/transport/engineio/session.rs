@@ -189,6 +189,7 @@ async fn run<H: FrameHandler>(app: Arc<AppState>, session: Arc<Session>, owned: 
             .unwrap_or_else(|p| p.into_inner())
             .take(),
     );
+    let member = crate::transport::ws::Member::of(&handler);
     handler.on_end();
     session.out.close(CLOSE_NORMAL, "");
     if !session.is_upgraded() {
@@ -202,7 +203,7 @@ async fn run<H: FrameHandler>(app: Arc<AppState>, session: Arc<Session>, owned: 
     }
     app.engine.remove(&session.sid);
     drop(registered);
-    tracing::info!(conn = %id, protocol, reason, "connection closed");
+    member.log_closed(id, protocol, reason);
 }
 
 async fn serve<H: FrameHandler>(

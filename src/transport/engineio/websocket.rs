@@ -135,7 +135,7 @@ async fn carry(
                 }
                 continue;
             }
-            Some(Ok(Frame::Close)) => {
+            Some(Ok(Frame::Close(_))) => {
                 if probing {
                     let _ = staged.send(Staged::Frame(Outgoing::Close(CLOSE_NORMAL, "")));
                 }

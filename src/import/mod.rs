@@ -3,6 +3,9 @@
 //!
 //! That file holds bcrypt hashes of strings we cannot recover, so PINs cannot come
 //! along: imported workspaces are unprotected unless a new PIN is given for all of them.
+//! Nobody holds a session token for the imported memberships either, so the import
+//! prints a link per member that signs a browser in as that member (the demo app's
+//! `#session=` form, see `public/app/shared.js`).
 
 use crate::auth::{PinHasher, Role, Tokens};
 use crate::config::Config;
@@ -13,6 +16,10 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
+
+mod links;
+
+pub use links::default_base_url;
 
 #[derive(Debug, Error)]
 pub enum ImportError {
@@ -32,6 +39,10 @@ pub enum ImportError {
     Format { path: PathBuf, message: String },
     #[error("--pin: {0}")]
     Pin(String),
+    #[error(
+        "--base-url {0:?} is not an http:// or https:// address like \"https://call.example.com\""
+    )]
+    BaseUrl(String),
     #[error(transparent)]
     Store(#[from] store::StoreError),
 }
@@ -59,25 +70,34 @@ pub struct Report {
     pub lines: Vec<String>,
 }
 
+/// What `import-json` is asked to do besides reading the file.
+pub struct Options<'a> {
+    /// Protects every imported workspace with this PIN.
+    pub pin: Option<&'a str>,
+    /// The demo app's address, which the printed links open; `None`: the address the
+    /// config gives (see [`default_base_url`]).
+    pub base_url: Option<&'a str>,
+}
+
+/// Imports `file` into the configured store. Prints, for each workspace, its invite and
+/// one link per member (the owner's first): the demo app at `base_url`, signed in as that
+/// member (`#session=<token>`), since nobody holds a Switchboard session token for the
+/// imported memberships and the owner could otherwise never moderate or destroy them.
 pub async fn import_json(
     config: &Config,
     file: &Path,
-    pin: Option<&str>,
+    options: Options<'_>,
 ) -> Result<Report, ImportError> {
     let secret = config.secrets.jwt.as_ref().ok_or(ImportError::NoSecret)?;
     if config.storage.backend == crate::config::StorageBackend::Memory {
         return Err(ImportError::MemoryBackend);
     }
-    let workspaces = read(file)?;
-    let pin_hash = match validate::new_pin(pin).map_err(|e| ImportError::Pin(e.to_string()))? {
-        Some(pin) => Some(
-            PinHasher::new(config.secrets.salt.clone())
-                .hash(pin)
-                .await
-                .map_err(|e| ImportError::Pin(e.to_string()))?,
-        ),
-        None => None,
+    let base = match options.base_url {
+        Some(url) => links::base_url(url)?,
+        None => default_base_url(config),
     };
+    let workspaces = read(file)?;
+    let pin_hash = hash_pin(config, options.pin).await?;
     let store = store::open(&config.storage)?;
     let existing: Vec<String> = store
         .load()?
@@ -90,12 +110,7 @@ pub async fn import_json(
         config.auth.session_ttl_secs,
         config.workspace.invite_ttl_secs,
     );
-    let mut lines = vec![match pin_hash {
-        Some(_) => "Imported workspaces are protected with the PIN given by --pin.".to_string(),
-        None => "Imported workspaces are unprotected: their PINs were bcrypt hashes that \
-                 cannot be carried over. Run again with --pin to protect them."
-            .to_string(),
-    }];
+    let mut lines = links::header(config, &base, pin_hash.is_some());
     for node in workspaces {
         if existing.contains(&node.id) {
             lines.push(format!(
@@ -112,17 +127,20 @@ pub async fn import_json(
                 .map(|m| Change::PutMember(ws.id.clone(), m.clone())),
         );
         store.apply(&changes)?;
-        lines.push(format!(
-            "workspace {} {:?}: {} members, invite: {}",
-            ws.id,
-            ws.name,
-            members.len(),
-            tokens.invite(&ws.id, ws.invite_version)
-        ));
+        lines.extend(links::links(&tokens, &base, &ws, &members));
     }
     store.sync().await?;
     store.close();
     Ok(Report { lines })
+}
+
+async fn hash_pin(config: &Config, pin: Option<&str>) -> Result<Option<String>, ImportError> {
+    let Some(pin) = validate::new_pin(pin).map_err(|e| ImportError::Pin(e.to_string()))? else {
+        return Ok(None);
+    };
+    let hasher = PinHasher::new(config.secrets.salt.clone());
+    let hash = hasher.hash(pin).await;
+    hash.map(Some).map_err(|e| ImportError::Pin(e.to_string()))
 }
 
 fn read(file: &Path) -> Result<Vec<NodeWorkspace>, ImportError> {
