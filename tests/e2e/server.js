@@ -54,9 +54,10 @@ function mergeConfig(base, extra) {
 
 /**
  * Starts the switchboard binary (under CARGO_TARGET_DIR, else target/) with an in-memory
- * store on a free port and resolves to `{ url, stop, logs }` once it logs `listening on
- * http://127.0.0.1:PORT`. `config` adds settings ({section: {key: value}}), `env`
- * environment variables (secrets such as TURN_SECRET).
+ * store on a free port and resolves to `{ url, stop, logs, exited }` once it logs `listening
+ * on http://127.0.0.1:PORT`. `config` adds settings ({section: {key: value}}), `env`
+ * environment variables (secrets such as TURN_SECRET). `exited` resolves to `{code,
+ * signal}` when the process ends (for a server that stops by itself, as after a drain).
  */
 async function startServer({ config: extra = {}, env = {} } = {}) {
   buildServer();
@@ -75,6 +76,7 @@ async function startServer({ config: extra = {}, env = {} } = {}) {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const logs = [];
   const url = await listeningUrl(child, logs);
 
@@ -88,7 +90,7 @@ async function startServer({ config: extra = {}, env = {} } = {}) {
     }
     fs.rmSync(dir, { recursive: true, force: true });
   };
-  return { url, stop, logs };
+  return { url, stop, logs, exited };
 }
 
 /** Collects the child's output lines in `logs`; resolves to the URL it logs it listens on. */
