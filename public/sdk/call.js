@@ -94,12 +94,16 @@ export class Call extends EventTarget {
 
   _listen() {
     const drop = (e) => this._closePeer(e.detail.attendee_id ?? e.detail.from);
+    const unlessConnected = (e) => this._closeUnlessConnected(e.detail.attendee_id);
     const end = () => this.close();
     const listeners = [
       ['attendee-left', drop],
-      ['attendee-offline', drop],
-      // A member that comes back online offers to us with a new connection.
-      ['attendee-online', drop],
+      // Online and offline are about a member's socket to the server, which a drained or
+      // restarted server closes under a call: media that still flows peer to peer goes on.
+      // A connection that does not work is dropped: a member back online offers anew, and
+      // so does one who reloaded (a new SDP session replaces ours, see _onDescription).
+      ['attendee-offline', unlessConnected],
+      ['attendee-online', unlessConnected],
       ['hangup', drop],
       ['reattended', () => this._reconnectAll()],
       ['kicked', end],
@@ -110,13 +114,22 @@ export class Call extends EventTarget {
     return listeners;
   }
 
-  // After our own reconnect the others have dropped (or will replace) their connections
-  // to us: start over with everyone online.
+  // After our own reconnect (a drained or restarted server, a network blip): connections
+  // that still carry media stay, as the other side keeps its own; the rest start over
+  // with everyone online.
   _reconnectAll() {
     if (!this._started || this.closed) return;
-    for (const id of [...this.peers.keys()]) this._closePeer(id);
+    for (const id of [...this.peers.keys()]) {
+      if (this.sb.members.has(id)) this._closeUnlessConnected(id);
+      else this._closePeer(id); // left while we were away
+    }
     this._connectAll().catch(() => {});
     this._publishState();
+  }
+
+  _closeUnlessConnected(id) {
+    const peer = this.peers.get(id);
+    if (peer && peer.pc.connectionState !== 'connected') this._closePeer(id);
   }
 
   async _connectAll() {
@@ -210,7 +223,13 @@ export class Call extends EventTarget {
 
   // A restart gathers relay candidates anew: with valid TURN credentials, then. Fetching
   // them may take a moment, in which the connection may have recovered or been replaced.
+  // A member who is offline cannot get the restart's offer: the connection kept for them
+  // is over instead.
   async _restartIce(peer) {
+    if (!this.sb.members.get(peer.id)?.online) {
+      if (this.peers.get(peer.id) === peer) this._closePeer(peer.id);
+      return;
+    }
     await this._ice.fresh();
     const state = peer.pc.connectionState;
     if (this.peers.get(peer.id) === peer && (state === 'failed' || state === 'disconnected')) peer.pc.restartIce();

@@ -41,9 +41,11 @@ function mergeConfig(base, extra) {
 
 /**
  * Starts the switchboard binary (built by cargo where cargo says, see ../cargo-binary.js)
- * with an in-memory store on a free port and resolves to `{ url, stop, logs }` once it logs
- * `listening on http://127.0.0.1:PORT`. `config` adds settings ({section: {key: value}}),
- * `env` environment variables (secrets such as TURN_SECRET).
+ * with an in-memory store on a free port and resolves to `{ url, stop, logs, exited }` once
+ * it logs `listening on http://127.0.0.1:PORT`. `config` adds settings ({section: {key:
+ * value}}), `env` environment variables (secrets such as TURN_SECRET). `exited` resolves
+ * to `{code, signal}` when the process ends (for a server that stops by itself, as after a
+ * drain).
  */
 async function startServer({ config: extra = {}, env = {} } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-e2e-'));
@@ -61,6 +63,7 @@ async function startServer({ config: extra = {}, env = {} } = {}) {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const logs = [];
   const url = await listeningUrl(child, logs);
 
@@ -74,7 +77,7 @@ async function startServer({ config: extra = {}, env = {} } = {}) {
     }
     fs.rmSync(dir, { recursive: true, force: true });
   };
-  return { url, stop, logs };
+  return { url, stop, logs, exited };
 }
 
 /** Collects the child's output lines in `logs`; resolves to the URL it logs it listens on. */
