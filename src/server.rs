@@ -153,7 +153,8 @@ async fn stop_when_told(
         tracing::warn!("sockets still open after {grace:?}; stopping anyway");
     }
     for server in servers {
-        server.stop(false).await;
+        // Graceful: a request in flight (the drain's own 202) is answered first.
+        server.stop(true).await;
     }
 }
 
