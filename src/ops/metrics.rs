@@ -162,50 +162,53 @@ impl Live {
     }
 
     fn encode_frames(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let counters = &self.counters;
-        let mut family = encoder.encode_descriptor(
-            "relayed_messages",
+        let c = &self.counters;
+        let per_protocol = |count: &dyn Fn(Protocol) -> u64| {
+            Protocol::ALL.map(|p| ([("protocol", p.label())], count(p)))
+        };
+        counters(
+            encoder,
+            ("relayed_messages", None),
             "Messages relayed to their receiver, by the sender's protocol",
-            None,
-            MetricType::Counter,
+            per_protocol(&|p| c.relayed_count(p)),
         )?;
-        for protocol in Protocol::ALL {
-            let metric = ConstCounter::new(counters.relayed_count(protocol));
-            metric.encode(family.encode_family(&[("protocol", protocol.label())])?)?;
-        }
-        let mut family = encoder.encode_descriptor(
-            "relayed",
+        counters(
+            encoder,
+            ("relayed", Some(&Unit::Bytes)),
             "Bytes of the messages relayed, as received, by the sender's protocol",
-            Some(&Unit::Bytes),
-            MetricType::Counter,
+            per_protocol(&|p| c.relayed_bytes(p)),
         )?;
-        for protocol in Protocol::ALL {
-            let metric = ConstCounter::new(counters.relayed_bytes(protocol));
-            metric.encode(family.encode_family(&[("protocol", protocol.label())])?)?;
-        }
-        let mut family = encoder.encode_descriptor(
-            "dropped_frames",
+        let dropped = Protocol::ALL.into_iter().flat_map(|p| {
+            DropReason::ALL.map(|r| {
+                let labels = [("protocol", p.label()), ("reason", r.label())];
+                (labels, c.dropped_count(p, r))
+            })
+        });
+        counters(
+            encoder,
+            ("dropped_frames", None),
             "Frames dropped without an answer, by protocol and reason",
-            None,
-            MetricType::Counter,
+            dropped,
         )?;
-        for protocol in Protocol::ALL {
-            for reason in DropReason::ALL {
-                let labels = [("protocol", protocol.label()), ("reason", reason.label())];
-                let metric = ConstCounter::new(counters.dropped_count(protocol, reason));
-                metric.encode(family.encode_family(&labels)?)?;
-            }
-        }
-        let mut family = encoder.encode_descriptor(
-            "policy_closes",
+        counters(
+            encoder,
+            ("policy_closes", None),
             "Connections the server closed with 1008, by reason",
-            None,
-            MetricType::Counter,
-        )?;
-        for why in PolicyClose::ALL {
-            let metric = ConstCounter::new(counters.policy_close_count(why));
-            metric.encode(family.encode_family(&[("reason", why.label())])?)?;
-        }
-        Ok(())
+            PolicyClose::ALL.map(|w| ([("reason", w.label())], c.policy_close_count(w))),
+        )
     }
+}
+
+/// One counter family: `name` (with its unit) and a value per label set.
+fn counters<const N: usize>(
+    encoder: &mut DescriptorEncoder,
+    (name, unit): (&str, Option<&Unit>),
+    help: &str,
+    values: impl IntoIterator<Item = ([(&'static str, &'static str); N], u64)>,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, unit, MetricType::Counter)?;
+    for (labels, value) in values {
+        ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
 }
