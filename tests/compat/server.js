@@ -6,7 +6,7 @@
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
+const { freePort } = require('../free-port');
 const os = require('node:os');
 const path = require('node:path');
 const { cargoBinary } = require('../cargo-binary.js');
@@ -38,18 +38,6 @@ function mergeConfig(base, extra) {
   const merged = { ...base };
   for (const [section, keys] of Object.entries(extra)) merged[section] = { ...merged[section], ...keys };
   return merged;
-}
-
-/** A TCP port that was free a moment ago on 127.0.0.1 (for the compat endpoints' own listeners). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /**

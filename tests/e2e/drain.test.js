@@ -9,7 +9,7 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const net = require('node:net');
+const { freePort } = require('../free-port');
 const os = require('node:os');
 const path = require('node:path');
 const h = require('./helpers');
@@ -27,18 +27,6 @@ async function within(promise, ms, otherwise) {
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** A port free now, for servers that must come back at the same address. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 // Runs in every page before the app (after helpers' recordPeerConnections): every
