@@ -23,7 +23,8 @@ pub(crate) const FILE: &str = "switchboard-dev-secret";
 pub(super) fn settle(config: &mut Config) -> Result<String, ConfigError> {
     let kept = match config.storage.backend {
         StorageBackend::Sled => load_or_create(&config.storage.path)?,
-        StorageBackend::Memory => None,
+        // A cluster refuses to start without MAGICK_TOKEN (`config/cluster.rs`).
+        StorageBackend::Memory | StorageBackend::Redis => None,
     };
     let Some(kept) = kept else {
         config.secrets.jwt = Some(Secret::new(crate::core::ids::random_secret()));

@@ -134,6 +134,9 @@ fn apply_env(config: &mut Config, env: &Env) -> Result<(), ConfigError> {
             message: format!("{https:?} is not true or false"),
         })?;
     }
+    if let Some(url) = env.get("REDIS_URL") {
+        config.cluster.redis_url = Some(url.to_string());
+    }
     if let Some(secret) = env.get("MAGICK_TOKEN") {
         config.secrets.jwt = Some(Secret::new(secret));
     }
@@ -172,6 +175,7 @@ impl Config {
         self.server.trusted_nets = super::proxies::parse(&self.server.trusted_proxies)?;
         self.server.origins = super::origins::parse(&self.server.allowed_origins)?;
         super::compat::check(self)?;
+        super::cluster::check(self)?;
         let mut warnings: Vec<String> = self.server.public_dir_warning().into_iter().collect();
         let strong = self
             .secrets

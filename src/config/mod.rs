@@ -3,6 +3,7 @@
 //! known here; an unknown key is an error naming it, so a typo never silently becomes a
 //! default.
 
+mod cluster;
 mod compat;
 mod dev_secret;
 mod load;
@@ -10,6 +11,7 @@ mod origins;
 mod proxies;
 mod secret;
 
+pub use cluster::ClusterConfig;
 pub use compat::{BootstrapConfig, CompatConfig, PeeroConfig, SignalFireConfig};
 pub(crate) use dev_secret::FILE as DEV_SECRET_FILE;
 pub use load::{load, ConfigError, Env};
@@ -31,6 +33,7 @@ pub struct Config {
     pub tls: TlsConfig,
     pub compat: CompatConfig,
     pub metrics: MetricsConfig,
+    pub cluster: ClusterConfig,
     /// Never read from config.toml: only from the environment or `.env`.
     #[serde(skip)]
     pub secrets: Secrets,
@@ -196,6 +199,8 @@ pub enum StorageBackend {
     Memory,
     /// The embedded default: survives restarts, one server per path.
     Sled,
+    /// A cluster's shared store, at `[cluster] redis_url`.
+    Redis,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -151,6 +151,11 @@ pub fn open(config: &StorageConfig) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match config.backend {
         StorageBackend::Memory => Arc::new(MemoryStore::default()),
         StorageBackend::Sled => Arc::new(SledStore::open(&config.path)?),
+        StorageBackend::Redis => {
+            return Err(StoreError::Backend(
+                "the Redis store is not built yet".to_string(),
+            ))
+        }
     })
 }
 

@@ -12,6 +12,7 @@ pub mod bin;
 pub mod certs;
 mod client;
 pub mod raw;
+pub mod redis;
 mod setup;
 pub mod store;
 pub mod tolerant;
