@@ -8,9 +8,12 @@
 //! [`Refusal`], [`Limit`], [`Oversize`], [`Outage`]), so that an adapter can tell them apart without
 //! matching prose; each reason's `Display` is the message clients have always read.
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
+// Serde: a request forwarded to the node that owns its workspace is answered over the
+// bus, errors included (`core/workspaces/forward.rs`).
+#[derive(Debug, Error, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Error {
     #[error("{0}")]
     BadRequest(Malformed),
@@ -48,7 +51,9 @@ pub enum Error {
 }
 
 /// What was wrong with a request (`bad_request`).
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
+// Serde: a request forwarded to the node that owns its workspace is answered over the
+// bus, errors included (`core/workspaces/forward.rs`).
+#[derive(Debug, Error, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Malformed {
     /// A protocol decoder's own words (a frame that is not JSON, a field missing or of
     /// the wrong type), every quote of the client's input cut short: see
@@ -69,11 +74,16 @@ pub enum Malformed {
     EmptyCall,
     /// A relayed payload nested deeper than the limit.
     #[error("{field} nests deeper than {max} levels")]
-    TooDeep { field: &'static str, max: usize },
+    TooDeep {
+        // Found while decoding, before anything is forwarded: never crosses the bus.
+        #[serde(skip)]
+        field: &'static str,
+        max: usize,
+    },
 }
 
 /// Why a token is refused (`invalid_token`).
-#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TokenRefusal {
     #[error("not an invite token")]
     NotInvite,
@@ -103,7 +113,7 @@ pub enum TokenRefusal {
 }
 
 /// Why the caller may not do what it asked (`forbidden`).
-#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Refusal {
     #[error("the owner cannot leave; destroy the workspace instead")]
     OwnerCannotLeave,
@@ -129,7 +139,7 @@ pub enum Refusal {
 }
 
 /// Which limit a request ran into (`rate_limited`).
-#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Limit {
     /// `limits.creates_per_minute` of one address.
     #[error("too many workspaces created; try again later")]
@@ -181,7 +191,7 @@ impl Limit {
 }
 
 /// What was over its size limit (`too_large`), and the limit.
-#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Oversize {
     #[error("messages are at most {0} bytes")]
     Message(usize),
@@ -196,7 +206,7 @@ pub enum Oversize {
 }
 
 /// What failed that the request needed (`unavailable`).
-#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outage {
     #[error("storage is unavailable; try again")]
     Storage,
@@ -207,6 +217,10 @@ pub enum Outage {
     TurnProvider,
     #[error("no ICE servers configured")]
     NoIceServers,
+    /// A cluster node cannot reach Redis, or the node that owns the workspace did not
+    /// answer in time.
+    #[error("the cluster is unavailable; try again")]
+    Cluster,
 }
 
 impl Error {

@@ -8,6 +8,7 @@ pub(crate) mod adapters;
 pub mod auth;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod core;
 pub mod error;

@@ -2,6 +2,7 @@
 //! tests both start Switchboard through here.
 
 use crate::clock::Clock;
+use crate::cluster::Cluster;
 use crate::config::{Config, ConfigError};
 use crate::core::conn::outbox::{CLOSE_GOING_AWAY, CLOSE_SERVICE_RESTART};
 use crate::core::conn::Router;
@@ -28,6 +29,8 @@ pub enum RunError {
     Start(#[from] crate::core::workspaces::StartError),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::Unreachable),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -78,15 +81,37 @@ async fn serve(
         tracing::warn!("{warning}");
     }
     let config = Arc::new(config);
+    crate::adapters::register_codecs();
     let counters = Arc::new(Counters::default());
-    let store = crate::store::open_timed(&config.storage, &counters)?;
-    let router = Arc::new(Router::new(0));
-    let hub = Arc::new(Hub::new(config.clone(), store, router.clone(), clock)?);
+    let joined = match config.cluster.enabled() {
+        true => Some(Cluster::join(&config.cluster).await?),
+        false => None,
+    };
+    let (router, store) = match &joined {
+        Some((cluster, _)) => (
+            Arc::new(Router::clustered(cluster.bus.clone())),
+            cluster.open_store(&counters).await?,
+        ),
+        None => (
+            Arc::new(Router::new(0)),
+            crate::store::open_timed(&config.storage, &counters)?,
+        ),
+    };
+    let cluster = joined.as_ref().map(|(cluster, _)| cluster.clone());
+    let hub = Arc::new(Hub::new(
+        config.clone(),
+        store,
+        router.clone(),
+        cluster,
+        clock,
+    )?);
     let sweeper = hub.spawn_sweeper();
     let ice = Arc::new(Ice::new(&config, counters.clone()));
     let tls = crate::tls::setup(&config.tls)?;
     let expiry = tls.as_ref().map(|t| t.expiry.clone()).unwrap_or_default();
-    let app = Arc::new(AppState::new(hub, router, ice, counters, expiry));
+    let (cluster, pending) = joined.unzip();
+    let app = Arc::new(AppState::new(hub, router, ice, counters, expiry, cluster));
+    let cluster_tasks = serve_cluster(&app, pending);
 
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -115,12 +140,32 @@ async fn serve(
     }
     server.await?;
     sweeper.abort();
+    if let Some(cluster) = &app.cluster {
+        cluster.leave().await;
+    }
+    for task in cluster_tasks {
+        task.abort();
+    }
     if let Some(watcher) = watcher {
         watcher.abort();
     }
     app.hub.close_store();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts the node's part in its cluster, and asks the others for what they hold.
+fn serve_cluster(
+    app: &Arc<AppState>,
+    pending: Option<crate::cluster::Pending>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let (Some(cluster), Some(pending)) = (&app.cluster, pending) else {
+        return Vec::new();
+    };
+    let inbound: std::sync::Weak<dyn crate::cluster::Inbound> = Arc::downgrade(app) as _;
+    let tasks = cluster.serve(pending, app.router.clone(), inbound);
+    cluster.resync();
+    tasks
 }
 
 /// Waits for `shutdown` or a drain, then stops taking connections, closes every socket

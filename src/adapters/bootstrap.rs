@@ -97,7 +97,7 @@ impl Root {
     fn open(slot: Arc<Namespace>, conn: &Accepted) -> Root {
         if let Some(older) = slot.replace(Switch::ROOT, conn.id) {
             tracing::info!(conn = %older, "webrtc-bootstrap root replaced by a newer one");
-            slot.close(older, CLOSE_REPLACED, "replaced by a newer root");
+            slot.close(older, CLOSE_REPLACED, crate::core::switch::REPLACED_ROOT);
         }
         Root {
             slot,

@@ -18,6 +18,13 @@ use crate::core::counters::{Counters, DropReason, Protocol};
 use actix_web::{guard, web};
 pub(crate) use listeners::listeners;
 
+/// Makes the codecs of the protocols whose connections are workspace members known to
+/// the core, which encodes for members on other nodes by their protocol's name.
+pub(crate) fn register_codecs() {
+    crate::core::event::register_codec(native::outbound::codec());
+    crate::core::event::register_codec(socketio::codec::codec());
+}
+
 /// Adds the enabled compatible endpoints to the main listener's routes. A disabled
 /// endpoint has no route: its path is a plain 404.
 pub(crate) fn routes(config: &Config, cfg: &mut web::ServiceConfig) {

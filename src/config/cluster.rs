@@ -96,6 +96,12 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
             ));
         }
     }
+    if cluster.enabled() && config.compat.bootstrap.seed != 0 {
+        return Err(invalid(
+            "compat.bootstrap.seed",
+            "seeded /join ids would repeat on every node of a cluster: leave seed = 0",
+        ));
+    }
     if let Some(id) = &cluster.node_id {
         let allowed = |b: u8| b.is_ascii_alphanumeric() || b"._-".contains(&b);
         if id.is_empty() || id.len() > 64 || !id.bytes().all(allowed) {

@@ -11,13 +11,13 @@
 
 use crate::auth::Role;
 use bytestring::ByteString;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::sync::Arc;
 
 /// A request id, echoed back with the reply: an integer or a short string. Opaque to
 /// the core; each protocol decides where it carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RequestId {
     /// A signed integer.
@@ -65,7 +65,7 @@ pub struct AttendeeInfo {
 }
 
 /// The call in progress in a workspace.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Call {
     /// The client-chosen call id.
     pub id: String,
@@ -353,6 +353,24 @@ pub trait Encode: Send + Sync {
 /// A connection's encoder. Connections of one protocol share one `Arc`, so that a push
 /// to many of them is encoded once ([`Fanout`]).
 pub type Codec = Arc<dyn Encode>;
+
+/// The codec of each protocol whose connections can be members, so that a node can
+/// encode for a member on another node from the protocol the bus names. Filled by
+/// [`register_codec`] when the server starts.
+static CODECS: std::sync::RwLock<Vec<Codec>> = std::sync::RwLock::new(Vec::new());
+
+/// Makes `codec` the one [`codec_for`] gives for its protocol.
+pub fn register_codec(codec: Codec) {
+    let mut codecs = CODECS.write().unwrap_or_else(|p| p.into_inner());
+    codecs.retain(|c| c.protocol() != codec.protocol());
+    codecs.push(codec);
+}
+
+/// The codec of `protocol`'s members, if it has one.
+pub fn codec_for(protocol: crate::core::counters::Protocol) -> Option<Codec> {
+    let codecs = CODECS.read().unwrap_or_else(|p| p.into_inner());
+    codecs.iter().find(|c| c.protocol() == protocol).cloned()
+}
 
 /// One push to several connections, encoded at most once per codec.
 pub struct Fanout<'a> {

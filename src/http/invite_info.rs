@@ -37,7 +37,11 @@ pub(super) async fn invite_info(req: HttpRequest, app: web::Data<AppState>) -> H
         e => Error::bad_request(e.to_string()),
     });
     let ip = client_addr(&req, &app.hub.config().server);
-    match query.and_then(|q| app.hub.preview_invite(&q.invite, ip)) {
+    let preview = match query {
+        Ok(q) => app.hub.preview_invite(&q.invite, ip).await,
+        Err(e) => Err(e),
+    };
+    match preview {
         // The answer changes with a rotation, a new PIN or the workspace's end.
         Ok(preview) => HttpResponse::Ok()
             .insert_header(CacheControl(vec![CacheDirective::NoStore]))

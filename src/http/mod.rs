@@ -48,6 +48,8 @@ pub struct AppState {
     pub(crate) engine: crate::transport::engineio::Sessions,
     /// The foglet entrance rooms (COMPAT.md 1b).
     pub(crate) entrance: Arc<crate::adapters::socketio::entrance::Rooms>,
+    /// This node's place in a cluster; `None` on a node on its own.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl AppState {
@@ -59,14 +61,20 @@ impl AppState {
         ice: Arc<Ice>,
         counters: Arc<Counters>,
         tls: crate::tls::CertExpiry,
+        cluster: Option<Arc<crate::cluster::Cluster>>,
     ) -> AppState {
         let seed = hub.config().compat.bootstrap.seed;
         let limits = &hub.config().limits;
         let entrance_tids = limits.entrance_tids;
         let admin_limiter =
             crate::auth::limits::AddressLimiter::per_minute(limits.admin_requests_per_minute);
+        let mut metrics = crate::ops::metrics::registry(hub.clone(), counters.clone(), tls);
+        if let Some(cluster) = &cluster {
+            cluster.register_metrics(&mut metrics);
+        }
         AppState {
-            metrics: crate::ops::metrics::registry(hub.clone(), counters.clone(), tls),
+            metrics,
+            cluster,
             admin_limiter,
             hub,
             ice,

@@ -39,7 +39,7 @@ pub async fn ice_servers(req: HttpRequest, app: web::Data<AppState>) -> HttpResp
         .map(str::trim);
     let result = match token {
         None => Err(Error::InvalidToken(TokenRefusal::NoBearer)),
-        Some(token) => match app.hub.verify_member(token) {
+        Some(token) => match app.hub.verify_member(token).await {
             Ok(claims) => app.ice.servers(&claims.sub).await,
             Err(e) => Err(e),
         },

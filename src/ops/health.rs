@@ -1,5 +1,6 @@
 //! `/healthz`: the process is alive and serving HTTP. `/readyz`: this node should get
-//! new clients: its store answers and it is not draining or shutting down. A load
+//! new clients: its store answers, it is not draining or shutting down, and in a
+//! cluster, Redis answers its heartbeats. A load
 //! balancer sends traffic by `/readyz` and restarts by `/healthz`.
 
 use crate::http::AppState;
@@ -15,11 +16,14 @@ pub async fn healthz(app: web::Data<AppState>) -> HttpResponse {
 }
 
 /// `GET /readyz`: 200 `{"ready": true}`, or 503 `{"ready": false, "reason"}` with
-/// `reason` one of `draining` (drain or shutdown under way) and `store` (the store
+/// `reason` one of `draining` (drain or shutdown under way), `redis` (a cluster node
+/// whose Redis does not answer: it serves its own members only) and `store` (the store
 /// fails to write).
 pub async fn readyz(app: web::Data<AppState>) -> HttpResponse {
     let reason = if app.is_stopping() {
         Some("draining")
+    } else if app.cluster.as_ref().is_some_and(|c| !c.redis_up()) {
+        Some("redis")
     } else if !app.hub.store_ready().await {
         Some("store")
     } else {

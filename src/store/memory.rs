@@ -2,7 +2,9 @@
 //! It keeps the records the hub writes, so that a hub rebuilt on the same store (as a
 //! restart would) sees them, which lets the write-through logic be tested without disk.
 
-use super::{Change, MemberRecord, Snapshot, Store, StoreError, WorkspaceRecord};
+use super::{
+    ready, Change, MemberRecord, Snapshot, Store, StoreError, StoredWorkspace, WorkspaceRecord,
+};
 use futures_util::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -20,21 +22,26 @@ struct Tables {
     alive_at: Option<u64>,
 }
 
+impl Tables {
+    fn workspace(&self, wid: &str) -> Option<StoredWorkspace> {
+        let ws = self.workspaces.get(wid)?;
+        let members = self
+            .members
+            .range((wid.to_string(), String::new())..)
+            .take_while(|((w, _), _)| w == wid)
+            .map(|(_, m)| m.clone())
+            .collect();
+        Some((ws.clone(), members))
+    }
+}
+
 impl Store for MemoryStore {
     fn load(&self) -> Result<Snapshot, StoreError> {
         let tables = self.tables();
         let workspaces = tables
             .workspaces
-            .values()
-            .map(|ws| {
-                let members = tables
-                    .members
-                    .iter()
-                    .filter(|((wid, _), _)| *wid == ws.id)
-                    .map(|(_, m)| m.clone())
-                    .collect();
-                (ws.clone(), members)
-            })
+            .keys()
+            .filter_map(|wid| tables.workspace(wid))
             .collect();
         Ok(Snapshot {
             workspaces,
@@ -68,12 +75,72 @@ impl Store for MemoryStore {
     }
 
     fn sync(&self) -> BoxFuture<'static, Result<(), StoreError>> {
-        Box::pin(std::future::ready(Ok(())))
+        ready(Ok(()))
+    }
+
+    fn load_workspace(
+        &self,
+        wid: &str,
+    ) -> BoxFuture<'static, Result<Option<StoredWorkspace>, StoreError>> {
+        ready(Ok(self.tables().workspace(wid)))
+    }
+
+    fn workspace_ids(&self) -> BoxFuture<'static, Result<Vec<String>, StoreError>> {
+        ready(Ok(self.tables().workspaces.keys().cloned().collect()))
     }
 }
 
 impl MemoryStore {
     fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+
+    fn workspace(id: &str) -> WorkspaceRecord {
+        WorkspaceRecord {
+            id: id.into(),
+            name: "room".into(),
+            owner: "o".into(),
+            pin_hash: None,
+            created_at: 1,
+            capacity: 4,
+            idle_since: None,
+            invite_version: 0,
+            bans: Vec::new(),
+        }
+    }
+
+    fn member(id: &str) -> MemberRecord {
+        MemberRecord {
+            id: id.into(),
+            name: id.into(),
+            role: Role::Attendee,
+            joined_at: 2,
+            offline_since: None,
+            addr: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_memory_store_loads_one_workspace_and_lists_ids() {
+        let store = MemoryStore::default();
+        store
+            .apply(&[
+                Change::PutWorkspace(workspace("a")),
+                Change::PutWorkspace(workspace("ab")),
+                Change::PutMember("a".into(), member("m1")),
+                Change::PutMember("ab".into(), member("m2")),
+            ])
+            .unwrap();
+        let (ws, members) = store.load_workspace("a").await.unwrap().unwrap();
+        assert_eq!(ws, workspace("a"));
+        assert_eq!(members, vec![member("m1")]);
+        assert!(store.load_workspace("b").await.unwrap().is_none());
+        assert_eq!(store.workspace_ids().await.unwrap(), vec!["a", "ab"]);
     }
 }

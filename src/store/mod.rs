@@ -10,9 +10,11 @@
 mod layout;
 mod memory;
 mod migrate;
+mod redis;
 mod sled;
 mod timed;
 
+pub use self::redis::RedisStore;
 pub use self::sled::SledStore;
 pub(crate) use layout::is_store_or_fresh;
 pub use memory::MemoryStore;
@@ -82,9 +84,12 @@ pub enum Change {
     AliveAt(u64),
 }
 
+/// One workspace and its memberships.
+pub type StoredWorkspace = (WorkspaceRecord, Vec<MemberRecord>);
+
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    pub workspaces: Vec<(WorkspaceRecord, Vec<MemberRecord>)>,
+    pub workspaces: Vec<StoredWorkspace>,
     pub alive_at: Option<u64>,
 }
 
@@ -96,6 +101,14 @@ pub trait Store: Send + Sync {
     fn apply(&self, changes: &[Change]) -> Result<(), StoreError>;
     /// Resolves when everything applied so far is on disk.
     fn sync(&self) -> BoxFuture<'static, Result<(), StoreError>>;
+    /// One workspace and its memberships, as durable so far; `None` when there is none.
+    /// A cluster node loads each workspace when it takes it over.
+    fn load_workspace(
+        &self,
+        wid: &str,
+    ) -> BoxFuture<'static, Result<Option<StoredWorkspace>, StoreError>>;
+    /// The ids of every stored workspace, in no particular order (listing, expiry).
+    fn workspace_ids(&self) -> BoxFuture<'static, Result<Vec<String>, StoreError>>;
     /// Flushes and lets go of the files (and their lock), so that another server may
     /// open them; later calls fail. Dropping the store does the same.
     fn close(&self) {}
@@ -142,6 +155,38 @@ pub enum StoreError {
         path: PathBuf,
         cause: std::io::Error,
     },
+    #[error(
+        "the Redis store at {location} was written by a newer Switchboard (layout {found}; \
+         this binary knows layouts up to {known}); it was left untouched. Run the newer \
+         version on every node, or point [cluster] redis_url (REDIS_URL) elsewhere"
+    )]
+    RedisNewer {
+        location: String,
+        found: u32,
+        known: u32,
+    },
+    #[error(
+        "Redis at {location} holds workspace keys (sb:ws:*) but no sb:layout: it is not a \
+         Switchboard store, or it was damaged; it was left untouched. Point [cluster] \
+         redis_url (REDIS_URL) at an empty database (e.g. redis://host:6379/1), or restore \
+         the store from a backup"
+    )]
+    RedisForeign { location: String },
+    #[error(
+        "cannot use Redis at {location} ({cause}); check that it runs and that [cluster] \
+         redis_url (REDIS_URL) points at it, with its password if it has one"
+    )]
+    RedisUnreachable { location: String, cause: String },
+    #[error(
+        "the Redis store at {location} holds a record that does not decode ({key}: \
+         {detail}); it was left untouched. Restore that key from a backup, or delete it to \
+         give up what it held"
+    )]
+    RedisCorrupt {
+        location: String,
+        key: String,
+        detail: String,
+    },
     #[error("storage failed: {0}")]
     Backend(String),
 }
@@ -151,9 +196,12 @@ pub fn open(config: &StorageConfig) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match config.backend {
         StorageBackend::Memory => Arc::new(MemoryStore::default()),
         StorageBackend::Sled => Arc::new(SledStore::open(&config.path)?),
+        // It needs the cluster's Redis connection, which only the cluster has.
         StorageBackend::Redis => {
             return Err(StoreError::Backend(
-                "the Redis store is not built yet".to_string(),
+                "the Redis store is opened by the cluster, with its connection \
+                 (RedisStore::open), not from [storage]"
+                    .to_string(),
             ))
         }
     })
@@ -164,9 +212,20 @@ pub fn open_timed(
     config: &StorageConfig,
     counters: &crate::core::counters::Counters,
 ) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(Arc::new(timed::Timed {
-        inner: open(config)?,
+    Ok(timed(open(config)?, counters))
+}
+
+/// `inner`, with every write and flush timed into `counters`: for a store opened
+/// elsewhere (the cluster opens its [`RedisStore`] itself, asynchronously).
+pub fn timed(inner: Arc<dyn Store>, counters: &crate::core::counters::Counters) -> Arc<dyn Store> {
+    Arc::new(timed::Timed {
+        inner,
         write: counters.store_write.clone(),
         flush: counters.store_flush.clone(),
-    }))
+    })
+}
+
+/// A future that is already done: what the stores that hold everything at hand return.
+fn ready<T: Send + 'static>(value: T) -> BoxFuture<'static, T> {
+    Box::pin(std::future::ready(value))
 }

@@ -5,7 +5,10 @@
 //! awaits before acknowledging a change.
 
 use super::layout::{self, Guarded};
-use super::{migrate, Change, MemberRecord, Snapshot, Store, StoreError, WorkspaceRecord};
+use super::{
+    migrate, ready, Change, MemberRecord, Snapshot, Store, StoreError, StoredWorkspace,
+    WorkspaceRecord,
+};
 use futures_util::future::BoxFuture;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -110,19 +113,24 @@ pub(super) fn decode_all(db: &::sled::Db) -> Result<Snapshot, String> {
     let mut snapshot = Snapshot::default();
     for item in db.scan_prefix(b"w/") {
         let (key, value) = item.map_err(|e| e.to_string())?;
-        let ws: WorkspaceRecord = decode(&key, &value)?;
-        let mut members = Vec::new();
-        for item in db.scan_prefix(member_prefix(&ws.id)) {
-            let (key, value) = item.map_err(|e| e.to_string())?;
-            members.push(decode::<MemberRecord>(&key, &value)?);
-        }
-        snapshot.workspaces.push((ws, members));
+        snapshot.workspaces.push(with_members(db, &key, &value)?);
     }
     snapshot.alive_at = db
         .get(ALIVE_KEY)
         .map_err(|e| e.to_string())?
         .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes));
     Ok(snapshot)
+}
+
+/// The workspace record under `key`, decoded, with its memberships.
+fn with_members(db: &::sled::Db, key: &[u8], value: &[u8]) -> Result<StoredWorkspace, String> {
+    let ws: WorkspaceRecord = decode(key, value)?;
+    let mut members = Vec::new();
+    for item in db.scan_prefix(member_prefix(&ws.id)) {
+        let (key, value) = item.map_err(|e| e.to_string())?;
+        members.push(decode::<MemberRecord>(&key, &value)?);
+    }
+    Ok((ws, members))
 }
 
 fn decode<T: serde::de::DeserializeOwned>(key: &[u8], value: &[u8]) -> Result<T, String> {
@@ -146,12 +154,40 @@ fn backend(e: ::sled::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-impl Store for SledStore {
-    fn load(&self) -> Result<Snapshot, StoreError> {
-        decode_all(&self.db()?).map_err(|detail| StoreError::Corrupt {
+impl SledStore {
+    fn corrupt(&self, detail: String) -> StoreError {
+        StoreError::Corrupt {
             path: self.path.clone(),
             detail,
-        })
+        }
+    }
+
+    fn workspace(&self, wid: &str) -> Result<Option<StoredWorkspace>, StoreError> {
+        let db = self.db()?;
+        let key = format!("w/{wid}");
+        match db.get(key.as_bytes()).map_err(backend)? {
+            Some(value) => with_members(&db, key.as_bytes(), &value)
+                .map(Some)
+                .map_err(|detail| self.corrupt(detail)),
+            None => Ok(None),
+        }
+    }
+
+    fn ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut ids = Vec::new();
+        for key in self.db()?.scan_prefix(b"w/").keys() {
+            let key = key.map_err(backend)?;
+            let id = std::str::from_utf8(&key[2..])
+                .map_err(|_| self.corrupt(format!("key {key:?} is not UTF-8")))?;
+            ids.push(id.to_string());
+        }
+        Ok(ids)
+    }
+}
+
+impl Store for SledStore {
+    fn load(&self) -> Result<Snapshot, StoreError> {
+        decode_all(&self.db()?).map_err(|detail| self.corrupt(detail))
     }
 
     fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
@@ -189,6 +225,18 @@ impl Store for SledStore {
         Box::pin(async move { commits.sync(db?).await })
     }
 
+    /// Read at once: sled holds the store in its page cache, and the store is small.
+    fn load_workspace(
+        &self,
+        wid: &str,
+    ) -> BoxFuture<'static, Result<Option<StoredWorkspace>, StoreError>> {
+        ready(self.workspace(wid))
+    }
+
+    fn workspace_ids(&self) -> BoxFuture<'static, Result<Vec<String>, StoreError>> {
+        ready(self.ids())
+    }
+
     fn close(&self) {
         let open = self.open.write().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(open) = open {
@@ -196,5 +244,56 @@ impl Store for SledStore {
                 tracing::error!(path = %self.path.display(), "storage flush at close failed: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+
+    fn workspace(id: &str) -> WorkspaceRecord {
+        WorkspaceRecord {
+            id: id.into(),
+            name: "room".into(),
+            owner: "o".into(),
+            pin_hash: None,
+            created_at: 1,
+            capacity: 4,
+            idle_since: None,
+            invite_version: 0,
+            bans: Vec::new(),
+        }
+    }
+
+    fn member(id: &str) -> MemberRecord {
+        MemberRecord {
+            id: id.into(),
+            name: id.into(),
+            role: Role::Attendee,
+            joined_at: 2,
+            offline_since: None,
+            addr: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sled_store_loads_one_workspace_and_lists_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        store
+            .apply(&[
+                Change::PutWorkspace(workspace("a")),
+                Change::PutWorkspace(workspace("ab")),
+                Change::PutMember("a".into(), member("m1")),
+                Change::PutMember("ab".into(), member("m2")),
+            ])
+            .unwrap();
+        let (ws, members) = store.load_workspace("a").await.unwrap().unwrap();
+        assert_eq!((ws, members), (workspace("a"), vec![member("m1")]));
+        assert!(store.load_workspace("b").await.unwrap().is_none());
+        assert_eq!(store.workspace_ids().await.unwrap(), vec!["a", "ab"]);
+        store.apply(&[Change::DropWorkspace("a".into())]).unwrap();
+        assert!(store.load_workspace("a").await.unwrap().is_none());
     }
 }

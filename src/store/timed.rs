@@ -2,7 +2,7 @@
 //! `switchboard_store_flush_seconds`): the latency members wait on when they create,
 //! attend or are moderated.
 
-use super::{Change, Snapshot, Store, StoreError};
+use super::{Change, Snapshot, Store, StoreError, StoredWorkspace};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use prometheus_client::metrics::histogram::Histogram;
@@ -35,6 +35,17 @@ impl Store for Timed {
             .sync()
             .inspect(move |_| flush.observe(start.elapsed().as_secs_f64()))
             .boxed()
+    }
+
+    fn load_workspace(
+        &self,
+        wid: &str,
+    ) -> BoxFuture<'static, Result<Option<StoredWorkspace>, StoreError>> {
+        self.inner.load_workspace(wid)
+    }
+
+    fn workspace_ids(&self) -> BoxFuture<'static, Result<Vec<String>, StoreError>> {
+        self.inner.workspace_ids()
     }
 
     fn close(&self) {

@@ -10,7 +10,7 @@ use crate::adapters::native::request::known_event;
 use crate::adapters::native::{decode, Request, RequestId};
 use crate::core::conn::Outbox;
 use crate::core::counters::{Counters, Protocol};
-use crate::core::workspaces::{Binding, Caller, Hub, Link};
+use crate::core::workspaces::{Binding, Caller, Hub, Link, Via};
 use crate::error::{Error, Limit, Malformed, Oversize, Result};
 use crate::http::AppState;
 use crate::ice::Ice;
@@ -102,7 +102,7 @@ impl Session {
         bytes: usize,
     ) -> Result<()> {
         let caller = Caller {
-            out: &self.out,
+            via: Via::Local(&self.out),
             link: &self.link,
             ip: self.ip,
             re,
@@ -119,7 +119,7 @@ impl Session {
             }
             Request::ReAttend { token } => {
                 ensure_unbound(hub, &mut self.binding, &caller)?;
-                self.binding = Some(hub.re_attend(&token, &caller)?);
+                self.binding = Some(hub.re_attend(&token, &caller).await?);
             }
             Request::Refresh => hub.refresh(bound(&mut self.binding)?, &caller)?,
             Request::Attendees => hub.attendees(bound(&mut self.binding)?, &caller)?,
@@ -140,14 +140,18 @@ impl Session {
                 self.counters.relayed(Self::PROTOCOL, bytes);
             }
             Request::Hangup { call, to } => {
-                hub.hangup(bound(&mut self.binding)?, call, to, &caller)?
+                hub.hangup(bound(&mut self.binding)?, call, to, &caller)
+                    .await?
             }
-            Request::State(change) => hub.state(bound(&mut self.binding)?, change, &caller)?,
+            Request::State(change) => {
+                hub.state(bound(&mut self.binding)?, change, &caller)
+                    .await?
+            }
             Request::IceServers => {
                 let binding = bound(&mut self.binding)?;
                 hub.check_member(binding, &caller)?;
                 let servers = self.ice.servers(&binding.attendee).await?;
-                caller.out.send(reply(re, "iceservers", servers));
+                self.out.send(reply(re, "iceservers", servers));
             }
         }
         Ok(())

@@ -23,7 +23,7 @@ use serde_json::value::RawValue;
 use std::sync::{Arc, LazyLock};
 
 /// The codec of every webRTCWorkspaces connection.
-pub(super) fn codec() -> Codec {
+pub(crate) fn codec() -> Codec {
     static WORKSPACES: LazyLock<Codec> = LazyLock::new(|| Arc::new(Workspaces));
     WORKSPACES.clone()
 }

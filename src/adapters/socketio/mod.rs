@@ -3,7 +3,7 @@
 //! `[compat.entrance] enabled`, the foglet entrance events (1b, [`entrance`]), on the
 //! same socket.
 
-mod codec;
+pub(crate) mod codec;
 pub(crate) mod entrance;
 mod packet;
 mod workspaces;

@@ -16,7 +16,7 @@ use crate::core::counters::{Counters, DropReason, Protocol};
 use crate::core::event::{PayloadForm, RequestId, SignalKind};
 use crate::core::validate;
 use crate::core::workspaces::request::{Attend, Create, Moderation, Signal, StateChange};
-use crate::core::workspaces::{Binding, Caller, Hub, Link};
+use crate::core::workspaces::{Binding, Caller, Hub, Link, Via};
 use crate::error::{Error, Limit, Refusal, Result};
 use crate::ice::Ice;
 use serde::Deserialize;
@@ -192,7 +192,7 @@ impl Attendance {
         let nonce = p.nonce.map(Scalar::text).unwrap_or_default();
         let re = RequestId::Str(nonce.clone());
         let caller = Caller {
-            out: &self.out,
+            via: Via::Local(&self.out),
             link: &self.link,
             ip: self.ip,
             re: Some(&re),
@@ -226,13 +226,13 @@ impl Attendance {
             "re-attend" => {
                 let token = need(p.access_token, "accessToken")?;
                 let sender = need(p.attendee.and_then(|a| a.id), "attendee.id")?;
-                let claims = hub.verify_member(&token)?;
+                let claims = hub.verify_member(&token).await?;
                 let wid = p.workspace.and_then(|w| w.id);
                 if claims.sub != sender || wid.is_some_and(|w| w != claims.wid) {
                     return Err(Error::Forbidden(Refusal::NotYourId));
                 }
                 ensure_unbound(hub, &mut self.binding, &caller)?;
-                self.binding = Some(hub.re_attend(&token, &caller)?);
+                self.binding = Some(hub.re_attend(&token, &caller).await?);
                 return self.ice_servers().await;
             }
             _ => {}
@@ -245,7 +245,8 @@ impl Attendance {
             )?,
         };
         let wid = p.workspace.as_ref().and_then(|w| w.id.as_deref());
-        self.check_sender(p.access_token.as_deref(), &sender, wid)?;
+        self.check_sender(p.access_token.as_deref(), &sender, wid)
+            .await?;
         let binding = self.binding.as_mut().ok_or(Error::NotAttending)?;
         let signal = |kind, to: String, call: Option<Ids>, payload: Option<&RawValue>, field| {
             let call = match call {
@@ -292,7 +293,11 @@ impl Attendance {
                 self.binding = None;
                 return Ok(());
             }
-            "hangup" => return hub.hangup(binding, id_of(p.call, "call.id")?, None, &caller),
+            "hangup" => {
+                return hub
+                    .hangup(binding, id_of(p.call, "call.id")?, None, &caller)
+                    .await
+            }
             "mic-toggle" | "cam-toggle" => {
                 let state = need(p.state, "state")?;
                 let change = if name == "mic-toggle" {
@@ -306,7 +311,7 @@ impl Attendance {
                         cam: Some(state),
                     }
                 };
-                return hub.state(binding, change, &caller);
+                return hub.state(binding, change, &caller).await;
             }
             "ring" => signal(
                 SignalKind::Ring,
@@ -371,8 +376,13 @@ impl Attendance {
 
     /// The token names a current membership, its subject is `sender`, its workspace the
     /// one the payload names, and this socket holds that membership.
-    fn check_sender(&self, token: Option<&str>, sender: &str, wid: Option<&str>) -> Result<()> {
-        let claims = self.hub.verify_member(need(token, "accessToken")?)?;
+    async fn check_sender(
+        &self,
+        token: Option<&str>,
+        sender: &str,
+        wid: Option<&str>,
+    ) -> Result<()> {
+        let claims = self.hub.verify_member(need(token, "accessToken")?).await?;
         if claims.sub != sender || wid.is_some_and(|w| w != claims.wid) {
             return Err(Error::Forbidden(Refusal::NotYourId));
         }

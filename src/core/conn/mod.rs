@@ -14,7 +14,9 @@ use std::fmt;
 /// Where a connection lives: the node that holds its socket, and a number unique on that
 /// node for the life of the process. Ids are never reused, so a stale `ConnId` (a member
 /// that reconnected) names nobody rather than somebody else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct ConnId {
     /// The node's number; 0 on a single node.
     pub node: u64,

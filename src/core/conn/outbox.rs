@@ -43,6 +43,21 @@ pub const CLOSE_REPLACED: u16 = 4001;
 /// The native protocol's close of a kicked member.
 pub const CLOSE_KICKED: u16 = 4003;
 
+/// The close reasons another node may ask for (a kick, a replaced connection, a slow
+/// peer), as this node's own `'static` strings: a reason crosses the bus as text, and a
+/// close frame keeps a `&'static str`. Any other text closes with an empty reason.
+pub(crate) fn known_reason(reason: &str) -> &'static str {
+    const KNOWN: [&str; 6] = [
+        "kicked by the owner",
+        "replaced by a newer root",
+        "outbound queue full: the client is not reading",
+        "replaced by a newer connection",
+        "the client stopped reading",
+        "server draining: reconnect",
+    ];
+    KNOWN.into_iter().find(|k| *k == reason).unwrap_or("")
+}
+
 /// One frame waiting for the socket's writer.
 #[derive(Debug)]
 pub enum Outgoing {

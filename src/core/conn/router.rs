@@ -2,10 +2,13 @@
 //! is registered here, so shutdown reaches each one whatever it is doing (a connection
 //! waiting on a PIN hash is sent its 1001 by the outbox, not when the hash is done).
 //!
-//! One node today: a `ConnId` of another node names nobody. The cluster puts its bus
-//! behind the same calls.
+//! In a cluster, a `ConnId` of another node is delivered through the bus: one PUBLISH
+//! to that node's channel, and its own router queues the frame there. Whether the
+//! target's queue had room is then that node's to count, not the sender's to hear.
 
 use super::{ConnId, Full, Outbox};
+use crate::cluster::wire::Mode;
+use crate::cluster::Bus;
 use bytestring::ByteString;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -16,6 +19,8 @@ pub struct Router {
     /// Local connection number to its outbox. Written to register and unregister a
     /// connection; read for every delivery.
     conns: RwLock<HashMap<u64, Outbox>>,
+    /// The bus to the other nodes; `None` on a node on its own.
+    bus: Option<Arc<Bus>>,
 }
 
 /// Unregisters its connection from the [`Router`] when dropped.
@@ -39,7 +44,28 @@ impl Router {
         Router {
             node,
             conns: RwLock::default(),
+            bus: None,
         }
+    }
+
+    /// The router of a cluster node: its number is the bus's, and connections of other
+    /// nodes are reached through the bus.
+    pub(crate) fn clustered(bus: Arc<Bus>) -> Router {
+        Router {
+            node: bus.node(),
+            conns: RwLock::default(),
+            bus: Some(bus),
+        }
+    }
+
+    /// This node's number.
+    pub fn node(&self) -> u64 {
+        self.node
+    }
+
+    /// The bus to the other nodes, on a cluster node.
+    pub(crate) fn bus(&self) -> Option<&Arc<Bus>> {
+        self.bus.as_ref()
     }
 
     /// The address of a local connection.
@@ -63,6 +89,9 @@ impl Router {
     /// Queues a relayed frame for `to`, as [`Outbox::relay`] does: refused while the
     /// target's queue holds half of its limit.
     pub fn relay(&self, to: ConnId, text: ByteString) -> Result<(), Undelivered> {
+        if self.remote(to, Mode::Relay, &text) {
+            return Ok(());
+        }
         let out = self.local(to).ok_or(Undelivered::Gone)?;
         out.relay(text).map_err(|Full| Undelivered::Full)
     }
@@ -70,6 +99,9 @@ impl Router {
     /// Queues a frame for `to` sent to several connections at once, as [`Outbox::offer`]
     /// does: skipped for a target whose queue holds half of its limit.
     pub fn offer(&self, to: ConnId, text: &ByteString) {
+        if self.remote(to, Mode::Offer, text) {
+            return;
+        }
         if let Some(out) = self.local(to) {
             out.offer(text);
         }
@@ -78,6 +110,9 @@ impl Router {
     /// Queues a frame for `to` that it must get (the end of its membership), as
     /// [`Outbox::send`] does: a target past its queue's limit is closed 1008.
     pub fn send(&self, to: ConnId, text: ByteString) {
+        if self.remote(to, Mode::Send, &text) {
+            return;
+        }
         if let Some(out) = self.local(to) {
             out.send(text);
         }
@@ -85,6 +120,10 @@ impl Router {
 
     /// Queues a close frame for `to` after what it has queued.
     pub fn close(&self, to: ConnId, code: u16, reason: &'static str) {
+        if let Some(bus) = self.bus.as_ref().filter(|_| to.node != self.node) {
+            bus.close(to.node, &[to.local], code, reason);
+            return;
+        }
         if let Some(out) = self.local(to) {
             out.close(code, reason);
         }
@@ -96,6 +135,23 @@ impl Router {
             return None;
         }
         self.read().get(&to.local).cloned()
+    }
+
+    /// The outbox of this node's connection number `local`, if it is open.
+    pub(crate) fn local_number(&self, local: u64) -> Option<Outbox> {
+        self.read().get(&local).cloned()
+    }
+
+    /// Publishes `text` for a connection of another node; false when `to` is local (or
+    /// there is no cluster, where another node's id names nobody).
+    fn remote(&self, to: ConnId, mode: Mode, text: &ByteString) -> bool {
+        match &self.bus {
+            Some(bus) if to.node != self.node => {
+                bus.deliver(to.node, mode, &[to.local], text);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Connections open on this node.

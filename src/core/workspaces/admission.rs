@@ -40,6 +40,12 @@ impl Admission {
         admission
     }
 
+    /// A replica's view (`roster.rs`): whether a PIN is set and the invite version,
+    /// nothing to check an `attend` against, which only the owner does.
+    pub(crate) fn replica(protected: bool, invite_version: u64) -> Self {
+        Admission::new(protected.then(String::new), invite_version, Vec::new())
+    }
+
     /// Refuses an invite of another version (`invalid_token`: it was rotated away) and
     /// an address banned past `now_ms` (`forbidden`). The PIN is checked apart, since
     /// that needs a hash.

@@ -16,7 +16,7 @@ impl Hub {
     pub fn sweep(&self, now: u64) {
         let offline_ttl = self.config.workspace.offline_ttl_secs * 1000;
         let idle_ttl = self.config.workspace.idle_ttl_secs * 1000;
-        let workspaces: Vec<_> = self.registry().values().cloned().collect();
+        let workspaces = self.owned();
         for workspace in workspaces {
             let mut state = workspace.lock();
             if state.admission.prune(now) {
@@ -45,7 +45,7 @@ impl Hub {
                     name: name.unwrap_or_default(),
                     reason: LeaveReason::Timeout,
                 };
-                state.broadcast(&self.router, &left, &id);
+                self.announce(&workspace.id, &mut state, &left, &id);
                 tracing::info!(workspace = %workspace.id, attendee = %id, "offline attendee timed out");
             }
             let idle = state
@@ -57,8 +57,9 @@ impl Hub {
                     .is_ok()
             {
                 end(&mut state);
+                self.replicate(&workspace.id, &mut state);
                 drop(state);
-                self.registry_mut().remove(&workspace.id);
+                self.forget(&workspace.id);
                 tracing::info!(workspace = %workspace.id, "idle workspace deleted");
             }
         }

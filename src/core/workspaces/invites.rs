@@ -9,12 +9,12 @@
 use super::workspace::Workspace;
 use super::Hub;
 use crate::auth::tokens::InviteClaims;
-use crate::error::{Error, Limit, Result};
+use crate::error::{Error, Result};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 /// What a join page may show about the workspace behind a live invite.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InvitePreview {
     /// The workspace's id.
     pub workspace_id: String,
@@ -34,19 +34,8 @@ pub(super) struct Admissible {
 }
 
 impl Hub {
-    /// Checks `invite` for a client at `ip` as `attend` does before the PIN (signature,
-    /// expiry, the invite's version against rotations, the workspace, a ban of the
-    /// address), and answers what the workspace shows to the invite's holder. Joins
-    /// nothing; replies and pushes nothing.
-    ///
-    /// Errors: `rate_limited` (more than `limits.requests_per_second` a second from the
-    /// address, bursts of `limits.request_burst`), `invalid_token` (a bad invite, or one
-    /// rotated away), `expired_token`, `workspace_not_found`, `forbidden` (a banned
-    /// address).
-    pub fn preview_invite(&self, invite: &str, ip: IpAddr) -> Result<InvitePreview> {
-        if !self.invite_lookups.try_take(ip, self.clock.now()) {
-            return Err(Error::RateLimited(Limit::Requests));
-        }
+    /// [`Hub::preview_invite`], on the node that owns the workspace.
+    pub(super) fn preview_invite_here(&self, invite: &str, ip: IpAddr) -> Result<InvitePreview> {
         let claims = self.tokens.verify_invite(invite)?;
         let admissible = self.admissible(&claims, ip)?;
         Ok(InvitePreview {

@@ -37,7 +37,7 @@ impl Hub {
         let name = validate::name(req.name.as_deref(), &ws.untitled)?;
         let attendee_name = validate::name(req.attendee_name.as_deref(), &ws.anonymous_attendee)?;
         let pin = validate::new_pin(req.pin.as_deref())?;
-        if !self.creates.try_take(caller.ip, self.clock.now()) {
+        if !self.take_create(caller.ip).await? {
             return Err(Error::RateLimited(Limit::Creates));
         }
         let pin_hash = match pin {
@@ -58,14 +58,21 @@ impl Hub {
             call: None,
             live: true,
             idle_since: None,
+            replicas: Default::default(),
         };
         self.write(&[
             Change::PutWorkspace(state.record(&wid)),
             Change::PutMember(wid.clone(), owner.record()),
         ])?;
         self.commit().await?;
+        if let Some(cluster) = &self.cluster {
+            cluster.own(&wid).await.map_err(|e| {
+                tracing::error!(workspace = %wid, "recording the owner of a new workspace failed: {e}");
+                Error::Unavailable(Outage::Cluster)
+            })?;
+        }
 
-        let workspace = Arc::new(Workspace::new(wid.clone(), state));
+        let workspace = Arc::new(Workspace::new(wid.clone(), self.router.node(), state));
         let mut state = workspace.lock();
         state
             .members
@@ -82,17 +89,8 @@ impl Hub {
         Ok(bind(workspace, owner_id, Role::Owner, claims.exp))
     }
 
-    /// `attend`: the holder of an invite joins (in the order of checks the module
-    /// names), bound to the caller's connection. Replies `attended {workspace, attendee,
-    /// token, attendees, call}`, then pushes `attendee-joined {attendee}` to every other
-    /// online member.
-    ///
-    /// Errors: `invalid_token` or `expired_token` (the invite, or one rotated away),
-    /// `bad_request` or `too_large` (name, PIN), `workspace_not_found`, `forbidden` (a
-    /// banned address, or kicked while joining), `rate_limited` (the PIN limits),
-    /// `wrong_pin`, `workspace_full`, `unavailable` (storage, or the connection closing
-    /// during the PIN check).
-    pub async fn attend(&self, req: Attend, caller: &Caller<'_>) -> Result<Binding> {
+    /// [`Hub::attend`], on the node that owns the workspace.
+    pub(super) async fn attend_here(&self, req: Attend, caller: &Caller<'_>) -> Result<Binding> {
         let invite = self.tokens.verify_invite(&req.invite)?;
         let name = validate::name(
             req.name.as_deref(),
@@ -125,9 +123,15 @@ impl Hub {
         state.idle_since = None;
         let (token, claims) = self.tokens.session(&workspace.id, &id, Role::Attendee);
         let joined = self.joined(&workspace.id, &state, &id, token);
+        self.replicate(&workspace.id, &mut state);
         caller.reply(Reply::Attended(joined));
         let attendee = state.members[&id].info();
-        state.broadcast(&self.router, &Push::AttendeeJoined { attendee }, &id);
+        self.announce(
+            &workspace.id,
+            &mut state,
+            &Push::AttendeeJoined { attendee },
+            &id,
+        );
         drop(state);
         tracing::info!(workspace = %workspace.id, attendee = %id, "attendee joined");
         Ok(bind(workspace, id, Role::Attendee, claims.exp))
@@ -195,19 +199,8 @@ impl Hub {
         Err(Error::WrongPin)
     }
 
-    /// `re-attend`: the member behind a session token takes this socket (a socket it
-    /// had before gets 4001). A token past its `exp` still re-attends within
-    /// `auth.reattend_grace_secs`, so that an owner is never locked out of their own
-    /// workspace by time alone; a lapsed token whose membership or workspace is gone is
-    /// `expired_token`, as it was before the grace existed.
-    ///
-    /// Replies `re-attended {workspace, attendee, token, attendees, call}`; a member that
-    /// was offline is announced to every other online member as `attendee-online
-    /// {attendee_id}`, and a connection it replaces is closed ([`CloseReason::Replaced`]).
-    ///
-    /// Errors: `invalid_token` (a bad token, or a membership that is gone),
-    /// `expired_token`, `workspace_not_found`.
-    pub fn re_attend(&self, token: &str, caller: &Caller<'_>) -> Result<Binding> {
+    /// [`Hub::re_attend`], on the node that owns the workspace.
+    pub(super) fn re_attend_here(&self, token: &str, caller: &Caller<'_>) -> Result<Binding> {
         let claims = self.tokens.verify_session_lapsed(token)?;
         let lapsed = self.lapsed(claims.exp)?;
         self.rejoin(claims, caller).map_err(|e| match e {
@@ -257,13 +250,14 @@ impl Hub {
         ]);
         let (token, new_claims) = self.tokens.session(&workspace.id, &claims.sub, role);
         let joined = self.joined(&workspace.id, &state, &claims.sub, token);
+        self.replicate(&workspace.id, &mut state);
         caller.reply(Reply::ReAttended(joined));
         let online = Push::AttendeeOnline {
             attendee_id: claims.sub.clone(),
             name: state.members[&claims.sub].name.clone(),
             replaced: previous.is_some(),
         };
-        state.broadcast(&self.router, &online, &claims.sub);
+        self.announce(&workspace.id, &mut state, &online, &claims.sub);
         drop(state);
         tracing::info!(workspace = %workspace.id, attendee = %claims.sub, "attendee re-attended");
         Ok(bind(workspace, claims.sub, role, new_claims.exp))
@@ -278,6 +272,19 @@ impl Hub {
             attendees: state.attendees(),
             call: state.call.clone(),
         }
+    }
+
+    /// One of `ip`'s creates (`limits.creates_per_minute`), on every node together in a
+    /// cluster. Errors: `unavailable` when Redis does not answer.
+    async fn take_create(&self, ip: std::net::IpAddr) -> Result<bool> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(self.creates.try_take(ip, self.clock.now()));
+        };
+        let per_minute = self.config.limits.creates_per_minute;
+        cluster.take_create(ip, per_minute).await.map_err(|e| {
+            tracing::warn!("the cluster's create limit did not answer: {e}");
+            Error::Unavailable(Outage::Cluster)
+        })
     }
 
     /// An invite of the workspace's current version: the only kind it admits.
@@ -330,7 +337,7 @@ async fn unless_closed<T>(
 ) -> Result<T> {
     tokio::select! {
         biased;
-        _ = caller.out.closed() => Err(Error::Unavailable(Outage::Closing)),
+        _ = caller.closed() => Err(Error::Unavailable(Outage::Closing)),
         done = work => Ok(done),
     }
 }

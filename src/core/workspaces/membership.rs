@@ -4,7 +4,7 @@
 //! `left` and `destroyed` are acknowledged only once durable (see `persist.rs`); the
 //! pushes that tell the others follow the acknowledgement.
 
-use super::workspace::{Link, State};
+use super::workspace::{Link, State, Workspace};
 use super::{Binding, Caller, Hub};
 use crate::auth::tokens::now_secs;
 use crate::auth::Role;
@@ -38,13 +38,8 @@ impl Hub {
         Ok(())
     }
 
-    /// `leave`: the caller stops being a member, for good. Replies `left {}` once
-    /// durable, then pushes `attendee-left {attendee_id, reason: "left"}` to every other
-    /// online member.
-    ///
-    /// Errors: `forbidden` (the owner, who destroys instead), `not_attending`,
-    /// `expired_token`, `unavailable` (storage).
-    pub async fn leave(&self, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
+    /// [`Hub::leave`], on the node that owns the workspace.
+    pub(super) async fn leave_here(&self, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
         if binding.role == Role::Owner {
             return Err(Error::Forbidden(Refusal::OwnerCannotLeave));
         }
@@ -56,8 +51,8 @@ impl Hub {
             name,
             reason: LeaveReason::Left,
         };
-        let state = binding.workspace.lock();
-        state.broadcast(&self.router, &left, &binding.attendee);
+        let mut state = binding.workspace.lock();
+        self.announce(&binding.workspace.id, &mut state, &left, &binding.attendee);
         drop(state);
         tracing::info!(workspace = %binding.workspace.id, attendee = %binding.attendee, "attendee left");
         Ok(())
@@ -78,13 +73,8 @@ impl Hub {
         Ok(member.map(|m| m.name).unwrap_or_default())
     }
 
-    /// `destroy`, owner only: the workspace and every membership end. Replies
-    /// `destroyed {workspace_id}` once durable, then pushes the same to every other
-    /// online member; their bindings then answer `not_attending`.
-    ///
-    /// Errors: `forbidden` (a non-owner), `not_attending`, `expired_token`,
-    /// `unavailable` (storage).
-    pub async fn destroy(&self, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
+    /// [`Hub::destroy`], on the node that owns the workspace.
+    pub(super) async fn destroy_here(&self, binding: &Binding, caller: &Caller<'_>) -> Result<()> {
         let wid = &binding.workspace.id;
         let others = {
             let state = &mut *binding.workspace.lock();
@@ -94,7 +84,7 @@ impl Hub {
             }
             self.tear_down(wid, state, &binding.attendee)?
         };
-        self.registry_mut().remove(wid);
+        self.forget(wid);
         self.commit().await?;
         caller.reply(Reply::Destroyed {
             workspace_id: wid.clone(),
@@ -119,6 +109,7 @@ impl Hub {
             .filter_map(|m| m.conn.clone())
             .collect();
         end(state);
+        self.replicate(wid, state);
         Ok(others)
     }
 
@@ -136,13 +127,17 @@ impl Hub {
         tracing::info!(workspace = %wid, "workspace destroyed");
     }
 
-    /// The connection behind `binding` closed. If it was still the member's current one,
-    /// the member goes offline and every other online member gets `attendee-offline
-    /// {attendee_id}`.
-    pub fn disconnect(&self, binding: &Binding, conn: ConnId) {
-        let wid = &binding.workspace.id;
-        let state = &mut *binding.workspace.lock();
-        let Some(member) = state.bound_member(&binding.attendee, conn) else {
+    /// [`Hub::disconnect`], on the node that owns the workspace.
+    pub(super) fn disconnect_here(&self, binding: &Binding, conn: ConnId) {
+        self.go_offline(&binding.workspace, &binding.attendee, conn);
+    }
+
+    /// Member `attendee` goes offline if `conn` is still its connection, and every
+    /// other online member gets `attendee-offline {attendee_id}`.
+    pub(super) fn go_offline(&self, workspace: &Workspace, attendee: &str, conn: ConnId) {
+        let wid = &workspace.id;
+        let state = &mut *workspace.lock();
+        let Some(member) = state.bound_member(attendee, conn) else {
             return;
         };
         let now = self.clock.now_ms();
@@ -155,27 +150,33 @@ impl Hub {
             Change::PutWorkspace(state.record(wid)),
         ]);
         let offline = Push::AttendeeOffline {
-            attendee_id: binding.attendee.clone(),
+            attendee_id: attendee.to_string(),
         };
-        state.broadcast(&self.router, &offline, &binding.attendee);
-        tracing::info!(workspace = %wid, attendee = %binding.attendee, "attendee offline");
+        self.announce(wid, state, &offline, attendee);
+        tracing::info!(workspace = %wid, attendee = %attendee, "attendee offline");
     }
 
-    /// A session token that still names a live membership (for HTTP requests, which
-    /// have no socket binding). Errors: `invalid_token`, `expired_token`,
-    /// `workspace_not_found`.
-    pub fn verify_member(&self, token: &str) -> Result<crate::auth::SessionClaims> {
+    /// [`Hub::verify_member`], on the node that owns the workspace.
+    pub(super) fn verify_member_here(&self, token: &str) -> Result<crate::auth::SessionClaims> {
         let claims = self.tokens.verify_session(token)?;
-        let workspace = self.find(&claims.wid)?;
-        let state = workspace.lock();
-        if !state.live {
-            return Err(Error::WorkspaceNotFound);
-        }
-        if !state.members.contains_key(&claims.sub) {
-            return Err(Error::InvalidToken(TokenRefusal::MembershipGone));
-        }
-        Ok(claims)
+        member_of(&*self.find(&claims.wid)?, claims)
     }
+}
+
+/// `claims`, if they name a member of `workspace` (this node's copy, replica or not).
+/// Errors: `workspace_not_found`, `invalid_token` (the membership is gone).
+pub(super) fn member_of(
+    workspace: &Workspace,
+    claims: crate::auth::SessionClaims,
+) -> Result<crate::auth::SessionClaims> {
+    let state = workspace.lock();
+    if !state.live {
+        return Err(Error::WorkspaceNotFound);
+    }
+    if !state.members.contains_key(&claims.sub) {
+        return Err(Error::InvalidToken(TokenRefusal::MembershipGone));
+    }
+    Ok(claims)
 }
 
 /// Checks that the caller's socket still holds the binding's membership: not left,

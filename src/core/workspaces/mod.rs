@@ -13,25 +13,33 @@
 #![warn(missing_docs)]
 
 mod admission;
+mod entry;
 mod expiry;
+mod forward;
 mod invites;
 mod join;
+mod locate;
 mod membership;
 mod moderation;
 mod operator;
 mod persist;
 mod relay;
 pub mod request;
+mod roster;
+mod takeover;
 mod workspace;
 
+pub(crate) use forward::{Forwarded, Outcome};
 pub use invites::InvitePreview;
 pub use operator::{MemberDetail, Presence, WorkspaceDetail, WorkspaceSummary};
+pub(crate) use roster::Roster;
 pub(crate) use workspace::{Link, Workspace};
 
 use crate::auth::limits::AddressLimiter;
 use crate::auth::pin_limits::PinLimits;
 use crate::auth::{PinHasher, Role, Tokens};
 use crate::clock::Clock;
+use crate::cluster::Cluster;
 use crate::config::{Config, ConfigError};
 use crate::core::conn::{Outbox, Router};
 use crate::core::event::{Push, Reply, RequestId};
@@ -56,6 +64,10 @@ pub struct Hub {
     store: Arc<dyn Store>,
     /// Delivers to members by their connection's id.
     router: Arc<Router>,
+    /// This node's cluster, if it is in one: who owns which workspace.
+    cluster: Option<Arc<Cluster>>,
+    /// The requests this node forwarded to workspaces' owners and awaits.
+    awaiting: forward::Awaiting,
     /// Every time the hub and its limits read (see `clock.rs`).
     clock: Clock,
 }
@@ -91,24 +103,49 @@ impl Binding {
 /// Who is asking: its own queue (for its replies, and to know when it closes), its
 /// connection as a member's link, its address, and the request id.
 pub struct Caller<'a> {
-    pub(crate) out: &'a Outbox,
+    pub(crate) via: Via<'a>,
     pub(crate) link: &'a Link,
     pub(crate) ip: IpAddr,
     pub(crate) re: Option<&'a RequestId>,
+}
+
+/// How a caller's replies reach it.
+pub enum Via<'a> {
+    /// Its own queue: the caller's connection is on this node.
+    Local(&'a Outbox),
+    /// The router: the caller's connection is on another node, which forwarded the
+    /// request to this one, the workspace's owner (`forward.rs`).
+    Remote(&'a Router),
 }
 
 impl Caller<'_> {
     /// Queues the reply to this request.
     fn reply(&self, reply: Reply) {
         if let Some(frame) = self.link.codec.reply(self.re, &reply) {
-            self.out.send(frame);
+            self.send(frame);
         }
     }
 
     /// Queues a push for the caller itself.
     fn push(&self, push: &Push) {
         if let Some(frame) = self.link.codec.push(push) {
-            self.out.send(frame);
+            self.send(frame);
+        }
+    }
+
+    fn send(&self, frame: bytestring::ByteString) {
+        match self.via {
+            Via::Local(out) => out.send(frame),
+            Via::Remote(router) => router.send(self.link.id, frame),
+        }
+    }
+
+    /// Resolves when the caller's connection closes; never for a caller on another
+    /// node, whose node tells the owner when it closes (`Command::Disconnect`).
+    async fn closed(&self) {
+        match self.via {
+            Via::Local(out) => out.closed().await,
+            Via::Remote(_) => std::future::pending().await,
         }
     }
 }
@@ -121,6 +158,7 @@ impl Hub {
         config: Arc<Config>,
         store: Arc<dyn Store>,
         router: Arc<Router>,
+        cluster: Option<Arc<Cluster>>,
         clock: Clock,
     ) -> Result<Hub, StartError> {
         let secret = config
@@ -129,7 +167,7 @@ impl Hub {
             .clone()
             .ok_or(crate::config::ConfigError::WeakSecret)?;
         let now = clock.now_ms();
-        let workspaces = persist::restore(store.load()?, now);
+        let workspaces = persist::restore(store.load()?, now, router.node());
         let limits = &config.limits;
         Ok(Hub {
             tokens: Tokens::new(
@@ -148,6 +186,8 @@ impl Hub {
             config,
             store,
             router,
+            cluster,
+            awaiting: Default::default(),
             clock,
         })
         .inspect(|hub| {
@@ -161,16 +201,44 @@ impl Hub {
         &self.config
     }
 
-    /// How many workspaces this node holds (for `/healthz`).
+    /// How many workspaces this node owns (for `/healthz`).
     pub fn workspace_count(&self) -> usize {
-        self.registry().len()
+        self.owned().len()
     }
 
+    /// The workspaces this node owns (every one, on a node on its own): its replicas
+    /// are left out. Their locks are taken one at a time after the registry's is
+    /// released (the lock order above).
+    fn owned(&self) -> Vec<Arc<Workspace>> {
+        let me = self.router.node();
+        let registry = self.registry();
+        registry
+            .values()
+            .filter(|ws| ws.holder() == me)
+            .cloned()
+            .collect()
+    }
+
+    /// Lets go of a workspace that ended: here, and as its owner in the cluster.
+    fn forget(&self, wid: &str) {
+        self.registry_mut().remove(wid);
+        if let Some(cluster) = &self.cluster {
+            cluster.disown(wid);
+        }
+    }
+
+    /// A workspace this node owns (a replica is not one to decide for).
     fn find(&self, wid: &str) -> Result<Arc<Workspace>> {
         self.registry()
             .get(wid)
+            .filter(|ws| ws.holder() == self.router.node())
             .cloned()
             .ok_or(Error::WorkspaceNotFound)
+    }
+
+    /// Whether this node may ask the others: it is not in a cluster, or Redis answers.
+    fn cluster_up(&self) -> bool {
+        self.cluster.as_ref().is_none_or(|c| c.redis_up())
     }
 
     fn registry(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Workspace>>> {

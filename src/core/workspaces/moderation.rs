@@ -20,8 +20,8 @@ use crate::store::Change;
 use std::net::IpAddr;
 
 impl Hub {
-    /// One of the owner's events; each is described below.
-    pub(crate) async fn moderate(
+    /// [`Hub::moderate`], on the node that owns the workspace.
+    pub(super) async fn moderate_here(
         &self,
         binding: &Binding,
         event: Moderation,
@@ -102,19 +102,19 @@ impl Hub {
             }
         }
         let wid = &workspace.id;
-        let state = workspace.lock();
+        let mut state = workspace.lock();
         let left = Push::AttendeeLeft {
             attendee_id: attendee_id.to_string(),
             name,
             reason: LeaveReason::Kicked,
         };
-        state.broadcast(&self.router, &left, except);
+        self.announce(wid, &mut state, &left, except);
         tracing::info!(workspace = %wid, attendee = %attendee_id, ban, "attendee kicked");
         ban.then(|| {
             let rotated = Push::InviteRotated {
                 invite: self.invite(wid, &state),
             };
-            state.broadcast(&self.router, &rotated, except);
+            self.announce(wid, &mut state, &rotated, except);
             rotated
         })
     }
@@ -177,13 +177,13 @@ impl Hub {
             self.put_admission(wid, state, next, None)?;
         }
         self.commit().await?;
-        let state = binding.workspace.lock();
+        let mut state = binding.workspace.lock();
         let invite = self.invite(wid, &state);
         caller.reply(Reply::InviteRotated {
             invite: invite.clone(),
         });
         let rotated = Push::InviteRotated { invite };
-        state.broadcast(&self.router, &rotated, &binding.attendee);
+        self.announce(wid, &mut state, &rotated, &binding.attendee);
         tracing::info!(workspace = %wid, "invite rotated");
         Ok(())
     }

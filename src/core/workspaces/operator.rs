@@ -163,12 +163,12 @@ impl Hub {
             self.put_admission(wid, state, next, None)?;
         }
         self.commit().await?;
-        let state = ws.lock();
+        let mut state = ws.lock();
         let invite = self.invite(wid, &state);
         let rotated = Push::InviteRotated {
             invite: invite.clone(),
         };
-        state.broadcast(&self.router, &rotated, "");
+        self.announce(wid, &mut state, &rotated, "");
         tracing::info!(workspace = %wid, "invite rotated by the operator");
         Ok(invite)
     }
@@ -181,16 +181,15 @@ impl Hub {
             let state = &mut *live(&ws)?;
             self.tear_down(wid, state, "")?
         };
-        self.registry_mut().remove(wid);
+        self.forget(wid);
         self.commit().await?;
         self.announce_destroyed(wid, members);
         Ok(())
     }
 
-    /// The workspaces as they are now; their locks are taken one at a time after the
-    /// registry's is released (the lock order of `mod.rs`).
+    /// The workspaces this node owns, as they are now.
     fn snapshot(&self) -> Vec<Arc<Workspace>> {
-        self.registry().values().cloned().collect()
+        self.owned()
     }
 }
 

@@ -91,30 +91,41 @@ impl Member {
 
 /// The workspaces of a snapshot, everyone offline. Who was online when the server
 /// stopped counts as offline (and their room as idle) from when it was last alive.
-pub(super) fn restore(snapshot: Snapshot, now: u64) -> HashMap<String, Arc<Workspace>> {
+pub(super) fn restore(snapshot: Snapshot, now: u64, node: u64) -> HashMap<String, Arc<Workspace>> {
     let stopped_at = snapshot.alive_at.unwrap_or(now);
     snapshot
         .workspaces
         .into_iter()
         .map(|(ws, members)| {
-            let members: IndexMap<String, Member> = sorted(members)
-                .into_iter()
-                .map(|m| (m.id.clone(), restore_member(m, stopped_at)))
-                .collect();
-            let state = State {
-                name: ws.name,
-                owner: ws.owner,
-                admission: Admission::new(ws.pin_hash, ws.invite_version, ws.bans),
-                capacity: ws.capacity,
-                created_at: ws.created_at,
-                members,
-                call: None,
-                live: true,
-                idle_since: Some(ws.idle_since.unwrap_or(stopped_at)),
-            };
-            (ws.id.clone(), Arc::new(Workspace::new(ws.id, state)))
+            let id = ws.id.clone();
+            let state = restore_state(ws, members, stopped_at);
+            (id.clone(), Arc::new(Workspace::new(id, node, state)))
         })
         .collect()
+}
+
+/// One stored workspace, everyone offline since `stopped_at` at the latest.
+pub(super) fn restore_state(
+    ws: WorkspaceRecord,
+    members: Vec<MemberRecord>,
+    stopped_at: u64,
+) -> State {
+    let members: IndexMap<String, Member> = sorted(members)
+        .into_iter()
+        .map(|m| (m.id.clone(), restore_member(m, stopped_at)))
+        .collect();
+    State {
+        name: ws.name,
+        owner: ws.owner,
+        admission: Admission::new(ws.pin_hash, ws.invite_version, ws.bans),
+        capacity: ws.capacity,
+        created_at: ws.created_at,
+        members,
+        call: None,
+        live: true,
+        idle_since: Some(ws.idle_since.unwrap_or(stopped_at)),
+        replicas: Default::default(),
+    }
 }
 
 /// Join order, the owner first, as the protocol lists attendees.

@@ -5,6 +5,7 @@
 //! bytes) and a queue push happen. Because one sender's requests are handled one at a
 //! time, pushes to one target keep the order in which the sender sent them.
 
+use super::forward::Command;
 use super::membership::bound;
 use super::request::{Signal, StateChange};
 use super::workspace::State;
@@ -58,19 +59,34 @@ impl Hub {
         });
         send_to(&self.router, state, &to, &relay)?;
         if let Some(call) = answered {
-            join_call(state, call, [&to, &binding.attendee]);
+            join_call(state, call.clone(), [&to, &binding.attendee]);
+            let wid = &binding.workspace.id;
+            match binding.workspace.holder() {
+                node if node == self.router.node() => self.replicate(wid, state),
+                // A replica: the owner keeps the call newcomers are told about.
+                node => {
+                    let who = [to, binding.attendee.clone()];
+                    let wid = wid.clone();
+                    self.notify(node, Command::Answered { wid, call, who });
+                }
+            }
         }
         caller.reply(Reply::Sent);
         Ok(())
     }
 
-    /// `hangup`: pushes `hangup {from, call}` to `to`, or without `to` to every other
-    /// online member with room, then replies `sent {}`. The owner hanging up without
-    /// `to` ends the call; anyone else leaves it.
-    ///
-    /// Errors: those of [`Hub::signal`] when `to` is given; otherwise `not_attending`,
-    /// `expired_token`.
-    pub fn hangup(
+    /// On the owner: an `answer` relayed on another node put both sides in the call.
+    pub(super) fn call_answered(&self, wid: &str, call: String, who: [String; 2]) {
+        let Ok(workspace) = self.find(wid) else {
+            return;
+        };
+        let state = &mut *workspace.lock();
+        join_call(state, call, [&who[0], &who[1]]);
+        self.replicate(wid, state);
+    }
+
+    /// [`Hub::hangup`], on the node that owns the workspace.
+    pub(super) fn hangup_here(
         &self,
         binding: &Binding,
         call: String,
@@ -89,7 +105,7 @@ impl Hub {
         };
         match &to {
             Some(to) => send_to(&self.router, state, to, &hangup)?,
-            None => state.broadcast(&self.router, &hangup, &binding.attendee),
+            None => self.announce(&binding.workspace.id, state, &hangup, &binding.attendee),
         }
         if state.call.as_ref().is_some_and(|c| c.id == call) {
             if binding.role == Role::Owner && to.is_none() {
@@ -97,15 +113,19 @@ impl Hub {
             } else {
                 state.leave_call(&binding.attendee);
             }
+            self.replicate(&binding.workspace.id, state);
         }
         caller.reply(Reply::Sent);
         Ok(())
     }
 
-    /// `state`: records the caller's microphone and camera, pushes `state {from, mic,
-    /// cam}` to every other online member with room, and replies `sent {}`.
-    /// Errors: `not_attending`, `expired_token`.
-    pub fn state(&self, binding: &Binding, change: StateChange, caller: &Caller<'_>) -> Result<()> {
+    /// [`Hub::state`], on the node that owns the workspace.
+    pub(super) fn state_here(
+        &self,
+        binding: &Binding,
+        change: StateChange,
+        caller: &Caller<'_>,
+    ) -> Result<()> {
         let state = &mut *binding.workspace.lock();
         bound(state, binding, caller)?;
         let Some(member) = state.members.get_mut(&binding.attendee) else {
@@ -119,7 +139,7 @@ impl Hub {
             cam: member.cam,
             announced: (change.mic, change.cam),
         };
-        state.broadcast(&self.router, &change, &binding.attendee);
+        self.announce(&binding.workspace.id, state, &change, &binding.attendee);
         caller.reply(Reply::Sent);
         Ok(())
     }

@@ -3,10 +3,11 @@
 //! frames into these.
 
 use crate::core::event::{PayloadForm, SignalKind};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 /// `create`: a new workspace, owned by the caller.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Create {
     /// The workspace's name; absent or empty gives `workspace.untitled`.
     pub name: Option<String>,
@@ -17,7 +18,7 @@ pub struct Create {
 }
 
 /// `attend`: joining with an invite.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Attend {
     /// The invite token.
     pub invite: String,
@@ -29,7 +30,7 @@ pub struct Attend {
 
 /// `state`: what a member announces of its microphone and camera; `None` keeps the
 /// last value.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct StateChange {
     /// The microphone is on.
     pub mic: Option<bool>,
@@ -38,7 +39,7 @@ pub struct StateChange {
 }
 
 /// The owner's say over who is in and who may come in.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub enum Moderation {
     /// Removes a member; with `ban`, its address may not attend for a while.
     Kick {

@@ -9,12 +9,22 @@ use crate::auth::Role;
 use crate::core::conn::{ConnId, Router};
 use crate::core::event::{AttendeeInfo, Call, Codec, Fanout, Push, WorkspaceInfo};
 use indexmap::IndexMap;
+use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// One workspace: its id, and its state behind the one lock every change takes.
+///
+/// In a cluster one node owns each live workspace and its copy is the truth; a node
+/// with members of a workspace it does not own holds a replica, kept current by the
+/// owner (`roster.rs`), from which it relays its members' signals. A takeover turns a
+/// replica into the owned copy in place, so that members' bindings stay valid.
 pub(crate) struct Workspace {
     pub(crate) id: String,
+    /// The number of the node that owns it: this node's own (always, on a node on its
+    /// own), or another's when this copy is a replica.
+    holder: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -34,6 +44,16 @@ pub(super) struct State {
     pub(super) live: bool,
     /// Unix ms since when no member has been online; `None` while someone is.
     pub(super) idle_since: Option<u64>,
+    /// Cluster, on the owner: the other nodes holding a replica, and the roster as
+    /// they last got it (see `roster.rs`).
+    pub(super) replicas: Replicas,
+}
+
+/// Where the owner's replicas are, and what they hold.
+#[derive(Default)]
+pub(super) struct Replicas {
+    pub(super) nodes: BTreeSet<u64>,
+    pub(super) sent: Option<bytes::Bytes>,
 }
 
 /// One member, online or not.
@@ -61,11 +81,22 @@ pub(crate) struct Link {
 }
 
 impl Workspace {
-    pub(super) fn new(id: String, state: State) -> Workspace {
+    pub(super) fn new(id: String, holder: u64, state: State) -> Workspace {
         Workspace {
             id,
+            holder: AtomicU64::new(holder),
             state: Mutex::new(state),
         }
+    }
+
+    /// The node that owns it.
+    pub(super) fn holder(&self) -> u64 {
+        self.holder.load(Ordering::Acquire)
+    }
+
+    /// Makes `node` its owner (a takeover, or a replica learning of one).
+    pub(super) fn set_holder(&self, node: u64) {
+        self.holder.store(node, Ordering::Release);
     }
 
     /// The state lock. A panic while it was held would have been a bug in a few lines

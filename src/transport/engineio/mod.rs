@@ -13,6 +13,7 @@
 //! WebSocket's, so the core and shutdown reach it the same way.
 
 mod body;
+pub(crate) mod elsewhere;
 mod packet;
 mod polling;
 mod session;
@@ -51,6 +52,8 @@ pub(crate) fn messages(body: &[u8]) -> Vec<String> {
 #[derive(Default)]
 pub(crate) struct Sessions {
     map: RwLock<HashMap<String, Arc<Session>>>,
+    /// Requests passed to other nodes' sessions, awaiting their answers.
+    pub(crate) calls: crate::cluster::calls::Calls<elsewhere::EngineReply>,
 }
 
 impl Sessions {
@@ -104,6 +107,29 @@ enum EngineError {
 }
 
 impl EngineError {
+    /// Engine.IO's number for it.
+    fn code(self) -> u8 {
+        match self {
+            EngineError::TransportUnknown => 0,
+            EngineError::UnknownSid => 1,
+            EngineError::BadHandshakeMethod => 2,
+            EngineError::BadRequest => 3,
+            EngineError::UnsupportedVersion => 5,
+        }
+    }
+
+    fn from_code(code: u8) -> EngineError {
+        [
+            EngineError::TransportUnknown,
+            EngineError::UnknownSid,
+            EngineError::BadHandshakeMethod,
+            EngineError::UnsupportedVersion,
+        ]
+        .into_iter()
+        .find(|e| e.code() == code)
+        .unwrap_or(EngineError::BadRequest)
+    }
+
     fn body(self) -> serde_json::Value {
         let (code, message) = match self {
             EngineError::TransportUnknown => (0, "Transport unknown"),
@@ -168,6 +194,9 @@ where
         return handshake(&req, body, &app, websocket, protocol, &cors).await;
     };
     let Some(session) = app.engine.get(&sid) else {
+        if let Some(node) = elsewhere::node_of(&app, &sid) {
+            return elsewhere::forward(&req, body, &app, (node, sid), websocket, &cors).await;
+        }
         return cors.error(EngineError::UnknownSid);
     };
     let method = req.method().clone();

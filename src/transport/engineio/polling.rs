@@ -96,20 +96,34 @@ impl Refused {
 pub(super) async fn post(
     session: &Session,
     req: &HttpRequest,
-    mut body: web::Payload,
+    body: web::Payload,
     config: &Config,
 ) -> Result<(), Refused> {
     if session.is_upgraded() {
         return Err(Refused::Engine(EngineError::BadRequest));
     }
-    let limit = config.limits.max_message_bytes;
+    match read(req, body, config.limits.max_message_bytes).await {
+        Ok((bytes, binary)) => accept(session, &bytes, binary).await,
+        Err(Refused::TooLarge) => {
+            session.deliver(Inbound::TooLarge).await;
+            Err(Refused::TooLarge)
+        }
+        Err(refused) => Err(refused),
+    }
+}
+
+/// A POST's payload, at most `limit` bytes, and whether it is binary.
+pub(super) async fn read(
+    req: &HttpRequest,
+    mut body: web::Payload,
+    limit: usize,
+) -> Result<(web::BytesMut, bool), Refused> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
-        session.deliver(Inbound::TooLarge).await;
         return Err(Refused::TooLarge);
     }
     let mut bytes = web::BytesMut::new();
@@ -118,7 +132,6 @@ pub(super) async fn post(
             return Err(Refused::Engine(EngineError::BadRequest));
         };
         if bytes.len() + chunk.len() > limit {
-            session.deliver(Inbound::TooLarge).await;
             return Err(Refused::TooLarge);
         }
         bytes.extend_from_slice(&chunk);
@@ -127,10 +140,18 @@ pub(super) async fn post(
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/octet-stream"));
+    Ok((bytes, binary))
+}
+
+/// Hands the packets of a POST's payload to the session.
+pub(super) async fn accept(session: &Session, bytes: &[u8], binary: bool) -> Result<(), Refused> {
+    if session.is_upgraded() {
+        return Err(Refused::Engine(EngineError::BadRequest));
+    }
     let packets = if binary {
-        packet::decode_binary(&bytes)
+        packet::decode_binary(bytes)
     } else {
-        std::str::from_utf8(&bytes)
+        std::str::from_utf8(bytes)
             .map_err(|_| packet::ParseError)
             .and_then(packet::decode_text)
     };

@@ -9,7 +9,6 @@ use crate::auth::limits::RequestLimiter;
 use crate::core::conn::outbox::{CLOSE_NORMAL, CLOSE_TOO_LARGE};
 use crate::core::conn::{Outbox, OutboxReceiver, Registered};
 use crate::core::counters::{ConnectionGauge, PolicyClose, Transport};
-use crate::core::ids;
 use crate::http::AppState;
 use crate::transport::ws::{count, Accepted, FrameHandler, CLOSE_BOUND};
 use actix_web::{web, HttpRequest};
@@ -99,7 +98,7 @@ impl Session {
         );
         let (tx, inbound) = mpsc::channel(INBOUND_BATCHES);
         let session = Arc::new(Session {
-            sid: ids::url_safe_id(),
+            sid: super::elsewhere::new_sid(app.router.bus().map(|_| app.router.node())),
             out: out.clone(),
             inbound: tx,
             outbound: Arc::new(tokio::sync::Mutex::new(rx)),

@@ -3,10 +3,17 @@
 //! server chose, and frames are sent to an id, broadcast, or the ids listed.
 //!
 //! A namespace holds addresses, not sockets: delivery goes through the [`Router`], so
-//! the cluster can put peers of one namespace on several nodes. Frames are encoded by
-//! the sender's adapter: every peer of a namespace speaks its protocol.
+//! the peers of one namespace may sit on several nodes. Frames are encoded by the
+//! sender's adapter: every peer of a namespace speaks its protocol. In a cluster every
+//! node keeps the whole namespace, kept current over the bus (`replica.rs`): a send
+//! looks up its target here and costs one PUBLISH when it is elsewhere.
+
+mod replica;
+
+pub(crate) use replica::Entry;
 
 use super::conn::{ConnId, Router, Undelivered};
+use crate::core::conn::outbox::{CLOSE_NORMAL, CLOSE_REPLACED};
 use bytestring::ByteString;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -15,7 +22,7 @@ use std::sync::{Arc, RwLock};
 pub(crate) struct Switch {
     pub(crate) signal_fire: Arc<Namespace>,
     pub(crate) peero: Arc<Namespace>,
-    /// webrtc-bootstrap's root, alone under [`Switch::ROOT`].
+    /// webrtc-bootstrap's root, alone under [`Switch::ROOT`]: one per cluster.
     pub(crate) bootstrap_root: Arc<Namespace>,
     /// webrtc-bootstrap's `/join` sockets.
     pub(crate) bootstrap_joins: Arc<Namespace>,
@@ -26,21 +33,46 @@ impl Switch {
     pub(crate) const ROOT: &'static str = "root";
 
     pub(crate) fn new(router: &Arc<Router>) -> Switch {
-        let namespace = || Arc::new(Namespace::new(router.clone()));
+        let namespace =
+            |name, displaced| Arc::new(Namespace::named(name, router.clone(), displaced));
         Switch {
-            signal_fire: namespace(),
-            peero: namespace(),
-            bootstrap_root: namespace(),
-            bootstrap_joins: namespace(),
+            signal_fire: namespace("signal_fire", (CLOSE_NORMAL, "")),
+            peero: namespace("peero", (CLOSE_NORMAL, "")),
+            bootstrap_root: namespace("bootstrap_root", (CLOSE_REPLACED, REPLACED_ROOT)),
+            bootstrap_joins: namespace("bootstrap_joins", (CLOSE_NORMAL, "bootstrap id reused")),
         }
+    }
+
+    /// Every namespace, for the bus.
+    pub(crate) fn all(&self) -> [&Arc<Namespace>; 4] {
+        [
+            &self.signal_fire,
+            &self.peero,
+            &self.bootstrap_root,
+            &self.bootstrap_joins,
+        ]
+    }
+
+    /// The namespace called `name` on the bus.
+    pub(crate) fn named(&self, name: &str) -> Option<&Arc<Namespace>> {
+        self.all().into_iter().find(|ns| ns.name == name)
     }
 }
 
+/// The reason a webrtc-bootstrap root is closed with when a newer root connects.
+pub(crate) const REPLACED_ROOT: &str = "replaced by a newer root";
+
 /// One namespace of peer ids.
 pub(crate) struct Namespace {
+    /// Its name on the bus.
+    name: &'static str,
     router: Arc<Router>,
-    /// Peer id to its connection. Written on register and unregister; read per frame.
-    peers: RwLock<HashMap<String, ConnId>>,
+    /// Peer id to its connection, and when it registered. Written on register and
+    /// unregister (here or, in a cluster, on another node); read per frame.
+    peers: RwLock<HashMap<String, Entry>>,
+    /// The close of a connection of this node whose id a newer connection on another
+    /// node took.
+    displaced: (u16, &'static str),
 }
 
 /// The id is in use in this namespace (ids are random: this is a retry, not an error a
@@ -49,42 +81,63 @@ pub(crate) struct Namespace {
 pub(crate) struct Taken;
 
 impl Namespace {
+    /// A namespace of a node on its own.
+    #[cfg(test)]
     pub(crate) fn new(router: Arc<Router>) -> Namespace {
+        Namespace::named("test", router, (CLOSE_NORMAL, ""))
+    }
+
+    fn named(name: &'static str, router: Arc<Router>, displaced: (u16, &'static str)) -> Namespace {
         Namespace {
+            name,
             router,
             peers: RwLock::default(),
+            displaced,
         }
     }
 
     /// Registers `conn` as `id`, unless the id is taken.
     pub(crate) fn register(&self, id: &str, conn: ConnId) -> Result<(), Taken> {
-        let mut peers = self.write();
-        if peers.contains_key(id) {
-            return Err(Taken);
+        let entry = Entry::new(conn);
+        {
+            let mut peers = self.write();
+            if peers.contains_key(id) {
+                return Err(Taken);
+            }
+            peers.insert(id.to_string(), entry);
         }
-        peers.insert(id.to_string(), conn);
+        self.announce(id, Some(entry), None);
         Ok(())
     }
 
     /// Registers `conn` as `id` in place of whoever held it; returns the one replaced.
     pub(crate) fn replace(&self, id: &str, conn: ConnId) -> Option<ConnId> {
-        self.write().insert(id.to_string(), conn)
+        let entry = Entry::new(conn);
+        let older = self.write().insert(id.to_string(), entry);
+        self.announce(id, Some(entry), None);
+        older.map(|e| e.conn)
     }
 
     /// Removes `id` if `conn` still holds it (a replaced connection removes nobody).
     /// Returns whether it did.
     pub(crate) fn unregister(&self, id: &str, conn: ConnId) -> bool {
-        let mut peers = self.write();
-        if peers.get(id) == Some(&conn) {
-            peers.remove(id);
-            return true;
+        let removed = {
+            let mut peers = self.write();
+            if peers.get(id).is_some_and(|e| e.conn == conn) {
+                peers.remove(id)
+            } else {
+                None
+            }
+        };
+        if removed.is_some() {
+            self.announce(id, None, Some(conn));
         }
-        false
+        removed.is_some()
     }
 
     /// The connection registered as `id`.
     pub(crate) fn lookup(&self, id: &str) -> Option<ConnId> {
-        self.read().get(id).copied()
+        self.read().get(id).map(|e| e.conn)
     }
 
     /// Queues `text` for the peer `to`, as a relay: refused while its queue is half
@@ -102,7 +155,7 @@ impl Namespace {
             .read()
             .iter()
             .filter(|(id, _)| id.as_str() != except)
-            .map(|(_, conn)| *conn)
+            .map(|(_, entry)| entry.conn)
             .collect();
         targets
             .into_iter()
@@ -124,12 +177,12 @@ impl Namespace {
         self.router.close(conn, code, reason);
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, ConnId>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Entry>> {
         // Plain inserts and removes: a panic elsewhere cannot leave the map half-changed.
         self.peers.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, ConnId>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Entry>> {
         self.peers.write().unwrap_or_else(|p| p.into_inner())
     }
 }

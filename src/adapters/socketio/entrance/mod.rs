@@ -6,7 +6,12 @@
 //!
 //! Unlike the original, the `tid` memory is bounded (`limits.entrance_tids`, oldest
 //! forgotten first) as well as timed (5 minutes), a malformed event cannot crash the
-//! server, and a socket may be in at most [`MAX_ROOMS_PER_SOCKET`] rooms.
+//! server, and a socket may be in at most [`MAX_ROOMS_PER_SOCKET`] rooms. In a cluster
+//! every node knows every room (`replica.rs`).
+
+mod replica;
+
+pub(crate) use replica::RoomChange;
 
 use super::packet::{bare_event, event};
 use crate::adapters::json::{self, object};
@@ -49,6 +54,7 @@ struct State {
     peer_ids: HashMap<ConnId, Option<String>>,
 }
 
+#[derive(Clone, Copy)]
 struct Member {
     connected: bool,
 }
@@ -141,10 +147,17 @@ impl Entrant {
     ) -> Result<(), DropReason> {
         let room = fields.room.filter(|r| r.len() <= MAX_KEY_BYTES);
         let peer_id = fields.id.filter(|id| id.len() <= MAX_KEY_BYTES);
-        self.rooms
+        let before = self
+            .rooms
             .lock()
             .peer_ids
             .insert(self.conn, peer_id.clone());
+        if before.as_ref() != Some(&peer_id) {
+            self.tell(RoomChange::PeerId {
+                conn: self.conn,
+                id: peer_id.clone(),
+            });
+        }
         match name {
             "joinRoom" => {
                 let room = room.ok_or(DropReason::Malformed)?;
@@ -194,7 +207,9 @@ impl Entrant {
         }
         let connected = !members.values().any(|m| m.connected);
         members.insert(self.conn, Member { connected });
+        drop(state);
         self.joined.push(room.to_string());
+        self.tell_member(room, Some(connected));
         Ok(connected)
     }
 
@@ -202,12 +217,14 @@ impl Entrant {
     fn enter(&mut self, room: &str) -> Result<(), DropReason> {
         self.join(room)?;
         let mut state = self.rooms.lock();
-        if let Some(member) = state
+        let member = state
             .rooms
             .get_mut(room)
-            .and_then(|m| m.get_mut(&self.conn))
-        {
+            .and_then(|m| m.get_mut(&self.conn));
+        if let Some(member) = member.filter(|m| !m.connected) {
             member.connected = true;
+            drop(state);
+            self.tell_member(room, Some(true));
         }
         Ok(())
     }
@@ -255,7 +272,7 @@ impl Entrant {
             return Err(DropReason::NoReceiver);
         }
         state.remember(
-            tid,
+            tid.clone(),
             Remembered {
                 source: self.conn,
                 dest,
@@ -264,7 +281,7 @@ impl Entrant {
             self.rooms.max_tids,
         );
         drop(state);
-        self.send(dest, event("new_spray", offer))
+        self.send_offer(dest, tid, event("new_spray", offer))
     }
 
     fn reply(&self, frame: bytestring::ByteString) -> Result<(), DropReason> {
@@ -279,16 +296,12 @@ impl Entrant {
 
     /// The socket closed: it leaves its rooms.
     pub(crate) fn on_end(&self) {
-        let mut state = self.rooms.lock();
-        state.peer_ids.remove(&self.conn);
-        for room in &self.joined {
-            if let Some(members) = state.rooms.get_mut(room) {
-                members.remove(&self.conn);
-                if members.is_empty() {
-                    state.rooms.remove(room);
-                }
-            }
-        }
+        let rooms = self.joined.clone();
+        self.rooms.leave(self.conn, &rooms);
+        self.tell(RoomChange::Gone {
+            conn: self.conn,
+            rooms,
+        });
     }
 }
 

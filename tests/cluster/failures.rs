@@ -1,0 +1,191 @@
+//! Failures (DESIGN.md, "Cluster"): a node killed with SIGKILL, a node restarted under
+//! its old `node_id`, and Redis stopped and started again under running nodes.
+
+use super::*;
+use common::bin::Running;
+use serde_json::json;
+use std::path::Path;
+use std::time::Duration;
+
+/// What DESIGN.md allows between a node's death and its members shown offline
+/// elsewhere, with a margin for a loaded test machine.
+const DEATH_NOTICE: Duration = Duration::from_secs(15);
+
+/// A node as a process of its own, which a test can kill.
+async fn process_node(redis: &RedisServer, dir: &Path, node_id: &str, heartbeat: u64) -> Running {
+    let config = dir.join(format!("{node_id}.toml"));
+    let text = format!(
+        "[storage]\nbackend = \"redis\"\n\n[cluster]\nredis_url = \"{}\"\nnode_id = \"{node_id}\"\nheartbeat_secs = {heartbeat}\n",
+        redis.url()
+    );
+    std::fs::write(&config, text).expect("write the node's config");
+    Running::start(dir, &config).await
+}
+
+async fn client_of(node: &Running) -> Client {
+    Client::connect(&node.ws_url()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_nodes_members_go_offline_elsewhere_and_its_workspace_lives_on() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let survivor = node(&redis, "node-0", |_| {}).await;
+    let doomed = process_node(&redis, dir.path(), "node-1", 1).await;
+
+    // The workspace is owned by the node that will die, with members on both.
+    let mut client = client_of(&doomed).await;
+    let created = client
+        .ok("create", json!({"name": "Doomed"}), "created")
+        .await;
+    let mut owner = Member::new(client, created);
+    let mut ada = survivor.attend(&owner.invite(), None, "Ada").await;
+    owner.client.recv_event("attendee-joined").await;
+    let mut client = client_of(&doomed).await;
+    let data = attend_data(&owner.invite(), None, "Bob");
+    let reply = client.ok("attend", data, "attended").await;
+    let bob = Member::new(client, reply);
+    ada.client.recv_event("attendee-joined").await;
+    // Acknowledged before the crash: the first invite is worthless from here on.
+    let old_invite = owner.invite();
+    let rotated = owner
+        .client
+        .ok("rotate-invite", json!({}), "invite-rotated")
+        .await;
+    let new_invite = rotated["invite"].as_str().unwrap().to_string();
+    ada.client.recv_event("invite-rotated").await;
+
+    doomed.kill9().await;
+    let mut gone = Vec::new();
+    for _ in 0..2 {
+        let offline = within_for(
+            DEATH_NOTICE,
+            "the dead node's members offline",
+            ada.client.recv_event("attendee-offline"),
+        )
+        .await;
+        gone.push(str_of(&offline["attendee_id"]));
+    }
+    gone.sort();
+    let mut expected = vec![owner.id(), bob.id()];
+    expected.sort();
+    assert_eq!(gone, expected);
+
+    // They come back on the node that lives; the workspace is as it was acknowledged.
+    let (_owner_again, frame) = survivor.try_re_attend(&owner.token).await;
+    assert_eq!(frame["event"], "re-attended", "{frame}");
+    assert_eq!(
+        ada.client.recv_event("attendee-online").await["attendee_id"],
+        owner.attendee["id"]
+    );
+    let (_eve, refused) = survivor.try_attend(&old_invite, None, "Eve").await;
+    assert_eq!(alert_code(&refused), "invalid_token", "{refused}");
+    survivor.attend(&new_invite, None, "Eve").await;
+    let listed = ada.list_attendees().await;
+    assert_eq!(
+        ids_of(&listed).len(),
+        4,
+        "owner, Ada, Bob (offline) and Eve: {listed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restarted_under_its_node_id_takes_over_from_its_last_run_at_once() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let other = node(&redis, "node-0", |_| {}).await;
+    // Heartbeats so far apart that only the restart can tell the others in time.
+    let first = process_node(&redis, dir.path(), "node-1", 60).await;
+    let mut client = client_of(&first).await;
+    let created = client
+        .ok("create", json!({"name": "Restarted"}), "created")
+        .await;
+    let owner = Member::new(client, created);
+    let mut ada = other.attend(&owner.invite(), None, "Ada").await;
+
+    first.kill9().await;
+    let second = process_node(&redis, dir.path(), "node-1", 60).await;
+    let offline = ada.client.recv_event("attendee-offline").await;
+    assert_eq!(offline["attendee_id"], owner.attendee["id"]);
+
+    let mut back = client_of(&second).await;
+    let frame = back
+        .request("re-attend", json!({"token": owner.token}))
+        .await;
+    assert_eq!(frame["event"], "re-attended", "{frame}");
+    assert_eq!(
+        ada.client.recv_event("attendee-online").await["attendee_id"],
+        owner.attendee["id"]
+    );
+    let candidate = json!({"to": ada.id(), "candidate": "from the new run"});
+    back.ok("icecandidate", candidate, "sent").await;
+    assert_eq!(
+        ada.client.recv_event("icecandidate").await["candidate"],
+        "from the new run"
+    );
+}
+
+/// `/readyz`'s status on `app`.
+async fn readiness(app: &TestApp) -> u16 {
+    let url = format!("{}/readyz", app.http_url);
+    reqwest::get(url).await.map_or(0, |r| r.status().as_u16())
+}
+
+/// Waits until `/readyz` on `app` answers `status`. Readiness follows the heartbeat:
+/// nothing announces it, so it is asked again at a short interval, within a bound.
+async fn until_readiness(app: &TestApp, status: u16, bound: Duration) {
+    let reached = async {
+        while readiness(app).await != status {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    within_for(bound, &format!("/readyz to answer {status}"), reached).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_nodes_relay_locally_refuse_what_needs_it_and_resume_after() {
+    let mut redis = RedisServer::start().await;
+    let apps = nodes(&redis, 2, |_, _| {}).await;
+    let mut owner = apps[0].create_workspace(None).await;
+    let mut ada = apps[0].attend(&owner.invite(), None, "Ada").await;
+    let mut bob = apps[1].attend(&owner.invite(), None, "Bob").await;
+    for _ in 0..2 {
+        owner.client.recv_event("attendee-joined").await;
+    }
+    ada.client.recv_event("attendee-joined").await;
+
+    redis.stop().await;
+    for app in &apps {
+        until_readiness(app, 503, Duration::from_secs(10)).await;
+    }
+    // Members of one node still reach each other.
+    let candidate = json!({"to": ada.id(), "candidate": "same node"});
+    owner.client.ok("icecandidate", candidate, "sent").await;
+    assert_eq!(
+        ada.client.recv_event("icecandidate").await["candidate"],
+        "same node"
+    );
+    // What needs Redis is refused at once, not left hanging.
+    let (_eve, frame) = apps[1].try_attend(&owner.invite(), None, "Eve").await;
+    assert_eq!(alert_code(&frame), "unavailable", "{frame}");
+    let mut creator = apps[1].client().await;
+    let refused = creator.request("create", json!({"name": "x"})).await;
+    assert_eq!(alert_code(&refused), "unavailable", "{refused}");
+
+    redis.restart().await;
+    for app in &apps {
+        until_readiness(app, 200, Duration::from_secs(10)).await;
+    }
+    // Across nodes again, both ways.
+    let candidate = json!({"to": owner.id(), "candidate": "after the outage"});
+    bob.client.ok("icecandidate", candidate, "sent").await;
+    let got = owner.client.recv_event("icecandidate").await;
+    assert_eq!(got["candidate"], "after the outage");
+    let candidate = json!({"to": bob.id(), "candidate": "back"});
+    owner.client.ok("icecandidate", candidate, "sent").await;
+    assert_eq!(
+        bob.client.recv_event("icecandidate").await["candidate"],
+        "back"
+    );
+    apps[1].attend(&owner.invite(), None, "Eve").await;
+}
