@@ -111,6 +111,11 @@ impl Cluster {
         let health = Arc::new(Health::default());
         health.set(true);
         let metrics = Arc::new(ClusterMetrics::default());
+        // Until the first heartbeat answers, the node knows of itself.
+        metrics.set_nodes(vec![metrics::NodeSeen {
+            node_id: node_id.clone(),
+            members: 0,
+        }]);
         let publisher = conns.bus.clone();
         let (bus, writer) = Bus::new(node, conns.bus, health.clone(), metrics.clone());
         let cluster = Arc::new(Cluster {

@@ -7,6 +7,7 @@
 mod common;
 
 mod failures;
+mod operations;
 mod peers;
 mod workspaces;
 

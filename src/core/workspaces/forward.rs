@@ -96,6 +96,27 @@ pub(crate) enum Command {
     VerifyMember {
         token: String,
     },
+    Operator(Operator),
+}
+
+/// What the admin API asks of a workspace's owner (`operator_entry.rs`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "operator", rename_all = "snake_case")]
+pub(crate) enum Operator {
+    Inspect {
+        wid: String,
+    },
+    Kick {
+        wid: String,
+        attendee: String,
+        ban: bool,
+    },
+    Rotate {
+        wid: String,
+    },
+    Destroy {
+        wid: String,
+    },
 }
 
 /// A caller on another node.
@@ -144,6 +165,9 @@ pub(crate) enum Outcome {
     Bound(Bound),
     Preview(InvitePreview),
     Member(SessionClaims),
+    Detail(super::WorkspaceDetail),
+    /// A ban's (or a rotation's) new invite.
+    Invite(Option<String>),
 }
 
 /// The requests this node forwarded and awaits.
@@ -351,6 +375,7 @@ impl Hub {
             Command::Preview { invite, ip } => {
                 self.preview_invite(&invite, ip).await.map(Outcome::Preview)
             }
+            Command::Operator(request) => self.operate_here(request).await,
             Command::VerifyMember { token } => {
                 self.verify_member(&token).await.map(Outcome::Member)
             }

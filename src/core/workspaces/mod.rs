@@ -22,6 +22,7 @@ mod locate;
 mod membership;
 mod moderation;
 mod operator;
+mod operator_entry;
 mod persist;
 mod relay;
 pub mod request;

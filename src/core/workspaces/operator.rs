@@ -28,7 +28,7 @@ pub struct WorkspaceSummary {
 }
 
 /// One workspace with its members, for the operator.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct WorkspaceDetail {
     /// The workspace id.
     pub id: String,
@@ -45,7 +45,7 @@ pub struct WorkspaceDetail {
 }
 
 /// A member as the operator sees it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct MemberDetail {
     /// The attendee id.
     pub id: String,
@@ -56,7 +56,7 @@ pub struct MemberDetail {
     /// Whether a connection holds the membership now.
     pub online: bool,
     /// The protocol of its current connection (`native`, `socketio`); `None` offline.
-    pub protocol: Option<&'static str>,
+    pub protocol: Option<String>,
 }
 
 /// Members online and offline, over every workspace of this node.
@@ -87,8 +87,8 @@ impl Hub {
         found
     }
 
-    /// One workspace and its members. Errors: `workspace_not_found`.
-    pub fn inspect(&self, wid: &str) -> Result<WorkspaceDetail> {
+    /// [`Hub::inspect`], on the node that owns the workspace.
+    pub(super) fn inspect_here(&self, wid: &str) -> Result<WorkspaceDetail> {
         let ws = self.find(wid)?;
         let state = ws.lock();
         if !state.live {
@@ -117,13 +117,8 @@ impl Hub {
         presence
     }
 
-    /// Removes `target` for good, as the owner's `kick {attendee_id, ban}` would: the
-    /// target gets `kicked` and its socket closes, every online member (the owner too)
-    /// gets `attendee-left` and, with `ban`, `invite-rotated`. The owner cannot be
-    /// kicked: destroy the workspace instead. Returns the new invite of a ban. Errors:
-    /// `workspace_not_found`, `unknown_attendee`, `forbidden` (the owner),
-    /// `unavailable` (storage).
-    pub async fn operator_kick(
+    /// [`Hub::operator_kick`], on the node that owns the workspace.
+    pub(super) async fn kick_here(
         &self,
         wid: &str,
         target: &str,
@@ -151,10 +146,8 @@ impl Hub {
         }))
     }
 
-    /// A new invite: every invite handed out so far stops working, and every online
-    /// member gets `invite-rotated {invite}`. Returns the new invite. Errors:
-    /// `workspace_not_found`, `unavailable` (storage).
-    pub async fn operator_rotate_invite(&self, wid: &str) -> Result<String> {
+    /// [`Hub::operator_rotate_invite`], on the node that owns the workspace.
+    pub(super) async fn rotate_here(&self, wid: &str) -> Result<String> {
         let ws = self.find(wid)?;
         {
             let state = &mut *live(&ws)?;
@@ -173,9 +166,8 @@ impl Hub {
         Ok(invite)
     }
 
-    /// Ends the workspace as the owner's `destroy` would: every online member gets
-    /// `destroyed {workspace_id}`. Errors: `workspace_not_found`, `unavailable`.
-    pub async fn operator_destroy(&self, wid: &str) -> Result<()> {
+    /// [`Hub::operator_destroy`], on the node that owns the workspace.
+    pub(super) async fn destroy_by_operator_here(&self, wid: &str) -> Result<()> {
         let ws = self.find(wid)?;
         let members = {
             let state = &mut *live(&ws)?;
@@ -219,6 +211,9 @@ fn member(m: &Member) -> MemberDetail {
         name: m.name.clone(),
         role: m.role,
         online: m.conn.is_some(),
-        protocol: m.conn.as_ref().map(|c| Protocol::label(c.codec.protocol())),
+        protocol: m
+            .conn
+            .as_ref()
+            .map(|c| Protocol::label(c.codec.protocol()).to_string()),
     }
 }

@@ -35,7 +35,7 @@ pub(super) async fn inspect(
     app: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Answer {
-    Ok(HttpResponse::Ok().json(app.hub.inspect(&id)?))
+    Ok(HttpResponse::Ok().json(app.hub.inspect(&id).await?))
 }
 
 #[derive(Deserialize)]
