@@ -70,6 +70,44 @@ impl Cluster {
         });
     }
 
+    /// The workspaces among `wids` that no live node owns: their owner died (and no
+    /// member came back to claim them), or they were never claimed.
+    pub(crate) async fn orphans(&self, wids: &[String]) -> redis::RedisResult<Vec<String>> {
+        let mut conn = self.commands.clone();
+        let live: std::collections::HashSet<String> = redis::cmd("ZRANGE")
+            .arg("sb:alive")
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await?;
+        let mut orphans = Vec::new();
+        for chunk in wids.chunks(500) {
+            let keys: Vec<String> = chunk.iter().map(|w| format!("sb:owner:{w}")).collect();
+            let owners: Vec<Option<String>> =
+                redis::cmd("MGET").arg(keys).query_async(&mut conn).await?;
+            let unowned = chunk
+                .iter()
+                .zip(owners)
+                .filter(|(_, owner)| owner.as_ref().is_none_or(|o| !live.contains(o)));
+            orphans.extend(unowned.map(|(wid, _)| wid.clone()));
+        }
+        Ok(orphans)
+    }
+
+    /// Whether this node sweeps the orphans now: one node per `every`, cluster-wide.
+    pub(crate) async fn take_sweep(&self, every: std::time::Duration) -> redis::RedisResult<bool> {
+        let mut conn = self.commands.clone();
+        let taken: Option<String> = redis::cmd("SET")
+            .arg("sb:sweep")
+            .arg(key(self.node))
+            .arg("NX")
+            .arg("PX")
+            .arg(every.as_millis() as u64)
+            .query_async(&mut conn)
+            .await?;
+        Ok(taken.is_some())
+    }
+
     /// Whether `node` may still be alive: not declared dead.
     pub(crate) fn is_alive(&self, node: u64) -> bool {
         !self

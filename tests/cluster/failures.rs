@@ -189,3 +189,59 @@ async fn without_redis_nodes_relay_locally_refuse_what_needs_it_and_resume_after
     );
     apps[1].attend(&owner.invite(), None, "Eve").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_whose_owner_died_alone_is_adopted_and_still_expires() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The node that sees the other die (it must outlive the test).
+    let _witness = node(&redis, "node-0", |_| {}).await;
+    let doomed = process_node(&redis, dir.path(), "node-1", 1).await;
+    let mut client = client_of(&doomed).await;
+    let created = client
+        .ok("create", json!({"name": "Alone"}), "created")
+        .await;
+    let owner = Member::new(client, created);
+    doomed.kill9().await;
+    // The witness buries the dead node after three heartbeats, which nothing announces
+    // to a test: Redis's list of nodes is asked at a short interval. Asking a node about
+    // the workspace would make that node claim it.
+    let client = ::redis::Client::open(redis.url()).expect("a Redis client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis");
+    let buried = async {
+        loop {
+            let alive: u64 = ::redis::cmd("ZCARD")
+                .arg("sb:alive")
+                .query_async(&mut conn)
+                .await
+                .expect("ZCARD");
+            if alive == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    within_for(DEATH_NOTICE, "the dead node to be buried", buried).await;
+
+    // A node that joins adopts the orphan; with its ttl run out, it is deleted.
+    let sweeper = node(&redis, "node-2", |c| c.workspace.idle_ttl_secs = 1).await;
+    let key = format!("sb:ws:{}", str_of(&owner.workspace["id"]));
+    let gone = async {
+        loop {
+            let exists: bool = ::redis::cmd("EXISTS")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await
+                .expect("EXISTS");
+            if !exists {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    within_for(DEATH_NOTICE, "the orphan to expire", gone).await;
+    drop(sweeper);
+}

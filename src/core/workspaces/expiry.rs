@@ -9,6 +9,10 @@ use crate::auth::Role;
 use crate::core::event::{LeaveReason, Push};
 use crate::store::Change;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a cluster looks for workspaces nobody owns.
+const ORPHAN_SWEEP: Duration = Duration::from_secs(60);
 
 impl Hub {
     /// Applies every ttl that has run out by `now` (unix ms). The owner is never timed
@@ -70,17 +74,48 @@ impl Hub {
         self.pin_limits.prune(now);
     }
 
-    /// Sweeps once a second until the hub is dropped by everyone else.
+    /// Sweeps once a second until the hub is dropped by everyone else; in a cluster,
+    /// adopts the orphans when the node joins, and once every [`ORPHAN_SWEEP`] (one
+    /// node of the cluster does).
     pub fn spawn_sweeper(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let hub = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
+            for second in 0u64.. {
                 tick.tick().await;
                 let Some(hub) = hub.upgrade() else { return };
                 hub.sweep(hub.clock.now_ms());
+                // At once on joining (the node may be the first alive in a while), then
+                // by one node of the cluster at a time.
+                if second % ORPHAN_SWEEP.as_secs() == 0 {
+                    hub.adopt_orphans(second == 0).await;
+                }
             }
         })
+    }
+
+    /// Takes over the workspaces that no live node owns (their owner died with nobody
+    /// left to claim them), so that their ttls run out somewhere: the sweep above then
+    /// deletes what is idle.
+    async fn adopt_orphans(&self, joining: bool) {
+        let Some(cluster) = self.cluster.as_ref().filter(|c| c.redis_up()) else {
+            return;
+        };
+        if !joining && !cluster.take_sweep(ORPHAN_SWEEP).await.unwrap_or(false) {
+            return;
+        }
+        let orphans = match self.store.workspace_ids().await {
+            Ok(ids) => cluster.orphans(&ids).await.unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!("listing the stored workspaces failed: {e}");
+                return;
+            }
+        };
+        for wid in orphans {
+            if let Err(e) = self.locate(&wid).await {
+                tracing::debug!(workspace = %wid, "adopting an orphan failed: {e}");
+            }
+        }
     }
 }
