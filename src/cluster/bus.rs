@@ -127,7 +127,7 @@ async fn write(
                 // Requests awaiting answers may have been in this pipeline: they end
                 // now (see `calls.rs`), and the next heartbeat tells whether Redis is
                 // back.
-                if health.set(false) {
+                if health.failed(start) {
                     tracing::warn!("bus publish failed: {e}");
                 }
             }

@@ -3,7 +3,7 @@
 use super::control::Control;
 use super::Inbound;
 use crate::adapters::socketio::entrance::Rooms;
-use crate::core::conn::outbox::CLOSE_SERVICE_RESTART;
+use crate::core::conn::outbox::{CLOSE_SERVICE_RESTART, RECONNECT};
 use crate::http::AppState;
 use crate::transport::engineio::elsewhere;
 use std::sync::Arc;
@@ -67,8 +67,7 @@ impl Inbound for AppState {
 
     fn buried(&self) {
         self.hub.let_go();
-        self.router
-            .close_all(CLOSE_SERVICE_RESTART, "server draining: reconnect");
+        self.router.close_all(CLOSE_SERVICE_RESTART, RECONNECT);
     }
 
     fn members(&self) -> u64 {

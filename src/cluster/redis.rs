@@ -91,6 +91,8 @@ fn settings() -> ConnectionManagerConfig {
 /// answers `unavailable` at once rather than waiting out a timeout while it is down.
 pub(crate) struct Health {
     up: AtomicBool,
+    /// When Redis last came back: a failure of something sent before is old news.
+    back_at: std::sync::Mutex<Option<std::time::Instant>>,
     /// The same, for those who wait until it goes down.
     watch: tokio::sync::watch::Sender<bool>,
 }
@@ -99,6 +101,7 @@ impl Default for Health {
     fn default() -> Self {
         Health {
             up: AtomicBool::new(false),
+            back_at: std::sync::Mutex::default(),
             watch: tokio::sync::watch::Sender::new(false),
         }
     }
@@ -111,8 +114,24 @@ impl Health {
 
     /// Records the outcome of a round trip; returns whether that changed anything.
     pub(crate) fn set(&self, up: bool) -> bool {
+        let changed = self.up.swap(up, Ordering::Relaxed) != up;
+        if changed && up {
+            *self.back_at.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(std::time::Instant::now());
+        }
         self.watch.send_replace(up);
-        self.up.swap(up, Ordering::Relaxed) != up
+        changed
+    }
+
+    /// A request sent at `sent` failed: Redis is down, unless it came back since (the
+    /// request was stuck on a connection that had already gone). Returns whether that
+    /// changed anything.
+    pub(crate) fn failed(&self, sent: std::time::Instant) -> bool {
+        let back_at = *self.back_at.lock().unwrap_or_else(|p| p.into_inner());
+        if back_at.is_some_and(|back| back > sent) {
+            return false;
+        }
+        self.set(false)
     }
 
     /// Resolves once Redis is down.

@@ -245,3 +245,79 @@ async fn a_workspace_whose_owner_died_alone_is_adopted_and_still_expires() {
     within_for(DEATH_NOTICE, "the orphan to expire", gone).await;
     drop(sweeper);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_change_redis_may_not_have_taken_every_node_serves_what_redis_holds() {
+    let mut redis = RedisServer::start().await;
+    let apps = nodes(&redis, 2, |_, _| {}).await;
+    let mut owner = apps[0].create_workspace(None).await;
+    let mut ada = apps[0].attend(&owner.invite(), None, "Ada").await;
+    owner.client.recv_event("attendee-joined").await;
+    let invite = owner.invite();
+
+    redis.stop().await;
+    for app in &apps {
+        until_readiness(app, 503, Duration::from_secs(10)).await;
+    }
+    // The rotation is made in memory, then not stored: the workspace is let go of, and
+    // every member told to reconnect (the one who asked as well: its answer is what it
+    // finds when it comes back).
+    owner
+        .client
+        .send(json!({"event": "rotate-invite", "id": 1, "data": {}}))
+        .await;
+    owner.client.expect_close(1012).await;
+    ada.client.expect_close(1012).await;
+
+    redis.restart().await;
+    for app in &apps {
+        until_readiness(app, 200, Duration::from_secs(10)).await;
+    }
+    // Whether the rotation reached Redis before it went away is not known to anyone;
+    // what members meet afterwards is what Redis holds, on every node.
+    let (_again, frame) = apps[1].try_re_attend(&owner.token).await;
+    assert_eq!(frame["event"], "re-attended", "{frame}");
+    let served = frame["data"]["workspace"]["invite"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key = format!("sb:ws:{}", str_of(&owner.workspace["id"]));
+    let client = ::redis::Client::open(redis.url()).expect("a Redis client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis");
+    let stored: String = ::redis::cmd("HGET")
+        .arg(&key)
+        .arg("w")
+        .query_async(&mut conn)
+        .await
+        .expect("HGET");
+    let stored: serde_json::Value = serde_json::from_str(&stored).expect("the stored workspace");
+    assert_eq!(
+        invite_version(&served),
+        stored["invite_version"],
+        "{stored}"
+    );
+    let (current, stale) = if invite_version(&served) == 0 {
+        (invite, None)
+    } else {
+        (served, Some(invite))
+    };
+    apps[1].attend(&current, None, "Bob").await;
+    if let Some(stale) = stale {
+        let (_eve, refused) = apps[0].try_attend(&stale, None, "Eve").await;
+        assert_eq!(alert_code(&refused), "invalid_token", "{refused}");
+    }
+}
+
+/// The `ver` claim of an invite token.
+fn invite_version(token: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON claims");
+    claims["ver"].clone()
+}

@@ -43,11 +43,17 @@ pub const CLOSE_REPLACED: u16 = 4001;
 /// The native protocol's close of a kicked member.
 pub const CLOSE_KICKED: u16 = 4003;
 
+/// The reason of a 1012 that is not a drain: the node cannot go on serving this
+/// connection's workspace as it is (a cluster node declared dead while cut off, or a
+/// change the store did not take).
+pub(crate) const RECONNECT: &str = "reconnect and re-attend";
+
 /// The close reasons another node may ask for (a kick, a replaced connection, a slow
 /// peer), as this node's own `'static` strings: a reason crosses the bus as text, and a
 /// close frame keeps a `&'static str`. Any other text closes with an empty reason.
 pub(crate) fn known_reason(reason: &str) -> &'static str {
-    const KNOWN: [&str; 6] = [
+    const KNOWN: [&str; 7] = [
+        RECONNECT,
         "kicked by the owner",
         "replaced by a newer root",
         "outbound queue full: the client is not reading",

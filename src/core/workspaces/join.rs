@@ -107,7 +107,7 @@ impl Hub {
                 .await?;
         }
         let id = self.reserve_seat(&workspace, name, invite.ver, &pin_hash, caller)?;
-        if let Err(e) = self.commit().await {
+        if let Err(e) = self.commit_change(&workspace).await {
             self.release_seat(&workspace, &id);
             return Err(e);
         }

@@ -44,7 +44,7 @@ impl Hub {
             return Err(Error::Forbidden(Refusal::OwnerCannotLeave));
         }
         let name = self.remove(binding, &binding.attendee, caller)?;
-        self.commit().await?;
+        self.commit_change(&binding.workspace).await?;
         caller.reply(Reply::Left);
         let left = Push::AttendeeLeft {
             attendee_id: binding.attendee.clone(),

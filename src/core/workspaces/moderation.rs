@@ -56,7 +56,7 @@ impl Hub {
         caller: &Caller<'_>,
     ) -> Result<()> {
         let (name, kicked) = self.expel(binding, target, ban, caller)?;
-        self.commit().await?;
+        self.commit_change(&binding.workspace).await?;
         caller.reply(Reply::Kicked {
             attendee_id: target.to_string(),
             name: name.clone(),
@@ -176,7 +176,7 @@ impl Hub {
             next.rotate();
             self.put_admission(wid, state, next, None)?;
         }
-        self.commit().await?;
+        self.commit_change(&binding.workspace).await?;
         let mut state = binding.workspace.lock();
         let invite = self.invite(wid, &state);
         caller.reply(Reply::InviteRotated {
@@ -217,7 +217,7 @@ impl Hub {
             next.pin_hash = pin_hash;
             self.put_admission(&binding.workspace.id, state, next, None)?;
         }
-        self.commit().await?;
+        self.commit_change(&binding.workspace).await?;
         caller.reply(Reply::PinSet { protected });
         tracing::info!(workspace = %binding.workspace.id, protected, "PIN set");
         Ok(())

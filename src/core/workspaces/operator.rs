@@ -132,7 +132,7 @@ impl Hub {
             }
             self.remove_for_good(wid, state, target, ban)?
         };
-        self.commit().await?;
+        self.commit_change(&ws).await?;
         let expelled = Expelled {
             attendee_id: target,
             name,
@@ -155,7 +155,7 @@ impl Hub {
             next.rotate();
             self.put_admission(wid, state, next, None)?;
         }
-        self.commit().await?;
+        self.commit_change(&ws).await?;
         let mut state = ws.lock();
         let invite = self.invite(wid, &state);
         let rotated = Push::InviteRotated {

@@ -8,6 +8,7 @@
 use super::admission::Admission;
 use super::workspace::{Member, State, Workspace};
 use super::Hub;
+use crate::core::conn::outbox::{CLOSE_SERVICE_RESTART, RECONNECT};
 use crate::error::{Error, Outage, Result};
 use crate::store::{Change, MemberRecord, Snapshot, WorkspaceRecord};
 use indexmap::IndexMap;
@@ -28,6 +29,36 @@ impl Hub {
             tracing::error!("storage flush failed: {e}");
             Error::Unavailable(Outage::Storage)
         })
+    }
+
+    /// [`Hub::commit`] of a change already made in `workspace`'s memory. In a cluster, a
+    /// change Redis did not take is undone by letting go of the workspace: memory would
+    /// otherwise say what the store does not, until another node took it over from the
+    /// store. Its members are closed with 1012; they re-attend, and its owner (this node
+    /// still) loads it from Redis as it is.
+    pub(super) async fn commit_change(&self, workspace: &Workspace) -> Result<()> {
+        let committed = self.commit().await;
+        if committed.is_err() && self.cluster.is_some() {
+            self.unload(workspace);
+        }
+        committed
+    }
+
+    fn unload(&self, workspace: &Workspace) {
+        let conns: Vec<_> = {
+            let state = &mut *workspace.lock();
+            state.live = false;
+            state
+                .members
+                .values()
+                .filter_map(|m| m.conn.clone())
+                .collect()
+        };
+        self.registry_mut().remove(&workspace.id);
+        for conn in conns {
+            self.router.close(conn.id, CLOSE_SERVICE_RESTART, RECONNECT);
+        }
+        tracing::warn!(workspace = %workspace.id, "a change was not stored: the workspace is reloaded from the store when next needed");
     }
 
     /// Whether the store takes writes now: a flush of what is written answers in time.
