@@ -229,3 +229,35 @@ pub fn timed(inner: Arc<dyn Store>, counters: &crate::core::counters::Counters) 
 fn ready<T: Send + 'static>(value: T) -> BoxFuture<'static, T> {
     Box::pin(std::future::ready(value))
 }
+
+/// Records for the backends' tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::{MemberRecord, WorkspaceRecord};
+    use crate::auth::Role;
+
+    pub(crate) fn workspace(id: &str) -> WorkspaceRecord {
+        WorkspaceRecord {
+            id: id.into(),
+            name: "room".into(),
+            owner: "o".into(),
+            pin_hash: None,
+            created_at: 1,
+            capacity: 4,
+            idle_since: None,
+            invite_version: 0,
+            bans: Vec::new(),
+        }
+    }
+
+    pub(crate) fn member(id: &str) -> MemberRecord {
+        MemberRecord {
+            id: id.into(),
+            name: id.into(),
+            role: Role::Attendee,
+            joined_at: 2,
+            offline_since: None,
+            addr: None,
+        }
+    }
+}

@@ -250,32 +250,7 @@ impl Store for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Role;
-
-    fn workspace(id: &str) -> WorkspaceRecord {
-        WorkspaceRecord {
-            id: id.into(),
-            name: "room".into(),
-            owner: "o".into(),
-            pin_hash: None,
-            created_at: 1,
-            capacity: 4,
-            idle_since: None,
-            invite_version: 0,
-            bans: Vec::new(),
-        }
-    }
-
-    fn member(id: &str) -> MemberRecord {
-        MemberRecord {
-            id: id.into(),
-            name: id.into(),
-            role: Role::Attendee,
-            joined_at: 2,
-            offline_since: None,
-            addr: None,
-        }
-    }
+    use crate::store::fixtures::{member, workspace};
 
     #[tokio::test]
     async fn the_sled_store_loads_one_workspace_and_lists_ids() {

@@ -9,16 +9,15 @@
 //! roster) before it learns the request is done.
 
 use super::request::{Attend, Moderation, StateChange};
-use super::{Binding, Caller, Hub, InvitePreview, Link, Via};
+use super::{Binding, Caller, Hub, InvitePreview};
 use crate::auth::{Role, SessionClaims};
 use crate::cluster::control::Control;
 use crate::core::conn::ConnId;
 use crate::core::counters::Protocol;
-use crate::core::event::{codec_for, RequestId};
+use crate::core::event::RequestId;
 use crate::error::{Error, Outage, Result};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a forwarded request may take: longer than the longest PIN delay (120 s,
@@ -122,19 +121,19 @@ pub(crate) enum Operator {
 /// A caller on another node.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Remote {
-    conn: ConnId,
-    protocol: Protocol,
-    ip: IpAddr,
-    re: Option<RequestId>,
+    pub(super) conn: ConnId,
+    pub(super) protocol: Protocol,
+    pub(super) ip: IpAddr,
+    pub(super) re: Option<RequestId>,
 }
 
 /// A binding, as another node holds it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Bound {
-    wid: String,
-    attendee: String,
-    role: Role,
-    exp: u64,
+    pub(super) wid: String,
+    pub(super) attendee: String,
+    pub(super) role: Role,
+    pub(super) exp: u64,
 }
 
 impl Bound {
@@ -272,159 +271,5 @@ impl Hub {
             role: bound.role,
             exp: bound.exp,
         })
-    }
-
-    /// On the owner: runs a forwarded request and answers its sender.
-    pub(crate) fn execute(self: &Arc<Self>, forwarded: Forwarded) {
-        if forwarded.id != u64::MAX {
-            if let Some(bus) = self.router.bus() {
-                bus.tell(forwarded.from, &Control::Received { id: forwarded.id });
-            }
-        }
-        let hub = self.clone();
-        tokio::spawn(async move {
-            let Forwarded { id, from, command } = forwarded;
-            let outcome = hub.run_command(command).await;
-            if id != u64::MAX {
-                if let Some(bus) = hub.router.bus() {
-                    bus.tell(from, &Control::Answer { id, outcome });
-                }
-            }
-        });
-    }
-
-    async fn run_command(&self, command: Command) -> Result<Outcome> {
-        let done = |r: Result<()>| r.map(|()| Outcome::Done);
-        match command {
-            Command::Attend { req, caller } => {
-                let binding = self.attend(req, &self.caller(&caller)?.as_caller()).await?;
-                Ok(Outcome::Bound(binding.wire()))
-            }
-            Command::ReAttend { token, caller } => {
-                let binding = self
-                    .re_attend(&token, &self.caller(&caller)?.as_caller())
-                    .await?;
-                Ok(Outcome::Bound(binding.wire()))
-            }
-            Command::Leave { binding, caller } => {
-                let binding = self.owned_binding(binding)?;
-                done(
-                    self.leave(&binding, &self.caller(&caller)?.as_caller())
-                        .await,
-                )
-            }
-            Command::Moderate {
-                binding,
-                event,
-                caller,
-            } => {
-                let binding = self.owned_binding(binding)?;
-                done(
-                    self.moderate(&binding, event, &self.caller(&caller)?.as_caller())
-                        .await,
-                )
-            }
-            Command::Destroy { binding, caller } => {
-                let binding = self.owned_binding(binding)?;
-                done(
-                    self.destroy(&binding, &self.caller(&caller)?.as_caller())
-                        .await,
-                )
-            }
-            Command::Hangup {
-                binding,
-                call,
-                to,
-                caller,
-            } => {
-                let binding = self.owned_binding(binding)?;
-                done(
-                    self.hangup(&binding, call, to, &self.caller(&caller)?.as_caller())
-                        .await,
-                )
-            }
-            Command::State {
-                binding,
-                change,
-                caller,
-            } => {
-                let binding = self.owned_binding(binding)?;
-                done(
-                    self.state(&binding, change, &self.caller(&caller)?.as_caller())
-                        .await,
-                )
-            }
-            Command::Answered { wid, call, who } => {
-                self.call_answered(&wid, call, who);
-                Ok(Outcome::Done)
-            }
-            Command::Disconnect { binding, conn } => {
-                if let Ok(binding) = self.owned_binding(binding) {
-                    self.disconnect(&binding, conn);
-                }
-                Ok(Outcome::Done)
-            }
-            Command::Rebind {
-                wid,
-                members,
-                believed_online,
-            } => {
-                self.rebind(&wid, members, &believed_online);
-                Ok(Outcome::Done)
-            }
-            Command::Preview { invite, ip } => {
-                self.preview_invite(&invite, ip).await.map(Outcome::Preview)
-            }
-            Command::Operator(request) => self.operate_here(request).await,
-            Command::VerifyMember { token } => {
-                self.verify_member(&token).await.map(Outcome::Member)
-            }
-        }
-    }
-
-    /// The owner's binding for a member's binding on another node.
-    fn owned_binding(&self, bound: Bound) -> Result<Binding> {
-        let workspace = self
-            .registry()
-            .get(&bound.wid)
-            .filter(|ws| ws.holder() == self.router.node())
-            .cloned()
-            .ok_or(Error::NotAttending)?;
-        Ok(Binding {
-            workspace,
-            attendee: bound.attendee,
-            role: bound.role,
-            exp: bound.exp,
-        })
-    }
-
-    fn caller<'a>(&'a self, remote: &'a Remote) -> Result<RemoteCaller<'a>> {
-        let codec = codec_for(remote.protocol).ok_or(Error::Unavailable(Outage::Cluster))?;
-        Ok(RemoteCaller {
-            hub: self,
-            link: Link {
-                id: remote.conn,
-                codec,
-            },
-            remote,
-        })
-    }
-}
-
-/// What a [`Caller`] on another node borrows from.
-struct RemoteCaller<'a> {
-    hub: &'a Hub,
-    link: Link,
-    remote: &'a Remote,
-}
-
-impl RemoteCaller<'_> {
-    fn as_caller(&self) -> Caller<'_> {
-        Caller {
-            via: Via::Remote(&self.hub.router),
-            link: &self.link,
-            ip: self.remote.ip,
-            re: self.remote.re.as_ref(),
-        }
     }
 }

@@ -14,6 +14,7 @@
 
 mod admission;
 mod entry;
+mod execute;
 mod expiry;
 mod forward;
 mod invites;
