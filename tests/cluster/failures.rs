@@ -321,3 +321,54 @@ fn invite_version(token: &str) -> serde_json::Value {
     let claims: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON claims");
     claims["ver"].clone()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survivors_on_two_nodes_stay_online_to_each_other_when_the_owner_dies() {
+    let redis = RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let apps = nodes(&redis, 2, |_, _| {}).await;
+    let doomed = process_node(&redis, dir.path(), "node-9", 1).await;
+    let mut client = client_of(&doomed).await;
+    let created = client
+        .ok("create", json!({"name": "Doomed"}), "created")
+        .await;
+    let owner = Member::new(client, created);
+    let mut ada = apps[0].attend(&owner.invite(), None, "Ada").await;
+    let mut bob = apps[1].attend(&owner.invite(), None, "Bob").await;
+    ada.client.recv_event("attendee-joined").await;
+
+    doomed.kill9().await;
+    for member in [&mut ada, &mut bob] {
+        let offline = within_for(
+            DEATH_NOTICE,
+            "the owner offline",
+            member.client.recv_event("attendee-offline"),
+        )
+        .await;
+        assert_eq!(offline["attendee_id"], owner.attendee["id"]);
+    }
+    // The new owner knows both survivors online: they signal each other, and list
+    // each other online, from either node.
+    let candidate = json!({"to": bob.id(), "candidate": "still here"});
+    ada.client.ok("icecandidate", candidate, "sent").await;
+    assert_eq!(
+        bob.client.recv_event("icecandidate").await["candidate"],
+        "still here"
+    );
+    for member in [&mut ada, &mut bob] {
+        let listed = member.list_attendees().await;
+        let online: Vec<bool> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["online"] == true)
+            .collect();
+        assert_eq!(online, [false, true, true], "{listed}");
+    }
+    let state = json!({"mic": false});
+    bob.client.ok("state", state, "sent").await;
+    assert_eq!(
+        ada.client.recv_event("state").await["from"],
+        bob.attendee["id"]
+    );
+}

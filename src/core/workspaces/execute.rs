@@ -2,6 +2,7 @@
 //! caller whose replies the router takes back to the caller's node, and answering it.
 
 use super::forward::{Bound, Command, Forwarded, Outcome, Remote};
+use super::locate::Place;
 use super::{Binding, Caller, Hub, Link, Via};
 use crate::cluster::control::Control;
 use crate::core::event::codec_for;
@@ -104,7 +105,11 @@ impl Hub {
                 members,
                 believed_online,
             } => {
-                self.rebind(&wid, members, &believed_online);
+                // This node may still be loading the workspace it just claimed: the
+                // rebinding waits for it (a replica's state is about to be replaced).
+                if let Place::Here = self.locate(&wid).await? {
+                    self.rebind(&wid, members, &believed_online);
+                }
                 Ok(Outcome::Done)
             }
             Command::Preview { invite, ip } => {

@@ -82,7 +82,7 @@ pub(crate) enum Command {
         conn: ConnId,
     },
     /// After a takeover: these members of the sender's node are online, and it
-    /// believed those others were.
+    /// believed those others, on dead nodes, were.
     Rebind {
         wid: String,
         members: Vec<Rebound>,

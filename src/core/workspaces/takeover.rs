@@ -7,8 +7,8 @@
 //!   (`locate.rs`); the winner loads it from the store (everyone offline) and every
 //!   node with members there, the winner included, rebinds them: they are online again
 //!   without anyone having seen them leave. Each rebinding node also names who its
-//!   members believed online; those now offline (they were on the dead node) are
-//!   announced to its members as `attendee-offline`.
+//!   members believed online on a dead node; those still offline are announced to its
+//!   members as `attendee-offline`.
 
 use super::forward::{Command, Rebound};
 use super::locate::Place;
@@ -98,7 +98,12 @@ impl Hub {
                 protocol: link.codec.protocol(),
             })
             .collect();
-        let believed_online = online.map(|(m, _)| m.id.clone()).collect();
+        // Members on live nodes rebind themselves: only those of dead nodes are gone.
+        let alive = |node: u64| self.cluster.as_ref().is_none_or(|c| c.is_alive(node));
+        let believed_online = online
+            .filter(|(_, link)| !alive(link.id.node))
+            .map(|(m, _)| m.id.clone())
+            .collect();
         Takeover {
             members,
             believed_online,
@@ -115,9 +120,9 @@ impl Hub {
     }
 
     /// On the owner: members of the sender's node are online; pushes `attendee-offline`
-    /// to them for each member they believed online that is not.
+    /// to them for each member they believed online on a dead node that is not online.
     pub(super) fn rebind(&self, wid: &str, members: Vec<Rebound>, believed_online: &[String]) {
-        let Some(workspace) = self.registry().get(wid).cloned() else {
+        let Ok(workspace) = self.find(wid) else {
             return;
         };
         let state = &mut *workspace.lock();
