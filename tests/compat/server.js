@@ -43,7 +43,7 @@ function mergeConfig(base, extra) {
 /**
  * Starts the switchboard binary (built by cargo where cargo says, see ../cargo-binary.js)
  * with an in-memory store on a free port and resolves to `{ url, port, wsUrl(path), stop,
- * logs, exited }` once it logs `listening on http://127.0.0.1:PORT`. `config` adds
+ * kill, logs, exited }` once it logs `listening on http://127.0.0.1:PORT`. `config` adds
  * settings ({section: {key: value}}), `env` environment variables (BOOTSTRAP_SECRET).
  * `exited` is null while the process runs, else {code, signal}.
  */
@@ -61,7 +61,7 @@ async function startServer({ config: extra = {}, env = {} } = {}) {
 
   // The environment overrides config.toml: none of the caller's settings leak in.
   const childEnv = { ...process.env };
-  for (const name of ['PORT', 'HOST', 'ENABLE_HTTPS', 'DEVELOPMENT', 'BOOTSTRAP_SECRET', 'SECRET']) delete childEnv[name];
+  for (const name of ['PORT', 'HOST', 'ENABLE_HTTPS', 'DEVELOPMENT', 'BOOTSTRAP_SECRET', 'SECRET', 'REDIS_URL']) delete childEnv[name];
   Object.assign(childEnv, {
     MAGICK_TOKEN: 'compat-magick-token-0123456789abcdef0123456789abcdef',
     RUST_LOG: 'info',
@@ -104,7 +104,40 @@ async function startServer({ config: extra = {}, env = {} } = {}) {
     }
     fs.rmSync(dir, { recursive: true, force: true });
   };
+  /** Sends `signal` (SIGKILL: a crash) and resolves to {code, signal} once it has exited. */
+  handle.kill = async (signal = 'SIGKILL') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return handle.exit;
+  };
   return handle;
+}
+
+/**
+ * Starts `n` nodes of one cluster on the Redis at `redisUrl` (docs/cluster.md): each with
+ * `[storage] backend = "redis"`, `[cluster] redis_url`, `node_id = "node-<i>"` and
+ * `heartbeat_secs = 1`, plus the caller's `config` and `env` (the same for every node, so
+ * they share MAGICK_TOKEN). Resolves to the handles, in node order, each with `nodeId`;
+ * if one fails to start, the others are stopped.
+ */
+async function startCluster(n, redisUrl, { config = {}, env = {} } = {}) {
+  const started = await Promise.allSettled(
+    Array.from({ length: n }, (_, i) =>
+      startServer({
+        config: {
+          ...config,
+          storage: { ...config.storage, backend: 'redis' },
+          cluster: { redis_url: redisUrl, node_id: `node-${i}`, heartbeat_secs: 1, ...config.cluster },
+        },
+        env,
+      }).then((node) => Object.assign(node, { nodeId: `node-${i}` })),
+    ),
+  );
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(started.filter((s) => s.status === 'fulfilled').map((s) => s.value.stop()));
+    throw failed.reason;
+  }
+  return started.map((s) => s.value);
 }
 
 /** Collects the child's output lines in `logs`; resolves to the URL it logs it listens on. */
@@ -196,4 +229,4 @@ async function startScript(file, { args = {}, cwd = path.dirname(file) } = {}) {
   return handle;
 }
 
-module.exports = { startServer, startOracle, startScript, freePort };
+module.exports = { startServer, startCluster, startOracle, startScript, freePort };
