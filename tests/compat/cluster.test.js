@@ -710,16 +710,9 @@ describe('a node killed with SIGKILL', { skip }, () => {
   });
 });
 
-// SERVER BUG (see the report of the js-cluster branch): with members of the dead node's
-// workspace on two surviving nodes, both claim it; the loser's Rebind can reach the winner
-// while the winner is still loading the workspace from the store, is applied to the old
-// replica, and is then overwritten by the loaded state (everyone offline): the loser's
-// members are shown offline to the winner's (and timed out after offline_ttl_secs) while
-// online, and the loser's node is sent nothing more about the workspace.
-// CLUSTER_KNOWN_BUGS=1 runs it.
-const knownBug = process.env.CLUSTER_KNOWN_BUGS ? skip : 'server bug: a takeover by one node loses the Rebind of another (core/workspaces/takeover.rs rebind, locate.rs adopt)';
-
-describe('a node killed with SIGKILL, survivors on two nodes', { skip: knownBug }, () => {
+// Members of the dead node's workspace on two surviving nodes: both claim it, one wins,
+// the other rebinds its members with the winner (core/workspaces/takeover.rs).
+describe('a node killed with SIGKILL, survivors on two nodes', { skip }, () => {
   const TTL = 4;
   let all;
   before(async () => {
