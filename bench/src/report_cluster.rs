@@ -144,6 +144,7 @@ msgs/s are the total over all pairs (over the three nodes, in the cluster).\n", 
             r("cross") / r("single")
         )?;
     }
+    closed_latency(w, relay)?;
     writeln!(w, "\nWhat a relayed message costs, in the same steps: CPU µs of the nodes (the three together, or the one node) \
 and of Redis, and Redis's commands and PUBLISHes, per message relayed within the window.\n")?;
     writeln!(w, "| pairs | node CPU µs/msg: one / same / cross | Redis CPU µs/msg: same / cross | Redis commands/msg: same / cross | PUBLISH/msg: same / cross |\n|---|---|---|---|---|")?;
@@ -164,6 +165,25 @@ and of Redis, and Redis's commands and PUBLISHes, per message relayed within the
             r("same", "publishes_per_msg"),
             r("cross", "publishes_per_msg")
         )?;
+    }
+    Ok(())
+}
+
+/// Latency in the closed loop, each layout against one node at the same pair count.
+fn closed_latency(w: &mut String, relay: &Value) -> Result {
+    writeln!(w, "\nLatency in the same closed-loop steps (servers saturated: the window, not a schedule, paces the senders), \
+from the send to the arrival; p99 against one node's at the same pair count.\n")?;
+    writeln!(w, "| pairs | layout | msgs/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | p99 / one node's |\n|---|---|---|---|---|---|---|---|---|")?;
+    for s in steps(&relay["closed"]) {
+        for (key, name) in LAYOUTS {
+            let ratio = f(&s[key]["p99"]) / f(&s["single"]["p99"]);
+            writeln!(
+                w,
+                "| {} | {name} | {} | {ratio:.2} |",
+                s["pairs"],
+                latency_cells(&s[key], 2)
+            )?;
+        }
     }
     Ok(())
 }
