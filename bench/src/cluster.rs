@@ -184,9 +184,14 @@ pub async fn members(owner: SocketAddr, ends: [SocketAddr; 2]) -> anyhow::Result
     let mut a = Client::attend(ends[0], &creator.invite).await?;
     let b = Client::attend(ends[1], &creator.invite).await?;
     let b_id = b.attendee.clone();
-    a.client
-        .wait_push("attendee-joined", |d| d["attendee"]["id"] == b_id.as_str())
-        .await?;
+    let joined = a
+        .client
+        .wait_push("attendee-joined", |d| d["attendee"]["id"] == b_id.as_str());
+    tokio::time::timeout(std::time::Duration::from_secs(10), joined)
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!("no attendee-joined for the pair's second end within 10 s")
+        })??;
     Ok([creator, a, b])
 }
 

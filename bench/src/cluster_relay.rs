@@ -3,12 +3,13 @@
 //! one node of the cluster, the ends on two nodes. Each pair's workspace is made by a
 //! third member on another node, which owns it and stays online; the pairs of a step are
 //! spread over the nodes in turn. Read when the measured window opens and closes: the
-//! CPU time of the nodes (all of them, or the single node) and of Redis, and Redis's
-//! command counters, so that each step says what a relayed message costs Redis.
+//! CPU time of the nodes (all of them, or the single node) and of Redis, Redis's
+//! command counters, so that each step says what a relayed message costs Redis, and
+//! what blocked Redis's event loop within the window (its latency monitor).
 
 use crate::cluster::{members, Cluster, Layout, Options};
 use crate::common::{cpu_seconds_of, percentiles_ms};
-use crate::redis_server::{calls_between, connect, snapshot};
+use crate::redis_server::{calls_between, connect, snapshot, stalls};
 use crate::relay_load::{measure_pairs, Mode, Outcome, Probe, Wire};
 use crate::relay_wire::End;
 use serde_json::{json, Value};
@@ -72,19 +73,21 @@ async fn open_step(options: &Options, cluster: &mut Cluster) -> anyhow::Result<V
         "cluster relay: open loop, {:.0} msgs/s over {pairs} pairs, {:.1} s",
         options.rate, options.open_duration
     );
-    println!("| layout | achieved msgs/s | p50 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|---|");
+    println!("| layout | achieved msgs/s | p50 ms | p99 ms | p99.9 ms | max ms | Redis stalls ≥ 1 ms (longest, ms) |");
+    println!("|---|---|---|---|---|---|---|");
     let mut open = json!({"rate": options.rate, "pairs": pairs, "duration": options.open_duration});
     for layout in Layout::ALL {
         let mode = Mode::Open { interval };
         let figures = measure_on(options, cluster, layout, pairs, mode, duration).await?;
         println!(
-            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
             layout.name(),
             f(&figures["achieved"]),
             f(&figures["p50"]),
             f(&figures["p99"]),
             f(&figures["p999"]),
-            f(&figures["max"])
+            f(&figures["max"]),
+            figures["redis"]["stalls"]
         );
         open[layout.name()] = figures;
     }
@@ -165,7 +168,11 @@ fn probe(cluster: &Cluster, layout: Layout) -> Probe {
         let mut read = json!({"cpu_nodes": cpu});
         if let Some((url, pid)) = &redis {
             read["cpu_redis"] = json!(cpu_seconds_of(*pid).ok());
-            let snap = connect(url).and_then(|mut c| snapshot(&mut c));
+            let snap = connect(url).and_then(|mut c| {
+                let mut snap = snapshot(&mut c)?;
+                snap["stalls"] = json!(stalls(&mut c)?);
+                Ok(snap)
+            });
             read["redis"] = snap.unwrap_or(Value::Null);
         }
         read
@@ -191,7 +198,8 @@ fn figures(outcome: &Outcome, members: usize) -> Value {
         figures["redis"] = json!({"commands": total, "calls": calls,
             "commands_per_s": per_s, "commands_per_s_per_member": per_s / members as f64,
             "commands_per_msg": total as f64 / received,
-            "publishes_per_msg": publishes as f64 / received});
+            "publishes_per_msg": publishes as f64 / received,
+            "stalls": after["redis"]["stalls"]});
     }
     figures
 }

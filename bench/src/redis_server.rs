@@ -10,7 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Commands the bench itself sends, left out of every count of the nodes' commands.
-const OURS: [&str; 6] = ["info", "dbsize", "memory", "scan", "hello", "client"];
+const OURS: [&str; 7] = [
+    "info", "dbsize", "memory", "scan", "latency", "hello", "client",
+];
 
 pub struct RedisServer {
     pub url: String,
@@ -40,6 +42,9 @@ impl RedisServer {
         let child = Command::new(bin)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--appendonly", "yes", "--appendfsync", "always", "--save", ""])
+            // Redis's own record of what blocked its event loop for 1 ms or more (an
+            // fsync of the append-only file, say): while it is blocked, no PUBLISH moves.
+            .args(["--latency-monitor-threshold", "1"])
             .arg("--dir")
             .arg(dir.path())
             .stdin(Stdio::null())
@@ -153,6 +158,26 @@ pub fn snapshot(connection: &mut redis::Connection) -> anyhow::Result<Value> {
         .context("used_memory")?;
     let keys: u64 = redis::cmd("DBSIZE").query(connection)?;
     Ok(json!({"used_memory": used, "keys": keys, "calls": command_calls(connection)?}))
+}
+
+/// The longest of each kind of event that blocked Redis's event loop for 1 ms or more
+/// since the last call (`LATENCY LATEST`, ms), which then starts the record afresh
+/// (`LATENCY RESET`).
+pub fn stalls(connection: &mut redis::Connection) -> anyhow::Result<Map<String, Value>> {
+    let latest: Vec<Vec<redis::Value>> = redis::cmd("LATENCY").arg("LATEST").query(connection)?;
+    redis::cmd("LATENCY")
+        .arg("RESET")
+        .query::<u64>(connection)?;
+    let mut stalls = Map::new();
+    for event in latest {
+        // [name, time of the latest, latest ms, longest ms]
+        let name = event.first().map(redis::from_redis_value_ref::<String>);
+        let max = event.get(3).map(redis::from_redis_value_ref::<u64>);
+        if let (Some(Ok(name)), Some(Ok(max))) = (name, max) {
+            stalls.insert(name, json!(max));
+        }
+    }
+    Ok(stalls)
 }
 
 /// Each command's calls between two snapshots, and their total.

@@ -196,7 +196,7 @@ every figure, equally for both servers. The bench reports; it asserts no timing.
         churn["workers"],
         cs / cb
     )?;
-    crate::report_cluster_summary::rows(w, &cluster)?;
+    crate::report_cluster_summary::rows(w, &cluster, "")?;
 
     writeln!(w, "\n## Relay\n")?;
     writeln!(w, "Pairs of members of one workspace send each other `icecandidate` messages (a real candidate string, \

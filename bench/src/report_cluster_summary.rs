@@ -7,12 +7,17 @@ use serde_json::Value;
 use std::fmt::{Result, Write as _};
 
 /// The first line of the cluster's rows in the summary at the top.
-const SUMMARY_LEAD: &str = "Cluster (section \"Cluster\"):";
+const SUMMARY_LEAD: &str = "Cluster (section \"Cluster\"";
 
-/// The cluster's rows of the summary at the top: a table of its own under `SUMMARY_LEAD`.
-pub fn rows(w: &mut String, c: &Value) -> Result {
+/// The cluster's rows of the summary at the top: a table of its own under `SUMMARY_LEAD`;
+/// with `date` (of a run of the cluster alone), said to be measured apart.
+pub fn rows(w: &mut String, c: &Value, date: &str) -> Result {
     let cores = &c["cores"];
-    writeln!(w, "\n{SUMMARY_LEAD} {} nodes and one `redis-server` against one node alone, all on these {cores} cores: \
+    let apart = match date {
+        "" => String::new(),
+        date => format!(", measured on {date}, apart from the table above"),
+    };
+    writeln!(w, "\n{SUMMARY_LEAD}{apart}): {} nodes and one `redis-server` against one node alone, all on these {cores} cores: \
 several nodes on one small machine measure contention and the bus's cost, not scaling.\n", c["nodes"])?;
     writeln!(
         w,

@@ -43,7 +43,7 @@ fn only_cluster(options: &Options, cluster: &Value, commands: &str) -> anyhow::R
     rc::section(&mut section, cluster, commands, date, note, link)?;
     update(&options.out, rc::HEADING, &section)?;
     let mut rows = String::new();
-    crate::report_cluster_summary::rows(&mut rows, cluster)?;
+    crate::report_cluster_summary::rows(&mut rows, cluster, date)?;
     let md = std::fs::read_to_string(&options.out)?;
     let md = crate::report_cluster_summary::update_summary(&md, &rows);
     std::fs::write(&options.out, md)?;
