@@ -1,5 +1,6 @@
 //! The charts of BENCHMARKS.md, from the scenarios' JSON: Switchboard and the bare
-//! relay as two series on each.
+//! relay as two series on each of the relay's and the connections', the layouts of the
+//! cluster's relay (one node, same node, cross node) on the cluster's.
 
 use plotters::prelude::*;
 use serde_json::Value;
@@ -9,10 +10,11 @@ fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
 
-const SWITCHBOARD: RGBColor = RGBColor(200, 60, 40);
-const BARE: RGBColor = RGBColor(40, 90, 180);
+pub const SWITCHBOARD: RGBColor = RGBColor(200, 60, 40);
+pub const BARE: RGBColor = RGBColor(40, 90, 180);
+pub const THIRD: RGBColor = RGBColor(40, 150, 70);
 
-fn points(v: &Value) -> Vec<(f64, f64)> {
+pub fn points(v: &Value) -> Vec<(f64, f64)> {
     v.as_array()
         .into_iter()
         .flatten()
@@ -20,22 +22,46 @@ fn points(v: &Value) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// Runs `draw` on `dir` (made if missing), with the font every chart uses registered.
+pub fn with_font(dir: &Path, draw: impl FnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let font: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");
+    let _ = plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, font);
+    draw(dir)
+}
+
 pub fn latency_chart(relay: &Value, path: &Path) -> anyhow::Result<()> {
     let open = &relay["open"];
-    let s = points(&open["switchboard"]["curve"]);
-    let b = points(&open["bare"]["curve"]);
-    let top = s.iter().chain(&b).map(|p| p.1).fold(0.01, f64::max) * 1.1;
+    let title = format!(
+        "Relay latency at {:.0} msgs/s, {} pairs (open loop)",
+        f(&open["rate"]),
+        open["pairs"]
+    );
+    let series = [
+        (
+            "Switchboard",
+            points(&open["switchboard"]["curve"]),
+            SWITCHBOARD,
+        ),
+        ("bare relay", points(&open["bare"]["curve"]), BARE),
+    ];
+    percentile_chart(&title, series.to_vec(), path)
+}
+
+/// A series: its name in the legend, its points, its colour.
+pub type Series = (&'static str, Vec<(f64, f64)>, RGBColor);
+
+/// Latency curves (ms, log scale) against "nines" (1 is p90, 2 is p99, 3 is p99.9).
+pub fn percentile_chart(title: &str, series: Vec<Series>, path: &Path) -> anyhow::Result<()> {
+    let top = series
+        .iter()
+        .flat_map(|s| s.1.iter().map(|p| p.1))
+        .fold(0.01, f64::max)
+        * 1.1;
     let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!(
-                "Relay latency at {:.0} msgs/s, {} pairs (open loop)",
-                f(&open["rate"]),
-                open["pairs"]
-            ),
-            ("sans-serif", 22),
-        )
+        .caption(title, ("sans-serif", 22))
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(65)
@@ -57,12 +83,11 @@ pub fn latency_chart(relay: &Value, path: &Path) -> anyhow::Result<()> {
         .draw()?;
     // A log axis has no zero: the fastest samples sit on its floor.
     let floor = |v: Vec<(f64, f64)>| v.into_iter().map(|(x, y)| (x, y.max(0.001))).collect();
-    draw_both(
-        &mut chart,
-        [floor(s), floor(b)],
-        false,
-        SeriesLabelPosition::UpperLeft,
-    )?;
+    let series = series
+        .into_iter()
+        .map(|(n, v, c)| (n, floor(v), c))
+        .collect();
+    draw_lines(&mut chart, series, false, SeriesLabelPosition::UpperLeft)?;
     root.present()?;
     Ok(())
 }
@@ -75,19 +100,26 @@ pub fn throughput_chart(relay: &Value, path: &Path) -> anyhow::Result<()> {
             .map(|s| (f(&s["pairs"]).max(1.0), f(&s[t])))
             .collect()
     };
-    let (s, b) = (series("switchboard"), series("bare"));
-    let xmax = s.iter().map(|p| p.0).fold(2.0, f64::max) * 1.5;
-    let ymax = s.iter().chain(&b).map(|p| p.1).fold(1.0, f64::max) * 1.15;
+    let title = format!(
+        "Relay throughput, closed loop ({} in flight per direction)",
+        relay["window"]
+    );
+    let series = vec![
+        ("Switchboard", series("switchboard"), SWITCHBOARD),
+        ("bare relay", series("bare"), BARE),
+    ];
+    pairs_chart(&title, series, path)
+}
+
+/// Messages per second against pairs (log scale), a dot at each measured point.
+pub fn pairs_chart(title: &str, series: Vec<Series>, path: &Path) -> anyhow::Result<()> {
+    let all = || series.iter().flat_map(|s| s.1.iter());
+    let xmax = all().map(|p| p.0).fold(2.0, f64::max) * 1.5;
+    let ymax = all().map(|p| p.1).fold(1.0, f64::max) * 1.15;
     let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!(
-                "Relay throughput, closed loop ({} in flight per direction)",
-                relay["window"]
-            ),
-            ("sans-serif", 22),
-        )
+        .caption(title, ("sans-serif", 22))
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(75)
@@ -100,7 +132,7 @@ pub fn throughput_chart(relay: &Value, path: &Path) -> anyhow::Result<()> {
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_label_formatter(&|y| format!("{y:.0}"))
         .draw()?;
-    draw_both(&mut chart, [s, b], true, SeriesLabelPosition::LowerRight)?;
+    draw_lines(&mut chart, series, true, SeriesLabelPosition::LowerRight)?;
     root.present()?;
     Ok(())
 }
@@ -137,16 +169,17 @@ pub fn rss_chart(conns: &Value, path: &Path) -> anyhow::Result<()> {
         .label_style(("sans-serif", 15))
         .x_label_formatter(&|x| format!("{x:.0}"))
         .draw()?;
-    draw_both(&mut chart, [s, b], true, SeriesLabelPosition::UpperLeft)?;
+    let series = vec![("Switchboard", s, SWITCHBOARD), ("bare relay", b, BARE)];
+    draw_lines(&mut chart, series, true, SeriesLabelPosition::UpperLeft)?;
     root.present()?;
     Ok(())
 }
 
-/// Switchboard's and the bare relay's series, as lines (with dots at the measured points
-/// when `dots`), and the legend naming them.
-fn draw_both<'a, X, Y>(
+/// Each series as a line (with dots at the measured points when `dots`), and the
+/// legend naming them.
+fn draw_lines<'a, X, Y>(
     chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, Y>>,
-    [switchboard, bare]: [Vec<(f64, f64)>; 2],
+    series: Vec<Series>,
     dots: bool,
     legend: SeriesLabelPosition,
 ) -> anyhow::Result<()>
@@ -154,10 +187,7 @@ where
     X: Ranged<ValueType = f64>,
     Y: Ranged<ValueType = f64>,
 {
-    for (name, data, color) in [
-        ("Switchboard", switchboard, SWITCHBOARD),
-        ("bare relay", bare, BARE),
-    ] {
+    for (name, data, color) in series {
         chart
             .draw_series(LineSeries::new(data.clone(), color.stroke_width(2)))?
             .label(name)

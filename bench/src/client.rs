@@ -16,6 +16,24 @@ pub struct Member {
     pub client: Client,
     pub attendee: String,
     pub invite: Value,
+    /// The session token, for `re-attend`.
+    pub token: String,
+    /// The workspace's id.
+    pub workspace: String,
+}
+
+impl Member {
+    /// The member that a `created`, `attended` or `re-attended` reply describes.
+    fn of(client: Client, reply: &Value, invite: Value) -> Member {
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        Member {
+            attendee: text(&reply["attendee"]["id"]),
+            token: text(&reply["token"]),
+            workspace: text(&reply["workspace"]["id"]),
+            invite,
+            client,
+        }
+    }
 }
 
 impl Client {
@@ -37,14 +55,8 @@ impl Client {
     pub async fn create(addr: SocketAddr) -> anyhow::Result<Member> {
         let mut client = Client::connect_to(addr).await?;
         let created = client.request("create", json!({"name": "bench"})).await?;
-        Ok(Member {
-            attendee: created["attendee"]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            invite: created["workspace"]["invite"].clone(),
-            client,
-        })
+        let invite = created["workspace"]["invite"].clone();
+        Ok(Member::of(client, &created, invite))
     }
 
     /// Connects and attends the workspace of `invite`.
@@ -53,14 +65,15 @@ impl Client {
         let attended = client
             .request("attend", json!({"invite": invite, "name": "guest"}))
             .await?;
-        Ok(Member {
-            attendee: attended["attendee"]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            invite: invite.clone(),
-            client,
-        })
+        Ok(Member::of(client, &attended, invite.clone()))
+    }
+
+    /// Connects and re-attends with a session token (the member must be offline).
+    pub async fn re_attend(addr: SocketAddr, token: &str) -> anyhow::Result<Member> {
+        let mut client = Client::connect_to(addr).await?;
+        let back = client.request("re-attend", json!({"token": token})).await?;
+        let invite = back["workspace"]["invite"].clone();
+        Ok(Member::of(client, &back, invite))
     }
 
     /// Sends `event` and returns the reply's `data`; pushes before it are skipped.
@@ -83,6 +96,24 @@ impl Client {
             return Ok(reply["data"].clone());
         }
         anyhow::bail!("connection closed while waiting for the reply to {event}")
+    }
+
+    /// Waits for a push of `event` whose data `wanted` accepts; skips everything else.
+    pub async fn wait_push(
+        &mut self,
+        event: &str,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<Value> {
+        while let Some(message) = self.socket.next().await {
+            let Message::Text(text) = message? else {
+                continue;
+            };
+            let push: Value = serde_json::from_str(&text)?;
+            if push["event"] == event && wanted(&push["data"]) {
+                return Ok(push["data"].clone());
+            }
+        }
+        anyhow::bail!("connection closed while waiting for {event}")
     }
 
     pub fn into_socket(self) -> Ws {

@@ -8,7 +8,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -124,7 +124,30 @@ pub struct Process {
     pub addr: SocketAddr,
     name: String,
     child: Child,
+    /// Its log lines at WARN and ERROR, as the log drain finds them.
+    alerts: Arc<Mutex<Alerts>>,
     _dir: tempfile::TempDir,
+}
+
+/// A server's log lines at WARN or ERROR: how many, and the first few.
+#[derive(Default, Clone, Debug)]
+pub struct Alerts {
+    pub count: usize,
+    pub first: Vec<String>,
+}
+
+impl Alerts {
+    const KEPT: usize = 20;
+
+    fn note(&mut self, line: &str) {
+        if !(line.contains(" WARN ") || line.contains(" ERROR ")) {
+            return;
+        }
+        self.count += 1;
+        if self.first.len() < Alerts::KEPT {
+            self.first.push(line.chars().take(400).collect());
+        }
+    }
 }
 
 impl std::ops::Deref for ServerProcess {
@@ -206,7 +229,9 @@ impl Process {
         let mut child = command
             .spawn()
             .with_context(|| format!("cannot start the {name} server"))?;
-        let addr = listening_address(child.stdout.take().expect("piped stdout"));
+        let alerts = Arc::new(Mutex::new(Alerts::default()));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let addr = listening_address(stdout, alerts.clone());
         let addr = match addr.recv_timeout(Duration::from_secs(30)) {
             Ok(addr) => addr.parse().context("server address")?,
             Err(_) => {
@@ -218,6 +243,7 @@ impl Process {
             addr,
             name: name.to_string(),
             child,
+            alerts,
             _dir: dir,
         })
     }
@@ -234,6 +260,11 @@ impl Process {
     /// The most the server has been resident, bytes (VmHWM).
     pub fn peak_rss(&self) -> anyhow::Result<u64> {
         status_bytes(self.pid(), "VmHWM:")
+    }
+
+    /// Its log lines at WARN and ERROR so far.
+    pub fn alerts(&self) -> Alerts {
+        self.alerts.lock().map(|a| a.clone()).unwrap_or_default()
     }
 
     /// Fails when the server has exited.
@@ -253,13 +284,19 @@ impl Drop for Process {
 }
 
 /// The address the server logs once it listens; then keeps draining the log so that
-/// the pipe never fills.
-fn listening_address(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+/// the pipe never fills, noting the lines at WARN and ERROR in `alerts`.
+fn listening_address(
+    stdout: std::process::ChildStdout,
+    alerts: Arc<Mutex<Alerts>>,
+) -> std::sync::mpsc::Receiver<String> {
     let (found, addr) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut found = Some(found);
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
+            if let Ok(mut alerts) = alerts.lock() {
+                alerts.note(&line);
+            }
             if let Some(at) = line.find("listening on http://") {
                 let rest = &line[at + "listening on http://".len()..];
                 let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());

@@ -152,7 +152,7 @@ pub async fn open(
 
 /// Reads until the server closes: reading is what answers its WebSocket pings. A
 /// Socket.IO client also pings, every pingInterval.
-async fn hold(socket: Ws, wire: Wire) {
+pub async fn hold(socket: Ws, wire: Wire) {
     let (mut sink, mut stream) = socket.split();
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + sio::PING_EVERY,

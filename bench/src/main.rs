@@ -6,16 +6,24 @@ mod bare;
 mod charts;
 mod churn;
 mod client;
+mod cluster;
+mod cluster_idle;
+mod cluster_relay;
+mod cluster_storm;
 mod common;
 mod connections;
 mod hostile;
 mod join_storm;
 mod raw;
+mod redis_server;
 mod relay;
 mod relay_load;
 mod relay_wire;
 mod report;
 mod report_attacks;
+mod report_cluster;
+mod report_cluster_summary;
+mod report_only;
 mod report_signal_fire;
 mod report_socketio;
 mod server;
@@ -54,6 +62,9 @@ enum Scenario {
     /// Switchboard's Socket.IO endpoint against its native protocol: relayed msgs/s,
     /// CPU per message, latency, RSS per idle member.
     Socketio(socketio::Options),
+    /// Three nodes on one redis-server against one node alone: relay msgs/s and latency
+    /// on the same node and across nodes, a join storm, Redis's cost per member.
+    Cluster(cluster::Options),
     /// Hostile clients against Switchboard binaries: peak RSS, RSS after, connection ended.
     Attacks(attacks::Options),
     /// Writes BENCHMARKS.md and the charts from the scenarios' JSON files.
@@ -87,6 +98,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Attacks(options) => attacks::run(options).await,
             Scenario::SignalFire(options) => signal_fire::run(options).await,
             Scenario::Socketio(options) => socketio::run(options).await,
+            Scenario::Cluster(options) => cluster::run(options).await,
             Scenario::Report(_) => unreachable!(),
         }
     })

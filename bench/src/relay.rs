@@ -231,7 +231,7 @@ fn print_ratio(step: &str, figures: &Value) {
 }
 
 /// Latency (ms) against "nines": 1 is p90, 2 is p99, 3 is p99.9.
-fn curve(h: &Histogram<u64>) -> Value {
+pub fn curve(h: &Histogram<u64>) -> Value {
     let points: Vec<_> = (0..=80)
         .map(|i| {
             let nines = i as f64 * 0.05;

@@ -10,6 +10,7 @@ use crate::sio;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
+use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -39,7 +40,13 @@ pub struct Outcome {
     pub latency: Histogram<u64>,
     /// CPU time the server used within the measured window, when asked for.
     pub cpu_seconds: Option<f64>,
+    /// What the probe read when the window opened and when it closed, when one was given.
+    pub probed: Option<(Value, Value)>,
 }
+
+/// Something read when the measured window opens and when it closes: CPU times,
+/// Redis's counters.
+pub type Probe = Arc<dyn Fn() -> Value + Send + Sync>;
 
 impl Outcome {
     /// Frames that arrived per second of the measured window.
@@ -65,6 +72,25 @@ pub async fn measure(
         matches!(mode, Mode::Replies { .. }),
     )
     .await?;
+    let probe = cpu_of.map(|pid| -> Probe { Arc::new(move || json!(cpu_seconds_of(pid).ok())) });
+    let mut outcome = measure_pairs(ends, mode, duration, probe).await?;
+    outcome.cpu_seconds = outcome
+        .probed
+        .as_ref()
+        .and_then(|(before, after)| Some(after.as_f64()? - before.as_f64()?));
+    Ok(outcome)
+}
+
+/// Runs pairs already connected (however they were paired) in `mode` for `duration`
+/// (after a warm-up) and collects what arrived within it; with `probe`, also what it
+/// reads when the measured window opens and when it closes.
+pub async fn measure_pairs(
+    ends: Vec<(End, End)>,
+    mode: Mode,
+    duration: Duration,
+    probe: Option<Probe>,
+) -> anyhow::Result<Outcome> {
+    let pairs = ends.len().max(1);
     let warmup = match mode {
         Mode::Closed { .. } | Mode::Replies { .. } => duration / 5,
         Mode::Open { .. } => Duration::from_millis(500),
@@ -79,7 +105,7 @@ pub async fn measure(
         ),
         received: Arc::new(AtomicU64::new(0)),
     };
-    let cpu = cpu_window(cpu_of, start, run.end);
+    let probed = probe_window(probe, start, run.end);
     let mut tasks = Tasks::default();
     for (n, (a, b)) in ends.into_iter().enumerate() {
         // Spread the open-loop schedules over one interval.
@@ -87,14 +113,15 @@ pub async fn measure(
         run.spawn_pair(a, b, offset, &mut tasks);
     }
     let latency = tasks.finish().await?;
-    let cpu_seconds = cpu.await?;
+    let probed = probed.await?;
     // Lets the server finish its disconnects before the next step.
     tokio::time::sleep(Duration::from_millis(300)).await;
     Ok(Outcome {
         received: run.received.load(Ordering::Relaxed),
         seconds: duration.as_secs_f64(),
         latency,
-        cpu_seconds,
+        cpu_seconds: None,
+        probed,
     })
 }
 
@@ -116,19 +143,24 @@ async fn connect_pairs(
     Ok(ends)
 }
 
-/// The CPU time process `pid` uses from `start` to `end` (/proc/<pid>/stat, read at
-/// both instants on a task of its own, so that no client work delays the reads).
-fn cpu_window(
-    pid: Option<u32>,
+/// What `probe` reads at `start` and at `end`, on a blocking thread each time, so that
+/// no client work delays the reads and no slow read delays a client.
+fn probe_window(
+    probe: Option<Probe>,
     start: Instant,
     end: Instant,
-) -> tokio::task::JoinHandle<Option<f64>> {
+) -> tokio::task::JoinHandle<Option<(Value, Value)>> {
     tokio::spawn(async move {
-        let pid = pid?;
+        let probe = probe?;
         tokio::time::sleep_until(start).await;
-        let before = cpu_seconds_of(pid).ok()?;
+        let before = tokio::task::spawn_blocking({
+            let probe = probe.clone();
+            move || probe()
+        });
+        let before = before.await.ok()?;
         tokio::time::sleep_until(end).await;
-        Some(cpu_seconds_of(pid).ok()? - before)
+        let after = tokio::task::spawn_blocking(move || probe()).await.ok()?;
+        Some((before, after))
     })
 }
 

@@ -9,38 +9,39 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args)]
 pub struct Options {
     /// Directory holding relay.json, connections.json, join-storm.json, churn.json,
-    /// attacks.json, signal-fire.json, socketio.json.
+    /// attacks.json, signal-fire.json, socketio.json, cluster.json.
     #[arg(long)]
-    results: PathBuf,
+    pub results: PathBuf,
     /// The exact command lines run, one per line.
     #[arg(long)]
-    commands: PathBuf,
+    pub commands: PathBuf,
     /// Markdown to write.
     #[arg(long)]
-    out: PathBuf,
+    pub out: PathBuf,
     /// Directory for the PNG charts.
     #[arg(long)]
-    charts: PathBuf,
+    pub charts: PathBuf,
     /// How the charts are referred to from the markdown.
     #[arg(long, default_value = "bench/charts")]
-    charts_link: String,
+    pub charts_link: String,
     /// When the run was made (free text).
     #[arg(long, default_value = "")]
-    date: String,
+    pub date: String,
     /// The suite's name (full or smoke).
     #[arg(long, default_value = "full")]
-    suite: String,
-    /// Only this scenario's section (signal-fire or socketio), put into the existing
-    /// --out in place; the other sections keep the figures of their last run.
+    pub suite: String,
+    /// Only this scenario's section (signal-fire, socketio or cluster), put into the
+    /// existing --out in place (the cluster's rows of the summary too); the other
+    /// sections keep the figures of their last run.
     #[arg(long)]
-    only: Option<String>,
+    pub only: Option<String>,
     /// A remark on the run (e.g. that the machine was shared): at the top of the file, or
     /// with the section of `--only`.
     #[arg(long, default_value = "")]
-    note: String,
+    pub note: String,
 }
 
-fn load(dir: &Path, name: &str) -> anyhow::Result<Value> {
+pub fn load(dir: &Path, name: &str) -> anyhow::Result<Value> {
     let path = dir.join(name);
     let text = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
     Ok(serde_json::from_str(&text)?)
@@ -83,56 +84,9 @@ fn machine() -> Vec<(String, String)> {
     ]
 }
 
-/// One scenario's section alone (signal-fire or socketio), into the existing markdown.
-fn only(options: &Options, scenario: &str) -> anyhow::Result<()> {
-    let results = load(&options.results, &format!("{scenario}.json"))?;
-    let commands = std::fs::read_to_string(&options.commands)?;
-    let (date, note) = (&options.date, &options.note);
-    let mut section = String::new();
-    let heading = match scenario {
-        "signal-fire" => {
-            crate::report_signal_fire::section(&mut section, &results, &commands, date, note)?;
-            crate::report_signal_fire::HEADING
-        }
-        "socketio" => {
-            crate::report_socketio::section(&mut section, &results, &commands, date, note)?;
-            crate::report_socketio::HEADING
-        }
-        _ => anyhow::bail!("report --only takes signal-fire or socketio"),
-    };
-    update(&options.out, heading, &section)?;
-    println!(
-        "updated the {scenario} section of {}",
-        options.out.display()
-    );
-    Ok(())
-}
-
-/// Replaces the section under `heading` of the markdown at `out` with `section` (or puts
-/// it before the commands, when the file has none yet).
-fn update(out: &Path, heading: &str, section: &str) -> anyhow::Result<()> {
-    let md = std::fs::read_to_string(out)?;
-    let heading = format!("\n{heading}\n");
-    let (before, after) = match md.find(&heading) {
-        Some(at) => {
-            let rest = &md[at + heading.len()..];
-            let end = rest
-                .find("\n## ")
-                .map_or(md.len(), |n| at + heading.len() + n);
-            (&md[..at], &md[end..])
-        }
-        None => {
-            let at = md.find("\n## Commands").unwrap_or(md.len());
-            (&md[..at], &md[at..])
-        }
-    };
-    std::fs::write(out, format!("{before}{section}{after}"))?;
-    Ok(())
-}
-
 pub fn run(options: Options) -> anyhow::Result<()> {
     if let Some(scenario) = &options.only {
-        return only(&options, scenario);
+        return crate::report_only::run(&options, scenario);
     }
     let relay = load(&options.results, "relay.json")?;
     let conns = load(&options.results, "connections.json")?;
@@ -141,13 +95,14 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     let attacks = load(&options.results, "attacks.json")?;
     let signal_fire = load(&options.results, "signal-fire.json")?;
     let socketio = load(&options.results, "socketio.json")?;
+    let cluster = load(&options.results, "cluster.json")?;
     let commands = std::fs::read_to_string(&options.commands)?;
-    std::fs::create_dir_all(&options.charts)?;
-    let font: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");
-    let _ = plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, font);
-    latency_chart(&relay, &options.charts.join("relay-latency.png"))?;
-    throughput_chart(&relay, &options.charts.join("relay-throughput.png"))?;
-    rss_chart(&conns, &options.charts.join("connections-rss.png"))?;
+    crate::charts::with_font(&options.charts, |dir| {
+        latency_chart(&relay, &dir.join("relay-latency.png"))?;
+        throughput_chart(&relay, &dir.join("relay-throughput.png"))?;
+        rss_chart(&conns, &dir.join("connections-rss.png"))?;
+        crate::report_cluster::charts(&cluster, dir)
+    })?;
 
     let mut md = String::new();
     let w = &mut md;
@@ -241,6 +196,7 @@ every figure, equally for both servers. The bench reports; it asserts no timing.
         churn["workers"],
         cs / cb
     )?;
+    crate::report_cluster_summary::rows(w, &cluster, "")?;
 
     writeln!(w, "\n## Relay\n")?;
     writeln!(w, "Pairs of members of one workspace send each other `icecandidate` messages (a real candidate string, \
@@ -339,6 +295,8 @@ Bare relay: connect, two echoed frames, close.\n", churn["workers"], churn["dura
     // The note was printed once, at the top: it concerns every figure of the run.
     crate::report_signal_fire::section(w, &signal_fire, &commands, "", "")?;
     crate::report_socketio::section(w, &socketio, &commands, "", "")?;
+    let link = &options.charts_link;
+    crate::report_cluster::section(w, &cluster, &commands, "", "", link)?;
 
     writeln!(
         w,

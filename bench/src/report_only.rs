@@ -1,0 +1,77 @@
+//! `report --only`: one scenario's section (signal-fire, socketio or cluster) put into an
+//! existing BENCHMARKS.md in place, so that it can be measured again without the whole
+//! suite; the other sections keep the figures of their last run.
+
+use crate::report::{load, Options};
+use serde_json::Value;
+use std::path::Path;
+
+/// One scenario's section alone (signal-fire, socketio or cluster), into the existing
+/// markdown.
+pub fn run(options: &Options, scenario: &str) -> anyhow::Result<()> {
+    let results = load(&options.results, &format!("{scenario}.json"))?;
+    let commands = std::fs::read_to_string(&options.commands)?;
+    let (date, note) = (&options.date, &options.note);
+    let mut section = String::new();
+    let heading = match scenario {
+        "signal-fire" => {
+            crate::report_signal_fire::section(&mut section, &results, &commands, date, note)?;
+            crate::report_signal_fire::HEADING
+        }
+        "socketio" => {
+            crate::report_socketio::section(&mut section, &results, &commands, date, note)?;
+            crate::report_socketio::HEADING
+        }
+        "cluster" => return only_cluster(options, &results, &commands),
+        _ => anyhow::bail!("report --only takes signal-fire, socketio or cluster"),
+    };
+    update(&options.out, heading, &section)?;
+    println!(
+        "updated the {scenario} section of {}",
+        options.out.display()
+    );
+    Ok(())
+}
+
+/// The cluster's section and its rows of the summary, into the existing markdown; its
+/// charts.
+fn only_cluster(options: &Options, cluster: &Value, commands: &str) -> anyhow::Result<()> {
+    use crate::report_cluster as rc;
+    crate::charts::with_font(&options.charts, |dir| rc::charts(cluster, dir))?;
+    let mut section = String::new();
+    let (date, note, link) = (&options.date, &options.note, &options.charts_link);
+    rc::section(&mut section, cluster, commands, date, note, link)?;
+    update(&options.out, rc::HEADING, &section)?;
+    let mut rows = String::new();
+    crate::report_cluster_summary::rows(&mut rows, cluster, date)?;
+    let md = std::fs::read_to_string(&options.out)?;
+    let md = crate::report_cluster_summary::update_summary(&md, &rows);
+    std::fs::write(&options.out, md)?;
+    println!(
+        "updated the cluster section and summary rows of {}",
+        options.out.display()
+    );
+    Ok(())
+}
+
+/// Replaces the section under `heading` of the markdown at `out` with `section` (or puts
+/// it before the commands, when the file has none yet).
+fn update(out: &Path, heading: &str, section: &str) -> anyhow::Result<()> {
+    let md = std::fs::read_to_string(out)?;
+    let heading = format!("\n{heading}\n");
+    let (before, after) = match md.find(&heading) {
+        Some(at) => {
+            let rest = &md[at + heading.len()..];
+            let end = rest
+                .find("\n## ")
+                .map_or(md.len(), |n| at + heading.len() + n);
+            (&md[..at], &md[end..])
+        }
+        None => {
+            let at = md.find("\n## Commands").unwrap_or(md.len());
+            (&md[..at], &md[at..])
+        }
+    };
+    std::fs::write(out, format!("{before}{section}{after}"))?;
+    Ok(())
+}
