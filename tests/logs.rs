@@ -94,7 +94,14 @@ async fn log_after_mistakes(filter: &str, vars: &[(&str, &str)], extra: &str) ->
         assert!(answered || reset, "{what}: {answer:.60}");
     }
     fragmented_ping(&server.addr).await;
-    // Each mistake was logged before its connection closed; this line comes after all.
+    // Its close is logged when the connection's task ends, which may be after the client
+    // saw the socket close: awaited, as a line of its own.
+    server
+        .log_line("the close of the fragmented ping", |l| {
+            l.contains("protocol error")
+        })
+        .await;
+    // Each other mistake was logged before its connection closed; this line comes after all.
     let marker = Client::connect(&server.ws_url()).await;
     server
         .log_line("the marker connection", |l| l.contains("connection opened"))

@@ -51,6 +51,7 @@ impl Inbound for AppState {
             ns.forget_node(node);
         }
         self.entrance.forget_node(node);
+        self.engine.calls.abandon(node);
         self.hub.node_died(node);
     }
 
