@@ -1,6 +1,7 @@
 //! The charts of BENCHMARKS.md, from the scenarios' JSON: Switchboard and the bare
-//! relay as two series on each of the relay's and the connections', the layouts of the
-//! cluster's relay (one node, same node, cross node) on the cluster's.
+//! relay as two series on each of the relay's and the connections' (the connections'
+//! also the actix-ws echo server), the layouts of the cluster's relay (one node, same
+//! node, cross node) on the cluster's.
 
 use plotters::prelude::*;
 use serde_json::Value;
@@ -151,9 +152,17 @@ pub fn rss_chart(conns: &Value, path: &Path) -> anyhow::Result<()> {
         );
         v
     };
-    let (s, b) = (series("switchboard"), series("bare"));
-    let xmax = s.iter().map(|p| p.0).fold(1.0, f64::max) * 1.05;
-    let ymax = s.iter().chain(&b).map(|p| p.1).fold(1.0, f64::max) * 1.15;
+    let mut lines = vec![
+        ("Switchboard", series("switchboard"), SWITCHBOARD),
+        ("bare relay", series("bare"), BARE),
+    ];
+    // The actix-ws echo server, in the runs that measured it.
+    if steps.iter().all(|s| s["actix-echo"].is_object()) {
+        lines.push(("actix-ws echo", series("actix-echo"), THIRD));
+    }
+    let all = || lines.iter().flat_map(|l| l.1.iter());
+    let xmax = all().map(|p| p.0).fold(1.0, f64::max) * 1.05;
+    let ymax = all().map(|p| p.1).fold(1.0, f64::max) * 1.15;
     let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
@@ -164,13 +173,12 @@ pub fn rss_chart(conns: &Value, path: &Path) -> anyhow::Result<()> {
         .build_cartesian_2d(0f64..xmax, 0f64..ymax)?;
     chart
         .configure_mesh()
-        .x_desc("idle attendees (bare: connections)")
+        .x_desc("idle attendees (bare relay, actix-ws echo: connections)")
         .y_desc("VmRSS, MiB")
         .label_style(("sans-serif", 15))
         .x_label_formatter(&|x| format!("{x:.0}"))
         .draw()?;
-    let series = vec![("Switchboard", s, SWITCHBOARD), ("bare relay", b, BARE)];
-    draw_lines(&mut chart, series, true, SeriesLabelPosition::UpperLeft)?;
+    draw_lines(&mut chart, lines, true, SeriesLabelPosition::UpperLeft)?;
     root.present()?;
     Ok(())
 }

@@ -1,15 +1,24 @@
 //! Idle connections: N attendees in workspaces of K, connected and doing nothing; the
-//! server's resident memory per attendee, read from /proc/<pid>/status. Against the bare
-//! relay: N paired sockets. Figures at each step of N, counted from the server's RSS
-//! once it is up and before the first connection.
+//! server's resident memory per attendee, read from /proc/<pid>/status. Against two
+//! baselines, each the same number of idle connections: the bare relay (tokio-tungstenite,
+//! sockets paired two by two) and the actix-ws echo server (`actix-echo`: Switchboard's
+//! own stack, actix-web and actix-http, with no application), whose connections each send
+//! one text frame, get it back, then stay idle answering pings. Switchboard's RSS per
+//! attendee minus the echo server's per connection is what Switchboard itself keeps per
+//! member, above what its framework and the kernel cost any WebSocket server (issue 15).
+//! Figures at each step of N, counted from the server's RSS once it is up and before the
+//! first connection.
 
 use crate::client::Client;
-use crate::common::{connect, max_connections, write_json, Common, ServerProcess, Target, Ws};
+use crate::common::{
+    connect, max_connections, write_json, Common, Process, ServerProcess, Target, Ws,
+};
 use crate::relay_load::Wire;
 use crate::sio;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use std::net::SocketAddr;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -31,6 +40,17 @@ pub struct Options {
     settle: f64,
 }
 
+/// The servers, in the order of every table, as connections.json names them, and what
+/// their clients speak.
+const SERVERS: [(&str, Wire); 3] = [
+    ("switchboard", Wire::Native),
+    ("bare", Wire::Bare),
+    ("actix-echo", Wire::Echo),
+];
+
+/// The text frame each echo connection sends, and gets back, once.
+const HELLO: &str = "idle";
+
 pub async fn run(options: Options) -> anyhow::Result<()> {
     let limit = max_connections();
     let k = options.common.capacity.max(2);
@@ -48,13 +68,10 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         }
     }
     println!("connections: idle attendees in workspaces of {k}; server RSS per connection");
-    println!(
-        "| attendees | switchboard KiB/attendee | bare KiB/connection | ratio |\n|---|---|---|---|"
-    );
     let mut per = Vec::new();
     let mut results = Vec::new();
-    for target in [Target::Switchboard, Target::Bare] {
-        let mut server = ServerProcess::start(target, &options.common)?;
+    for (name, wire) in SERVERS {
+        let mut server = start(name, &options.common)?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let base = server.rss()?;
         let mut held: Vec<JoinHandle<()>> = Vec::new();
@@ -62,7 +79,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         for &(asked, n) in &steps {
             let started = Instant::now();
             let more = n - held.len();
-            held.extend(open(target.into(), server.addr, more, k, options.concurrency).await?);
+            held.extend(open(wire, server.addr, more, k, options.concurrency).await?);
             let setup = started.elapsed().as_secs_f64();
             tokio::time::sleep(Duration::from_secs_f64(options.settle)).await;
             server.check_alive()?;
@@ -77,16 +94,22 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         per.push(figures);
         drop(server);
     }
+    println!(
+        "| attendees | switchboard KiB/attendee | bare KiB/connection | actix-echo KiB/connection | switchboard - actix-echo KiB | switchboard/bare |\n|---|---|---|---|---|---|"
+    );
     for (i, &(asked, n)) in steps.iter().enumerate() {
-        let s = per[0][i]["per_connection"].as_f64().unwrap_or(0.0);
-        let b = per[1][i]["per_connection"].as_f64().unwrap_or(0.0);
+        let kib = |server: usize| per[server][i]["per_connection"].as_f64().unwrap_or(0.0) / 1024.0;
+        let (s, b, e) = (kib(0), kib(1), kib(2));
         println!(
-            "| {n} | {:.1} | {:.1} | {:.2} |",
-            s / 1024.0,
-            b / 1024.0,
+            "| {n} | {s:.1} | {b:.1} | {e:.1} | {:.1} | {:.2} |",
+            s - e,
             s / b
         );
-        results.push(json!({"asked": asked, "n": n, "switchboard": per[0][i], "bare": per[1][i]}));
+        let mut step = json!({"asked": asked, "n": n});
+        for (server, (name, _)) in SERVERS.iter().enumerate() {
+            step[*name] = per[server][i].clone();
+        }
+        results.push(step);
     }
     write_json(
         options.common.json.as_deref(),
@@ -94,9 +117,23 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     )
 }
 
+/// A fresh server of the kind `name`: Switchboard, the bare relay, or the actix-ws echo
+/// server (this program's `actix-echo`).
+fn start(name: &str, common: &Common) -> anyhow::Result<Process> {
+    Ok(match name {
+        "switchboard" => ServerProcess::start(Target::Switchboard, common)?.process,
+        "bare" => ServerProcess::start(Target::Bare, common)?.process,
+        _ => {
+            let mut command = Command::new(std::env::current_exe()?);
+            command.arg("actix-echo");
+            Process::spawn(name, command, tempfile::tempdir()?)?
+        }
+    })
+}
+
 /// Opens `n` more idle connections to `addr`, each kept alive (answering pings, and on
 /// Socket.IO sending them) by its task: members of workspaces of `k` (one creates, the
-/// others attend), or bare pairs.
+/// others attend), bare pairs, or echo connections that each had one frame echoed.
 pub async fn open(
     wire: Wire,
     addr: SocketAddr,
@@ -136,6 +173,14 @@ pub async fn open(
                         sockets.push(connect(addr, &key).await?);
                     }
                 }
+                Wire::Echo => {
+                    for _ in 0..size {
+                        let mut socket = connect(addr, "/echo").await?;
+                        socket.send(Message::text(HELLO)).await?;
+                        echoed(&mut socket).await?;
+                        sockets.push(socket);
+                    }
+                }
                 Wire::SignalFire => anyhow::bail!("no idle members of signal-fire here"),
             }
             anyhow::Ok(sockets)
@@ -148,6 +193,17 @@ pub async fn open(
         }
     }
     Ok(held)
+}
+
+/// Waits for the echo of `HELLO`.
+async fn echoed(socket: &mut Ws) -> anyhow::Result<()> {
+    while let Some(message) = socket.next().await {
+        if let Message::Text(text) = message? {
+            anyhow::ensure!(text.as_str() == HELLO, "echoed {text:?}, sent {HELLO:?}");
+            return Ok(());
+        }
+    }
+    anyhow::bail!("the echo server closed the connection before echoing")
 }
 
 /// Reads until the server closes: reading is what answers its WebSocket pings. A

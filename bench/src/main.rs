@@ -1,6 +1,7 @@
 //! `switchboard-bench`: measures Switchboard from the outside, over real WebSockets,
 //! against baselines run in the same process and the same run.
 
+mod actix_echo;
 mod attacks;
 mod bare;
 mod charts;
@@ -23,6 +24,7 @@ mod report;
 mod report_attacks;
 mod report_cluster;
 mod report_cluster_summary;
+mod report_connections;
 mod report_only;
 mod report_signal_fire;
 mod report_socketio;
@@ -47,7 +49,10 @@ enum Scenario {
     Store(store::Options),
     /// The baseline server: pairs WebSockets and forwards frames, nothing else.
     BareRelay(bare::Options),
-    /// Server RSS per idle attendee, against the bare relay's per idle connection.
+    /// The idle-connection baseline on Switchboard's own stack: an actix-ws echo server.
+    ActixEcho(actix_echo::Options),
+    /// Server RSS per idle attendee, against the bare relay's and the actix-ws echo
+    /// server's per idle connection.
     Connections(connections::Options),
     /// icecandidate relay: max msgs/s (closed loop), latency at a rate (open loop), latency
     /// at low concurrency.
@@ -84,6 +89,10 @@ fn main() -> anyhow::Result<()> {
         return report::run(options);
     }
     common::raise_nofile();
+    // actix-web runs its own runtime (an actix System and a thread per worker).
+    if let Scenario::ActixEcho(options) = args.scenario {
+        return actix_echo::run(options);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -99,7 +108,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::SignalFire(options) => signal_fire::run(options).await,
             Scenario::Socketio(options) => socketio::run(options).await,
             Scenario::Cluster(options) => cluster::run(options).await,
-            Scenario::Report(_) => unreachable!(),
+            Scenario::Report(_) | Scenario::ActixEcho(_) => unreachable!(),
         }
     })
 }

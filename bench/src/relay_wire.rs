@@ -22,6 +22,9 @@ pub enum Wire {
     /// members of one workspace; each `icecandidate` names target, sender, workspace and
     /// the sender's access token, and gets no reply.
     SocketIo,
+    /// An echo server (`switchboard-bench actix-echo`, `/echo`): no pairs; each socket
+    /// gets its own frames back. The idle-connection baseline.
+    Echo,
 }
 
 impl From<Target> for Wire {
@@ -70,6 +73,7 @@ pub async fn pair(
             let (b, b_id) = signal_fire_peer(addr).await?;
             Ok((end(a, b_id), end(b, a_id)))
         }
+        Wire::Echo => anyhow::bail!("the echo server pairs no sockets"),
         Wire::Bare => {
             let query = if acks { "?ack" } else { "" };
             let path = format!("/pair/{key}-{}{query}", now_us());
@@ -112,7 +116,7 @@ pub fn frame(wire: Wire, to: &str, ts: u64) -> String {
         r#"{{"candidate":"candidate:842163049 1 udp 1677729535 192.0.2.10 50000 typ srflx raddr 0.0.0.0 rport 0 generation 0 ufrag Zx9q network-cost 999 ts={ts}","sdpMid":"0","sdpMLineIndex":0}}"#
     );
     match wire {
-        Wire::Native | Wire::Bare => {
+        Wire::Native | Wire::Bare | Wire::Echo => {
             format!(r#"{{"event":"icecandidate","data":{{"to":"{to}","candidate":{candidate}}}}}"#)
         }
         Wire::SignalFire => {

@@ -158,18 +158,7 @@ every figure, equally for both servers. The bench reports; it asserts no timing.
         )?;
     }
     low_concurrency_rows(w, &relay["latency"])?;
-    for step in conns["steps"].as_array().into_iter().flatten() {
-        let s = f(&step["switchboard"]["per_connection"]) / 1024.0;
-        let b = f(&step["bare"]["per_connection"]) / 1024.0;
-        let asked = step["asked"].as_u64().unwrap_or(0);
-        let n = step["n"].as_u64().unwrap_or(0);
-        let note = if asked != n {
-            format!(" ({asked} asked)")
-        } else {
-            String::new()
-        };
-        writeln!(w, "| server RSS per idle attendee at {n} attendees{note}, KiB | {s:.1} | {b:.1} (per connection) | {:.2} |", s / b)?;
-    }
+    crate::report_connections::summary_rows(w, &conns)?;
     let (ss, sb) = (&storm["switchboard"], &storm["bare"]);
     writeln!(
         w,
@@ -224,39 +213,7 @@ scheduled send time, so a stall is not hidden (no coordinated omission).\n", f(&
     writeln!(w, "\n![relay latency]({0}/relay-latency.png)\n\n![relay throughput]({0}/relay-throughput.png)", options.charts_link)?;
     low_concurrency_section(w, &relay["latency"])?;
 
-    writeln!(w, "\n## Idle connections\n")?;
-    writeln!(w, "Attendees in workspaces of {} (one owner creates, the others attend), then idle, answering pings. \
-RSS is VmRSS of the server process from /proc/<pid>/status, after a settle time; per attendee = (RSS − RSS before the first connection) / attendees. \
-Bare relay: the same number of paired, idle sockets.\n", conns["capacity"])?;
-    writeln!(w, "| attendees | Switchboard RSS MiB | bare RSS MiB | Switchboard KiB/attendee | bare KiB/connection | setup s (Switchboard) |\n|---|---|---|---|---|---|")?;
-    for step in conns["steps"].as_array().into_iter().flatten() {
-        writeln!(
-            w,
-            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
-            step["n"],
-            f(&step["switchboard"]["rss"]) / 1048576.0,
-            f(&step["bare"]["rss"]) / 1048576.0,
-            f(&step["switchboard"]["per_connection"]) / 1024.0,
-            f(&step["bare"]["per_connection"]) / 1024.0,
-            f(&step["switchboard"]["setup_seconds"])
-        )?;
-    }
-    let nofile = conns["nofile"].as_u64().unwrap_or(0);
-    if conns["steps"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|s| s["asked"] != s["n"])
-    {
-        writeln!(w, "\nThe largest step was capped: the hard RLIMIT_NOFILE here is {nofile} descriptors per process \
-(and raising it needs CAP_SYS_RESOURCE, which this machine does not give), so neither the server nor the load \
-generator can hold more connections. On a host with a higher hard limit, `bench/run` measures the asked count.")?;
-    }
-    writeln!(
-        w,
-        "\n![RSS against connections]({}/connections-rss.png)",
-        options.charts_link
-    )?;
+    crate::report_connections::section(w, &conns, &options.charts_link)?;
 
     writeln!(w, "\n## Join storm\n")?;
     writeln!(w, "{} clients released at one instant; one in {} sends `create`, the others `attend` workspaces made \

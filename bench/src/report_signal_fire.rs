@@ -25,7 +25,7 @@ fn steps(v: &Value) -> impl Iterator<Item = &Value> {
 }
 
 /// "yes" when `ratio` is at most `goal` (below it, when `strictly`).
-fn met(ratio: f64, goal: f64, strictly: bool) -> &'static str {
+pub fn met(ratio: f64, goal: f64, strictly: bool) -> &'static str {
     match (ratio.is_nan(), strictly) {
         (true, _) => "-",
         (false, true) if ratio < goal => "yes",
