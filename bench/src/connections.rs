@@ -133,7 +133,8 @@ fn start(name: &str, common: &Common) -> anyhow::Result<Process> {
 
 /// Opens `n` more idle connections to `addr`, each kept alive (answering pings, and on
 /// Socket.IO sending them) by its task: members of workspaces of `k` (one creates, the
-/// others attend), bare pairs, or echo connections that each had one frame echoed.
+/// others attend), bare pairs, echo connections that each had one frame echoed, or
+/// entrance sockets in rooms of `k`, each joined.
 pub async fn open(
     wire: Wire,
     addr: SocketAddr,
@@ -181,6 +182,16 @@ pub async fn open(
                         sockets.push(socket);
                     }
                 }
+                Wire::Entrance => {
+                    // A room of `size`: the first joins alone and is its connected member.
+                    let stamp = crate::common::now_us();
+                    let room = format!("idle-{stamp}-{group}");
+                    for i in 0..size {
+                        let id = crate::entrance::id(stamp, group * k + i);
+                        let (socket, _) = crate::entrance::join(addr, &id, &room).await?;
+                        sockets.push(socket);
+                    }
+                }
                 Wire::SignalFire => anyhow::bail!("no idle members of signal-fire here"),
             }
             anyhow::Ok(sockets)
@@ -220,7 +231,7 @@ pub async fn hold(socket: Ws, wire: Wire) {
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 Some(Ok(_)) => {}
             },
-            _ = ping.tick(), if wire == Wire::SocketIo => {
+            _ = ping.tick(), if wire.pings() => {
                 if sink.send(Message::text(sio::PING)).await.is_err() {
                     break;
                 }

@@ -13,6 +13,8 @@ mod cluster_relay;
 mod cluster_storm;
 mod common;
 mod connections;
+mod entrance;
+mod foglet;
 mod hostile;
 mod join_storm;
 mod raw;
@@ -25,6 +27,7 @@ mod report_attacks;
 mod report_cluster;
 mod report_cluster_summary;
 mod report_connections;
+mod report_foglet;
 mod report_only;
 mod report_signal_fire;
 mod report_socketio;
@@ -67,6 +70,9 @@ enum Scenario {
     /// Switchboard's Socket.IO endpoint against its native protocol: relayed msgs/s,
     /// CPU per message, latency, RSS per idle member.
     Socketio(socketio::Options),
+    /// Switchboard's Socket.IO entrance events against foglet-signaling-server 1.0.3
+    /// (node): forwarded msgs/s, CPU per forwarded message, RSS per idle socket.
+    Foglet(foglet::Options),
     /// Three nodes on one redis-server against one node alone: relay msgs/s and latency
     /// on the same node and across nodes, a join storm, Redis's cost per member.
     Cluster(cluster::Options),
@@ -107,6 +113,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Attacks(options) => attacks::run(options).await,
             Scenario::SignalFire(options) => signal_fire::run(options).await,
             Scenario::Socketio(options) => socketio::run(options).await,
+            Scenario::Foglet(options) => foglet::run(options).await,
             Scenario::Cluster(options) => cluster::run(options).await,
             Scenario::Report(_) | Scenario::ActixEcho(_) => unreachable!(),
         }

@@ -302,7 +302,7 @@ struct Pace {
 }
 
 /// Sends to `to`, in the envelope of `wire`, until the end of `pace`; a Socket.IO
-/// writer also sends the Engine.IO ping as often as socket.io-client does, so that a
+/// writer (webRTCWorkspaces or entrance events) also sends the Engine.IO ping as often as socket.io-client does, so that a
 /// long step is not dropped for silence.
 async fn write(
     mut sink: SplitSink<Ws, Message>,
@@ -311,7 +311,7 @@ async fn write(
     pace: Pace,
 ) -> anyhow::Result<SplitSink<Ws, Message>> {
     let mut next = pace.first;
-    let mut ping_at = (wire == Wire::SocketIo).then(|| Instant::now() + sio::PING_EVERY);
+    let mut ping_at = wire.pings().then(|| Instant::now() + sio::PING_EVERY);
     loop {
         if let Some(at) = ping_at.as_mut().filter(|at| **at <= Instant::now()) {
             sink.send(Message::text(sio::PING)).await?;

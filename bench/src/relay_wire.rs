@@ -25,6 +25,17 @@ pub enum Wire {
     /// An echo server (`switchboard-bench actix-echo`, `/echo`): no pairs; each socket
     /// gets its own frames back. The idle-connection baseline.
     Echo,
+    /// The foglet entrance events over Socket.IO (Switchboard's `[compat.entrance]`, or
+    /// foglet-signaling-server 1.0.3): a room per pair; one end sends `new`, forwarded
+    /// as `new_spray`, the other `accept`, forwarded as `accept_spray` (entrance.rs).
+    Entrance,
+}
+
+impl Wire {
+    /// Whether its clients send the Engine.IO ping, as socket.io-client does.
+    pub fn pings(self) -> bool {
+        matches!(self, Wire::SocketIo | Wire::Entrance)
+    }
 }
 
 impl From<Target> for Wire {
@@ -38,7 +49,8 @@ impl From<Target> for Wire {
 
 /// One side of a pair: its socket and how its frames name its partner: the id the server
 /// knows the partner by or, for Socket.IO, every field of the envelope but the candidate
-/// (target, sender, workspace, access token).
+/// (target, sender, workspace, access token), or, for the entrance events, the whole
+/// packet with `entrance::CANDIDATE` where the candidate goes.
 pub struct End {
     pub socket: Ws,
     pub wire: Wire,
@@ -74,6 +86,7 @@ pub async fn pair(
             Ok((end(a, b_id), end(b, a_id)))
         }
         Wire::Echo => anyhow::bail!("the echo server pairs no sockets"),
+        Wire::Entrance => crate::entrance::pair(addr, key).await,
         Wire::Bare => {
             let query = if acks { "?ack" } else { "" };
             let path = format!("/pair/{key}-{}{query}", now_us());
@@ -123,6 +136,7 @@ pub fn frame(wire: Wire, to: &str, ts: u64) -> String {
             format!(r#"{{"type":"candidate","receiverId":"{to}","candidate":{candidate}}}"#)
         }
         Wire::SocketIo => format!(r#"42["icecandidate",{{{to},"candidate":{candidate}}}]"#),
+        Wire::Entrance => to.replacen(crate::entrance::CANDIDATE, &candidate, 1),
     }
 }
 

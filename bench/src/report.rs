@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args)]
 pub struct Options {
     /// Directory holding relay.json, connections.json, join-storm.json, churn.json,
-    /// attacks.json, signal-fire.json, socketio.json, cluster.json.
+    /// attacks.json, signal-fire.json, socketio.json, cluster.json, foglet.json.
     #[arg(long)]
     pub results: PathBuf,
     /// The exact command lines run, one per line.
@@ -30,7 +30,7 @@ pub struct Options {
     /// The suite's name (full or smoke).
     #[arg(long, default_value = "full")]
     pub suite: String,
-    /// Only this scenario's section (signal-fire, socketio or cluster), put into the
+    /// Only this scenario's section (signal-fire, socketio, cluster or foglet), put into the
     /// existing --out in place (the cluster's rows of the summary too); the other
     /// sections keep the figures of their last run.
     #[arg(long)]
@@ -96,6 +96,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     let signal_fire = load(&options.results, "signal-fire.json")?;
     let socketio = load(&options.results, "socketio.json")?;
     let cluster = load(&options.results, "cluster.json")?;
+    let foglet = load(&options.results, "foglet.json")?;
     let commands = std::fs::read_to_string(&options.commands)?;
     crate::charts::with_font(&options.charts, |dir| {
         latency_chart(&relay, &dir.join("relay-latency.png"))?;
@@ -254,6 +255,7 @@ Bare relay: connect, two echoed frames, close.\n", churn["workers"], churn["dura
     crate::report_socketio::section(w, &socketio, &commands, "", "")?;
     let link = &options.charts_link;
     crate::report_cluster::section(w, &cluster, &commands, "", "", link)?;
+    crate::report_foglet::section(w, &foglet, &commands, "", "")?;
 
     writeln!(
         w,

@@ -1,4 +1,4 @@
-//! `report --only`: one scenario's section (signal-fire, socketio or cluster) put into an
+//! `report --only`: one scenario's section (signal-fire, socketio, cluster or foglet) put into an
 //! existing BENCHMARKS.md in place, so that it can be measured again without the whole
 //! suite; the other sections keep the figures of their last run.
 
@@ -6,7 +6,7 @@ use crate::report::{load, Options};
 use serde_json::Value;
 use std::path::Path;
 
-/// One scenario's section alone (signal-fire, socketio or cluster), into the existing
+/// One scenario's section alone (signal-fire, socketio, cluster or foglet), into the existing
 /// markdown.
 pub fn run(options: &Options, scenario: &str) -> anyhow::Result<()> {
     let results = load(&options.results, &format!("{scenario}.json"))?;
@@ -22,8 +22,12 @@ pub fn run(options: &Options, scenario: &str) -> anyhow::Result<()> {
             crate::report_socketio::section(&mut section, &results, &commands, date, note)?;
             crate::report_socketio::HEADING
         }
+        "foglet" => {
+            crate::report_foglet::section(&mut section, &results, &commands, date, note)?;
+            crate::report_foglet::HEADING
+        }
         "cluster" => return only_cluster(options, &results, &commands),
-        _ => anyhow::bail!("report --only takes signal-fire, socketio or cluster"),
+        _ => anyhow::bail!("report --only takes signal-fire, socketio, cluster or foglet"),
     };
     update(&options.out, heading, &section)?;
     println!(

@@ -1,7 +1,8 @@
 //! A minimal Socket.IO v2 client of the webRTCWorkspaces events, spoken directly over a
 //! WebSocket (`/socket.io/?EIO=3&transport=websocket`, what socket.io-client does with
 //! `transports: ['websocket']`): Engine.IO 3 packets, Socket.IO events `42[name, data]`
-//! on the default namespace.
+//! on the default namespace. The entrance events (entrance.rs) use its `open`, `emit`
+//! and `event`.
 
 use crate::common::{connect, Ws};
 use anyhow::Context;
@@ -85,7 +86,7 @@ impl Member {
 
 /// A WebSocket to the Socket.IO endpoint, past the Engine.IO open packet (`0{…}`) and
 /// the server's connect to the default namespace (`40`).
-async fn open(addr: SocketAddr) -> anyhow::Result<Ws> {
+pub async fn open(addr: SocketAddr) -> anyhow::Result<Ws> {
     let mut socket = connect(addr, PATH).await?;
     let open = next_text(&mut socket).await?;
     anyhow::ensure!(
@@ -97,7 +98,7 @@ async fn open(addr: SocketAddr) -> anyhow::Result<Ws> {
     Ok(socket)
 }
 
-async fn emit(socket: &mut Ws, name: &str, data: Value) -> anyhow::Result<()> {
+pub async fn emit(socket: &mut Ws, name: &str, data: Value) -> anyhow::Result<()> {
     let packet = format!("42{}", json!([name, data]));
     socket.send(Message::text(packet)).await?;
     Ok(())
@@ -105,7 +106,7 @@ async fn emit(socket: &mut Ws, name: &str, data: Value) -> anyhow::Result<()> {
 
 /// The payload of the first event `name`; other events before it are skipped, and an
 /// `alert` (the refusal of every event) fails.
-async fn event(socket: &mut Ws, name: &str) -> anyhow::Result<Value> {
+pub async fn event(socket: &mut Ws, name: &str) -> anyhow::Result<Value> {
     loop {
         let text = next_text(socket).await?;
         let Some(json) = text.strip_prefix("42") else {
