@@ -10,7 +10,7 @@ use crate::core::counters::Counters;
 use crate::core::workspaces::Hub;
 use crate::http::{self, AppState};
 use crate::ice::Ice;
-use crate::transport::socket;
+use crate::transport::{listen, socket};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer};
 use std::future::Future;
@@ -224,8 +224,8 @@ fn metrics_server(app: &Arc<AppState>) -> std::io::Result<Option<Server>> {
     Ok(Some(server.run()))
 }
 
-/// Builds the actix server. Kept out of `run` because actix's builder is not `Send`,
-/// while the running `Server` is: `run`'s future stays spawnable on any runtime.
+/// Builds the server. Kept out of `run` because actix's builder is not `Send`, while
+/// the running `Server` is: `run`'s future stays spawnable on any runtime.
 fn http_server(
     app: Arc<AppState>,
     config: &Config,
@@ -233,21 +233,16 @@ fn http_server(
     tls: Option<rustls::ServerConfig>,
 ) -> std::io::Result<Server> {
     let routes = http::configure(app);
-    socket::configure_listener(&listener)?;
-    let mut server = HttpServer::new(move || App::new().configure(routes.clone()))
-        .on_connect(socket::on_connect)
-        // No lingering after a response: a WebSocket that completed its close handshake
-        // ends its TCP connection at once (PROTOCOL.md 1.1).
-        .client_disconnect_timeout(Duration::ZERO)
-        .disable_signals()
-        .shutdown_timeout(config.server.shutdown_grace_secs);
-    if config.server.workers > 0 {
-        server = server.workers(config.server.workers);
-    }
-    Ok(match tls {
-        Some(tls) => server.listen_rustls_0_23(listener, tls)?.run(),
-        None => server.listen(listener)?.run(),
-    })
+    let options = listen::Options {
+        workers: config.server.workers,
+        shutdown_secs: config.server.shutdown_grace_secs,
+    };
+    listen::serve(
+        move || App::new().configure(routes.clone()),
+        listener,
+        tls,
+        &options,
+    )
 }
 
 /// The optional plain-HTTP listener that redirects to HTTPS.

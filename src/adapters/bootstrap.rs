@@ -63,26 +63,18 @@ pub(crate) fn is_root_path(secret: &Secret, ctx: &GuardContext<'_>) -> bool {
 }
 
 /// The root's WebSocket.
-pub(crate) async fn root(
-    req: HttpRequest,
-    body: web::Payload,
-    app: web::Data<AppState>,
-) -> HttpResponse {
+pub(crate) async fn root(req: HttpRequest, app: web::Data<AppState>) -> HttpResponse {
     let every = Duration::from_secs(app.hub.config().compat.bootstrap.heartbeat_secs);
-    ws::accept(&req, body, &app, |conn| {
+    ws::accept(&req, &app, |conn| {
         actix_web::rt::spawn(heartbeat(conn.out.clone(), every));
         Root::open(app.switch.bootstrap_root.clone(), conn)
     })
 }
 
 /// A `/join` WebSocket.
-pub(crate) async fn join(
-    req: HttpRequest,
-    body: web::Payload,
-    app: web::Data<AppState>,
-) -> HttpResponse {
+pub(crate) async fn join(req: HttpRequest, app: web::Data<AppState>) -> HttpResponse {
     let timeout = Duration::from_secs(app.hub.config().compat.bootstrap.timeout_secs);
-    ws::accept(&req, body, &app, |conn| {
+    ws::accept(&req, &app, |conn| {
         actix_web::rt::spawn(expire(conn.out.clone(), timeout));
         Join::open(&app.switch, app.counters.clone(), conn, app.join_ids.next())
     })

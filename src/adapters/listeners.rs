@@ -3,12 +3,11 @@
 //! protocol, as the original servers did. They serve TLS when the main listener does.
 
 use crate::http::AppState;
-use crate::transport::socket;
+use crate::transport::listen;
 use actix_web::dev::Server;
-use actix_web::{web, App, FromRequest, Handler, HttpServer, Responder};
+use actix_web::{web, App, FromRequest, Handler, Responder};
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Binds and starts every dedicated listener the config asks for.
 pub(crate) fn listeners(
@@ -45,24 +44,16 @@ where
     let config = app.hub.config();
     let (host, _) = config.bind_addr();
     let listener = TcpListener::bind((host.as_str(), port))?;
-    socket::configure_listener(&listener)?;
     tracing::info!(addr = %listener.local_addr()?, "compatible endpoint listening");
-    let workers = config.server.workers;
+    let options = listen::Options {
+        workers: config.server.workers,
+        shutdown_secs: config.server.shutdown_grace_secs,
+    };
     let app = app.clone();
-    let mut server = HttpServer::new(move || {
+    let routes = move || {
         App::new()
             .app_data(web::Data::from(app.clone()))
             .default_service(web::to(upgrade.clone()))
-    });
-    if workers > 0 {
-        server = server.workers(workers);
-    }
-    let server = server
-        .on_connect(socket::on_connect)
-        .client_disconnect_timeout(Duration::ZERO)
-        .disable_signals();
-    Ok(match tls {
-        Some(tls) => server.listen_rustls_0_23(listener, tls.clone())?.run(),
-        None => server.listen(listener)?.run(),
-    })
+    };
+    listen::serve(routes, listener, tls.cloned(), &options)
 }

@@ -24,12 +24,8 @@ use serde_json::value::RawValue;
 use std::sync::Arc;
 
 /// A WebSocket upgrade on the Peero path (or any path of its own listener).
-pub(crate) async fn upgrade(
-    req: HttpRequest,
-    body: web::Payload,
-    app: web::Data<AppState>,
-) -> HttpResponse {
-    ws::accept(&req, body, &app, |conn| {
+pub(crate) async fn upgrade(req: HttpRequest, app: web::Data<AppState>) -> HttpResponse {
+    ws::accept(&req, &app, |conn| {
         Peer::open(app.switch.peero.clone(), app.counters.clone(), conn)
     })
 }

@@ -19,13 +19,9 @@ use bytestring::ByteString;
 use std::sync::Arc;
 
 /// A WebSocket upgrade on the signal-fire path (or any path of its own listener).
-pub(crate) async fn upgrade(
-    req: HttpRequest,
-    body: web::Payload,
-    app: web::Data<AppState>,
-) -> HttpResponse {
+pub(crate) async fn upgrade(req: HttpRequest, app: web::Data<AppState>) -> HttpResponse {
     let notify_unknown = app.hub.config().compat.signal_fire.notify_unknown;
-    ws::accept(&req, body, &app, |conn| {
+    ws::accept(&req, &app, |conn| {
         Peer::open(
             app.switch.signal_fire.clone(),
             app.counters.clone(),

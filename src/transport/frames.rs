@@ -1,12 +1,13 @@
-//! Reading WebSocket frames from a connection's request body, every byte bounded before
-//! it is buffered.
+//! Reading WebSocket frames from a connection, every byte bounded before it is
+//! buffered.
 //!
 //! actix-http's codec decodes a frame only once all of it has arrived, and checks its
 //! size only then: a header declaring 2^62 bytes would have it buffer whatever the peer
 //! sends. So the reader looks at each frame header first (RFC 6455 §5.2) and refuses a
 //! frame, or a fragmented message, over the limit before reading its payload; and it
 //! pulls bytes from the socket only while the frame in progress is incomplete, so what
-//! it holds never exceeds one frame and one read.
+//! it holds never exceeds one frame and one read. Between frames it holds nothing: an
+//! idle connection costs no buffer.
 //!
 //! Fragments are reassembled here, and a text message is judged whole: invalid UTF-8 is
 //! a violation (close 1007, §8.1) whether the message came in one frame or in many.
@@ -15,9 +16,13 @@ use actix_codec::Decoder;
 use actix_http::ws::{Codec, Frame, Item};
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
-use futures_util::Stream;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, ReadBuf};
+
+/// Bytes read from the socket at once, at most.
+const READ_CHUNK: usize = 8 * 1024;
 
 /// One frame, as the connection loop sees it.
 #[derive(Debug)]
@@ -73,15 +78,13 @@ pub struct FrameReader<S> {
 
 type Next = Option<Result<Inbound, Violation>>;
 
-impl<S, E> FrameReader<S>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-{
-    /// Reads frames from `input`; messages over `limit` bytes are refused.
-    pub fn new(input: S, limit: usize) -> Self {
+impl<S: AsyncRead + Unpin> FrameReader<S> {
+    /// Reads frames from `input`, after those in `read` (bytes already read from it);
+    /// messages over `limit` bytes are refused.
+    pub fn new(input: S, read: BytesMut, limit: usize) -> Self {
         FrameReader {
             input,
-            buf: BytesMut::new(),
+            buf: read,
             codec: Codec::new().max_size(limit),
             limit,
             partial: None,
@@ -97,15 +100,39 @@ where
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Next> {
         loop {
             if let Some(next) = self.decode() {
+                if self.buf.is_empty() {
+                    // Let go of the read's allocation (the message keeps its share).
+                    self.buf = BytesMut::new();
+                }
                 return Poll::Ready(Some(next));
             }
-            match Pin::new(&mut self.input).poll_next(cx) {
-                Poll::Ready(Some(Ok(bytes))) => self.buf.extend_from_slice(&bytes),
+            let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+            let mut read = ReadBuf::uninit(&mut chunk);
+            match Pin::new(&mut self.input).poll_read(cx, &mut read) {
+                Poll::Ready(Ok(())) if read.filled().is_empty() => return Poll::Ready(None),
+                Poll::Ready(Ok(())) => self.buf.extend_from_slice(read.filled()),
                 // A transport error ends the connection like an end of stream.
-                Poll::Ready(Some(Err(_)) | None) => return Poll::Ready(None),
+                Poll::Ready(Err(_)) => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,
             }
         }
+    }
+
+    /// Reads and drops whatever the peer still sends, until it closes its side: after a
+    /// close, so that the socket is not closed with unread bytes, which would reset the
+    /// connection and could lose the close frame on its way to the peer.
+    pub async fn discard(&mut self) {
+        self.buf = BytesMut::new();
+        std::future::poll_fn(|cx| loop {
+            let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+            let mut read = ReadBuf::uninit(&mut chunk);
+            match Pin::new(&mut self.input).poll_read(cx, &mut read) {
+                Poll::Ready(Ok(())) if !read.filled().is_empty() => continue,
+                Poll::Ready(_) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+        })
+        .await
     }
 
     /// A frame from what is buffered, or `None` when more bytes are needed.
@@ -216,11 +243,26 @@ fn peek(buf: &[u8]) -> Option<Header> {
 mod tests {
     use super::*;
     use crate::transport::client_frames::frame;
-    use futures_util::stream;
+    use std::collections::VecDeque;
+
+    /// A socket that yields `chunks` one read each, then ends.
+    struct Chunks(VecDeque<Vec<u8>>);
+
+    impl AsyncRead for Chunks {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            if let Some(chunk) = self.0.pop_front() {
+                buf.put_slice(&chunk);
+            }
+            Poll::Ready(Ok(()))
+        }
+    }
 
     async fn read_all(chunks: Vec<Vec<u8>>, limit: usize) -> Vec<Result<Inbound, Violation>> {
-        let input = stream::iter(chunks.into_iter().map(|c| Ok::<_, ()>(Bytes::from(c))));
-        let mut reader = FrameReader::new(input, limit);
+        let mut reader = FrameReader::new(Chunks(chunks.into()), BytesMut::new(), limit);
         let mut out = Vec::new();
         while let Some(next) = reader.next().await {
             let stop = next.is_err();

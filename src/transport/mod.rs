@@ -1,9 +1,11 @@
 //! Moving frames between sockets and sessions, with every byte budget, rate, close and
 //! teardown rule enforced here, once (PROTOCOL.md 1.1, "Transport and frames").
 
-mod body;
 pub mod client_frames;
 pub(crate) mod engineio;
 pub mod frames;
+pub(crate) mod listen;
 pub mod socket;
+pub(crate) mod upgrade;
+pub(crate) mod writer;
 pub mod ws;

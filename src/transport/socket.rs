@@ -8,16 +8,14 @@
 //!   forgot the mapping) is noticed by the kernel even when no ping is due.
 //! - A listen backlog sized for a reconnect storm after a restart.
 
-use actix_tls::accept::rustls_0_23::TlsStream;
+use super::upgrade::Stream;
 use actix_web::dev::Extensions;
 use actix_web::rt::net::TcpStream;
 use socket2::{SockRef, TcpKeepalive};
 use std::any::Any;
 use std::net::{Shutdown, TcpListener};
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 /// Pending connections the kernel queues before `accept` (the kernel caps it at
 /// `net.core.somaxconn`).
@@ -34,13 +32,24 @@ pub fn configure_listener(listener: &TcpListener) -> std::io::Result<()> {
     socket.listen(BACKLOG)
 }
 
-/// actix-web's `on_connect` hook, for plain and TLS connections alike: sets the
-/// connection's options, and leaves a [`SocketHandle`] in its extensions.
-pub fn on_connect(conn: &dyn Any, extensions: &mut Extensions) {
-    let Some(tcp) = tcp_stream(conn) else {
-        return;
-    };
-    let socket = SockRef::from(tcp);
+/// The hook of every accepted connection, plain or TLS: sets its options. (The
+/// redirect listener, a plain actix-web `HttpServer`, calls it through
+/// [`on_connect_any`].)
+pub(crate) fn on_connect<T: Stream>(conn: &T, _: &mut Extensions) {
+    configure(conn.fd());
+}
+
+/// [`on_connect`] for actix-web's `HttpServer`, which passes the connection untyped.
+pub fn on_connect_any(conn: &dyn Any, _: &mut Extensions) {
+    if let Some(tcp) = conn.downcast_ref::<TcpStream>() {
+        configure(tcp.as_raw_fd());
+    }
+}
+
+fn configure(fd: RawFd) {
+    // SAFETY: called while actix holds the connection open.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    let socket = SockRef::from(&fd);
     let keepalive = TcpKeepalive::new()
         .with_time(KEEPALIVE_IDLE)
         .with_interval(KEEPALIVE_INTERVAL)
@@ -51,54 +60,17 @@ pub fn on_connect(conn: &dyn Any, extensions: &mut Extensions) {
     {
         tracing::debug!("socket options not set: {e}");
     }
-    extensions.insert(Arc::new(SocketHandle {
-        fd: tcp.as_raw_fd(),
-        gone: CancellationToken::new(),
-    }));
 }
 
-fn tcp_stream(conn: &dyn Any) -> Option<&TcpStream> {
-    conn.downcast_ref::<TcpStream>().or_else(|| {
-        conn.downcast_ref::<TlsStream<TcpStream>>()
-            .map(|tls| tls.get_ref().0)
-    })
-}
-
-/// The connection's socket, for aborting it.
-///
-/// It lives in the connection's extensions, which actix-http drops together with the
-/// socket, on the worker thread that owns both. Holders keep only a `Weak` to it, on
-/// that same thread: while the `Weak` upgrades, the descriptor is still the
-/// connection's own and cannot have been reused for another.
-pub struct SocketHandle {
-    fd: RawFd,
-    /// Cancelled when the connection is dropped: its TCP connection has ended.
-    gone: CancellationToken,
-}
-
-impl SocketHandle {
-    /// Cancelled once actix-http has let go of the connection.
-    pub fn gone(&self) -> CancellationToken {
-        self.gone.clone()
-    }
-
-    /// Ends the connection at once, dropping whatever the peer did not read: RST rather
-    /// than FIN (`SO_LINGER` 0), and both directions shut so that the HTTP dispatcher,
-    /// blocked writing to a peer that does not read, wakes up and lets go.
-    pub fn abort(&self) {
-        // SAFETY: see the type's docs: the descriptor is open and owned by the live
-        // connection for as long as this handle can be reached.
-        let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
-        let socket = SockRef::from(&fd);
-        let _ = socket.set_linger(Some(Duration::ZERO));
-        let _ = socket.shutdown(Shutdown::Both);
-    }
-}
-
-impl Drop for SocketHandle {
-    fn drop(&mut self) {
-        self.gone.cancel();
-    }
+/// Ends the connection of `fd` at once, dropping whatever the peer did not read: RST
+/// rather than FIN (`SO_LINGER` 0), both directions shut. The caller owns the socket,
+/// and drops it next.
+pub(crate) fn abort(fd: RawFd) {
+    // SAFETY: the caller holds the socket open (see above).
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    let socket = SockRef::from(&fd);
+    let _ = socket.set_linger(Some(Duration::ZERO));
+    let _ = socket.shutdown(Shutdown::Both);
 }
 
 #[cfg(test)]
@@ -106,7 +78,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn accepted_sockets_get_nodelay_keepalive_and_a_handle() {
+    async fn accepted_sockets_get_nodelay_and_keepalive() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         configure_listener(&listener).unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -115,11 +87,9 @@ mod tests {
         let _client = TcpStream::connect(addr).await.unwrap();
         let (stream, _) = listener.accept().await.unwrap();
         stream.set_nodelay(false).unwrap();
-        let mut extensions = Extensions::new();
-        on_connect(&stream, &mut extensions);
+        on_connect(&stream, &mut Extensions::new());
         assert!(stream.nodelay().unwrap());
         assert!(SockRef::from(&stream).keepalive().unwrap());
-        assert!(extensions.get::<Arc<SocketHandle>>().is_some());
     }
 
     #[tokio::test]
@@ -130,11 +100,7 @@ mod tests {
             .await
             .unwrap();
         let (stream, _) = listener.accept().await.unwrap();
-        let mut extensions = Extensions::new();
-        on_connect(&stream, &mut extensions);
-        let handle = extensions.get::<Arc<SocketHandle>>().unwrap().clone();
-        let gone = handle.gone();
-        handle.abort();
+        abort(stream.as_raw_fd());
         drop(stream);
         let mut buf = [0u8; 16];
         // Nothing was queued, so the FIN of the shutdown arrives before the RST of the
@@ -144,8 +110,5 @@ mod tests {
             matches!(read, Ok(0) | Err(_)),
             "the connection ended: {read:?}"
         );
-        drop(extensions);
-        drop(handle);
-        assert!(gone.is_cancelled());
     }
 }

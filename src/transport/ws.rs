@@ -2,34 +2,33 @@
 //! rule a connection is held to lives here, once (PROTOCOL.md 1.1, COMPAT.md's common
 //! rules).
 //!
-//! The connection task reads frames ([`FrameReader`]: sizes bounded from each header),
-//! counts every frame of every opcode against the connection's rate, hands whole
-//! messages to the protocol's [`FrameHandler`], pings, watches the outbox for stalls,
-//! and stops reading as soon as anyone closes the connection. Outbound frames leave
-//! through the response body ([`OutboundBody`]), as fast as the peer reads. Every
-//! close, by either side, ends the TCP connection within [`CLOSE_BOUND`]: a peer that
-//! does not read its close frame is cut off.
+//! The connection task owns the socket once the handshake is written
+//! ([`super::upgrade`]). It reads frames ([`FrameReader`]: sizes bounded from each
+//! header), counts every frame of every opcode against the connection's rate, hands
+//! whole messages to the protocol's [`FrameHandler`], pings, watches the outbox for
+//! stalls, and stops reading as soon as anyone closes the connection. Beside that, it
+//! writes the outbox ([`Writer`]) as fast as the peer reads. Every close, by either side,
+//! ends the TCP connection within [`CLOSE_BOUND`]: a peer that does not read its close
+//! frame is cut off.
 
-use super::body::OutboundBody;
 use super::frames::{FrameReader, Inbound, Violation};
-use super::socket::SocketHandle;
+use super::upgrade::{Handover, Upgraded};
+use super::writer::Writer;
 use crate::auth::limits::{RequestLimiter, Verdict};
 use crate::core::conn::outbox::{
     CLOSE_GOING_AWAY, CLOSE_INVALID_DATA, CLOSE_NORMAL, CLOSE_POLICY, CLOSE_PROTOCOL,
     CLOSE_TOO_LARGE,
 };
-use crate::core::conn::{ConnId, Outbox};
+use crate::core::conn::{ConnId, Outbox, OutboxReceiver};
 use crate::core::counters::{Counters, PolicyClose, Protocol, Transport};
 use crate::http::AppState;
-use actix_web::body::{BodyStream, MessageBody};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytestring::ByteString;
 use std::net::IpAddr;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long a closed connection may take to end its TCP connection (PROTOCOL.md 1.1).
-pub const CLOSE_BOUND: Duration = Duration::from_secs(2);
+pub use super::writer::CLOSE_BOUND;
 
 /// What a WebSocket protocol does with the messages the transport lets through. The
 /// transport has already counted each one against the rate and the size limit; the
@@ -92,7 +91,6 @@ pub(crate) fn origin_refusal(req: &HttpRequest, app: &AppState) -> Option<HttpRe
 /// §4.2.1 statuses), and `allowed_origins` (403).
 pub(crate) fn accept<H, F>(
     req: &HttpRequest,
-    body: web::Payload,
     app: &web::Data<AppState>,
     protocol: F,
 ) -> HttpResponse
@@ -104,7 +102,7 @@ where
         return refused;
     }
     let config = app.hub.config();
-    let mut response = match actix_http::ws::handshake(req.head()) {
+    let response = match actix_http::ws::handshake(req.head()) {
         Ok(response) => response,
         Err(refused) => return actix_http::Response::from(refused).into(),
     };
@@ -120,42 +118,41 @@ where
         out,
     };
     let handler = protocol(&accepted);
-    let conn = Conn {
-        accepted,
-        frames: FrameReader::new(body.into_inner(), limits.max_message_bytes),
-        socket: req.conn_data::<Arc<SocketHandle>>().map(Arc::downgrade),
-    };
     let app = app.clone().into_inner();
-    let task = connection(app.clone(), conn, handler, registered);
-    actix_web::rt::spawn(app.tracker.track_future(task));
-    let body = BodyStream::new(OutboundBody::new(rx)).boxed();
-    match response.message_body(body) {
-        Ok(response) => response.into(),
-        Err(e) => HttpResponse::from_error(e),
-    }
+    let tracker = app.tracker.clone();
+    let start = move |upgraded: Upgraded| {
+        let task = connection(app, accepted, handler, registered, rx, upgraded);
+        actix_web::rt::spawn(tracker.track_future(task));
+    };
+    handed_over(response, Handover::new(start))
 }
 
-struct Conn {
-    accepted: Accepted,
-    frames: FrameReader<actix_web::dev::Payload>,
-    socket: Option<Weak<SocketHandle>>,
+/// The 101 answer `response` (from the handshake), carrying `handover`.
+pub(crate) fn handed_over(
+    mut response: actix_http::ResponseBuilder,
+    handover: Handover,
+) -> HttpResponse {
+    let mut response = response.finish().map_into_boxed_body();
+    response.extensions_mut().insert(handover);
+    HttpResponse::from(response)
 }
 
 async fn connection<H: FrameHandler>(
     app: Arc<AppState>,
-    conn: Conn,
+    accepted: Accepted,
     mut handler: H,
     registered: crate::core::conn::Registered,
+    rx: OutboxReceiver,
+    upgraded: Upgraded,
 ) {
-    let Conn {
-        accepted: Accepted { out, id, ip },
-        mut frames,
-        socket,
-    } = conn;
+    let Accepted { out, id, ip } = accepted;
+    let limit = app.hub.config().limits.max_message_bytes;
+    let (mut frames, mut writer) = split(upgraded, rx, limit);
     let protocol = H::PROTOCOL.label();
     let gauge = app.counters.connection(H::PROTOCOL, Transport::WebSocket);
     tracing::info!(conn = %id, %ip, protocol, "connection opened");
-    let reason = serve(&app, &mut frames, &mut handler, &out).await;
+    let serving = serve(&app, &mut frames, &mut handler, &out);
+    let reason = writer.beside(serving).await;
     // Uncounted before anyone hears of the end (a member's `attendee-offline`).
     drop(gauge);
     let member = Member::of(&handler);
@@ -165,11 +162,39 @@ async fn connection<H: FrameHandler>(
         app.counters.policy_closed(PolicyClose::SlowConsumer);
     }
     drop(registered);
-    // `frames` stays alive, unread, until the end: actix-http then stops reading the
-    // socket once its small buffer is full, instead of reading and discarding.
-    end_tcp(socket).await;
-    drop(frames);
+    end(writer, frames).await;
     member.log_closed(id, protocol, reason);
+}
+
+/// Ends a connection whose reading side is over, within [`CLOSE_BOUND`]: writes what is
+/// left, the close frame included, and the FIN; then reads, dropping it, whatever the
+/// peer still sends until it closes its side (RFC 6455 §7.1.1: the server closes the TCP
+/// connection first; closing it with bytes unread would reset it instead).
+pub(crate) async fn end<F: super::writer::Frames>(mut writer: SocketWriter<F>, mut frames: Reader) {
+    let deadline = tokio::time::Instant::now() + CLOSE_BOUND;
+    if writer.finish(deadline).await {
+        let _ = tokio::time::timeout_at(deadline, frames.discard()).await;
+    }
+}
+
+/// The reading side of an upgraded connection.
+pub(crate) type Reader = FrameReader<tokio::io::ReadHalf<Box<dyn super::upgrade::Stream>>>;
+/// Its writing side, writing the frames of `F`.
+pub(crate) type SocketWriter<F> = Writer<F, tokio::io::WriteHalf<Box<dyn super::upgrade::Stream>>>;
+
+/// Splits an upgraded connection into its frame reader (messages over `limit` bytes
+/// refused) and the writer of `frames`.
+pub(crate) fn split<F: super::writer::Frames>(
+    upgraded: Upgraded,
+    frames: F,
+    limit: usize,
+) -> (Reader, SocketWriter<F>) {
+    let fd = upgraded.stream.fd();
+    let (read, write) = tokio::io::split(upgraded.stream);
+    (
+        FrameReader::new(read, upgraded.read, limit),
+        Writer::new(frames, write, fd),
+    )
 }
 
 /// Who a connection was when it ended: the membership it was bound to, if any.
@@ -201,7 +226,7 @@ impl Member {
 /// Runs the connection until it closes; returns why.
 async fn serve<H: FrameHandler>(
     app: &AppState,
-    frames: &mut FrameReader<actix_web::dev::Payload>,
+    frames: &mut Reader,
     handler: &mut H,
     out: &Outbox,
 ) -> &'static str {
@@ -316,24 +341,6 @@ fn refuse<H: FrameHandler>(
             tracing::debug!(conn = out.id(), "protocol violation: {why}");
             out.close(CLOSE_PROTOCOL, "protocol error");
             "protocol error"
-        }
-    }
-}
-
-/// Waits for actix-http to finish the connection once its close frame is queued: at
-/// once after a close handshake, or after the queued frames have been written. A peer
-/// that does not read them within [`CLOSE_BOUND`] has its connection aborted.
-pub(crate) async fn end_tcp(socket: Option<Weak<SocketHandle>>) {
-    let Some(gone) = socket.as_ref().and_then(Weak::upgrade).map(|s| s.gone()) else {
-        return;
-    };
-    if tokio::time::timeout(CLOSE_BOUND, gone.cancelled())
-        .await
-        .is_err()
-    {
-        if let Some(socket) = socket.and_then(|s| s.upgrade()) {
-            tracing::info!("aborting a connection whose peer does not read");
-            socket.abort();
         }
     }
 }

@@ -206,11 +206,7 @@ async fn a_workspace_whose_owner_died_alone_is_adopted_and_still_expires() {
     // The witness buries the dead node after three heartbeats, which nothing announces
     // to a test: Redis's list of nodes is asked at a short interval. Asking a node about
     // the workspace would make that node claim it.
-    let client = ::redis::Client::open(redis.url()).expect("a Redis client");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("Redis");
+    let mut conn = redis.connection().await;
     let buried = async {
         loop {
             let alive: u64 = ::redis::cmd("ZCARD")
@@ -282,11 +278,7 @@ async fn after_a_change_redis_may_not_have_taken_every_node_serves_what_redis_ho
         .unwrap()
         .to_string();
     let key = format!("sb:ws:{}", str_of(&owner.workspace["id"]));
-    let client = ::redis::Client::open(redis.url()).expect("a Redis client");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("Redis");
+    let mut conn = redis.connection().await;
     let stored: String = ::redis::cmd("HGET")
         .arg(&key)
         .arg("w")

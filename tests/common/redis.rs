@@ -40,6 +40,19 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// A connection of the test's own, to look at what the nodes stored. It waits for
+    /// answers as long as they take (the redis crate gives up after 500 ms by default,
+    /// which a loaded machine exceeds): the test's own deadlines bound every wait.
+    #[allow(dead_code)]
+    pub async fn connection(&self) -> ::redis::aio::MultiplexedConnection {
+        let config = ::redis::AsyncConnectionConfig::new().set_response_timeout(None);
+        ::redis::Client::open(self.url())
+            .expect("a Redis client")
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .expect("Redis")
+    }
+
     /// Stops it as an operator would (SIGTERM, which flushes the append-only file),
     /// and waits until it is gone.
     pub async fn stop(&mut self) {

@@ -21,12 +21,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 /// `GET /ws`: a WebSocket speaking the native protocol.
-pub async fn upgrade(
-    req: HttpRequest,
-    body: web::Payload,
-    app: web::Data<AppState>,
-) -> HttpResponse {
-    ws::accept(&req, body, &app, |conn| {
+pub async fn upgrade(req: HttpRequest, app: web::Data<AppState>) -> HttpResponse {
+    ws::accept(&req, &app, |conn| {
         let link = Link {
             id: conn.id,
             codec: outbound::codec(),
@@ -108,31 +104,33 @@ impl Session {
             re,
         };
         let hub = &self.hub;
+        // Every request that waits (on the store, another node, an ICE provider) waits
+        // in a box of its own: inline, the largest of them would size the future of
+        // every connection, idle or not, while a relay waits on nothing.
         match request {
             Request::Create(req) => {
                 ensure_unbound(hub, &mut self.binding, &caller)?;
-                self.binding = Some(hub.create(req, &caller).await?);
+                self.binding = Some(Box::pin(hub.create(req, &caller)).await?);
             }
             Request::Attend(req) => {
                 ensure_unbound(hub, &mut self.binding, &caller)?;
-                self.binding = Some(hub.attend(req, &caller).await?);
+                self.binding = Some(Box::pin(hub.attend(req, &caller)).await?);
             }
             Request::ReAttend { token } => {
                 ensure_unbound(hub, &mut self.binding, &caller)?;
-                self.binding = Some(hub.re_attend(&token, &caller).await?);
+                self.binding = Some(Box::pin(hub.re_attend(&token, &caller)).await?);
             }
             Request::Refresh => hub.refresh(bound(&mut self.binding)?, &caller)?,
             Request::Attendees => hub.attendees(bound(&mut self.binding)?, &caller)?,
             Request::Leave => {
-                hub.leave(bound(&mut self.binding)?, &caller).await?;
+                Box::pin(hub.leave(bound(&mut self.binding)?, &caller)).await?;
                 self.binding = None;
             }
             Request::Moderate(event) => {
-                hub.moderate(bound(&mut self.binding)?, event, &caller)
-                    .await?
+                Box::pin(hub.moderate(bound(&mut self.binding)?, event, &caller)).await?
             }
             Request::Destroy => {
-                hub.destroy(bound(&mut self.binding)?, &caller).await?;
+                Box::pin(hub.destroy(bound(&mut self.binding)?, &caller)).await?;
                 self.binding = None;
             }
             Request::Signal(signal) => {
@@ -140,17 +138,15 @@ impl Session {
                 self.counters.relayed(Self::PROTOCOL, bytes);
             }
             Request::Hangup { call, to } => {
-                hub.hangup(bound(&mut self.binding)?, call, to, &caller)
-                    .await?
+                Box::pin(hub.hangup(bound(&mut self.binding)?, call, to, &caller)).await?
             }
             Request::State(change) => {
-                hub.state(bound(&mut self.binding)?, change, &caller)
-                    .await?
+                Box::pin(hub.state(bound(&mut self.binding)?, change, &caller)).await?
             }
             Request::IceServers => {
                 let binding = bound(&mut self.binding)?;
                 hub.check_member(binding, &caller)?;
-                let servers = self.ice.servers(&binding.attendee).await?;
+                let servers = Box::pin(self.ice.servers(&binding.attendee)).await?;
                 self.out.send(reply(re, "iceservers", servers));
             }
         }

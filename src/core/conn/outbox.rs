@@ -16,11 +16,13 @@
 //! socket's writer takes frames, which it does only as fast as the peer reads.
 
 use bytestring::ByteString;
+use futures_util::task::AtomicWaker;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// Normal closure (RFC 6455 §7.4.1).
@@ -97,13 +99,27 @@ impl Outgoing {
 pub struct Full;
 
 /// The sending side of a connection's queue; clones share it.
-#[derive(Clone)]
 pub struct Outbox {
     shared: Arc<Shared>,
-    tx: mpsc::UnboundedSender<Outgoing>,
 }
 
+/// The frames themselves. A queue that is empty holds no allocation once it has let go
+/// of a burst: an idle connection costs none.
+struct Frames {
+    items: VecDeque<Outgoing>,
+    /// `Outbox`es alive: at none, the queue ends once drained.
+    senders: usize,
+    /// The receiver is alive: without it, pushes are dropped.
+    received: bool,
+}
+
+/// Capacity an empty queue keeps for the next burst; beyond it, it lets go.
+const KEPT_CAPACITY: usize = 4;
+
 struct Shared {
+    frames: Mutex<Frames>,
+    /// The receiver's task, woken by a push.
+    waker: AtomicWaker,
     /// Unique per connection: tells a member's current socket from one it replaced.
     id: u64,
     /// Bytes queued and not yet taken by the socket's writer.
@@ -133,7 +149,51 @@ struct Shared {
 /// The socket writer's side of the queue.
 pub struct OutboxReceiver {
     shared: Arc<Shared>,
-    rx: mpsc::UnboundedReceiver<Outgoing>,
+}
+
+impl Shared {
+    fn frames(&self) -> MutexGuard<'_, Frames> {
+        // The lock guards no invariant a panic could break halfway.
+        self.frames.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `item` unless the receiver is gone (the connection's cleanup is under way).
+    fn enqueue(&self, item: Outgoing) {
+        let mut frames = self.frames();
+        if frames.received {
+            frames.items.push_back(item);
+            drop(frames);
+            self.waker.wake();
+        }
+    }
+}
+
+impl Clone for Outbox {
+    fn clone(&self) -> Self {
+        self.shared.frames().senders += 1;
+        Outbox {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        let mut frames = self.shared.frames();
+        frames.senders -= 1;
+        if frames.senders == 0 {
+            drop(frames);
+            self.shared.waker.wake();
+        }
+    }
+}
+
+impl Drop for OutboxReceiver {
+    fn drop(&mut self) {
+        let mut frames = self.shared.frames();
+        frames.received = false;
+        frames.items = VecDeque::new();
+    }
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -146,8 +206,13 @@ fn now_ms() -> u64 {
 impl Outbox {
     /// A queue of at most `limit` bytes, closed when it has not shrunk for `stall`.
     pub fn new(limit: usize, stall: Duration) -> (Outbox, OutboxReceiver) {
-        let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
+            frames: Mutex::new(Frames {
+                items: VecDeque::new(),
+                senders: 1,
+                received: true,
+            }),
+            waker: AtomicWaker::new(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             queued: AtomicUsize::new(0),
             limit,
@@ -165,9 +230,8 @@ impl Outbox {
         (
             Outbox {
                 shared: shared.clone(),
-                tx,
             },
-            OutboxReceiver { shared, rx },
+            OutboxReceiver { shared },
         )
     }
 
@@ -232,8 +296,7 @@ impl Outbox {
                 self.shared.busy.notify_one();
             }
         }
-        // A send error means the connection is gone; its cleanup is under way.
-        let _ = self.tx.send(item);
+        self.shared.enqueue(item);
     }
 
     /// Queues a close frame after everything already queued, and stops the reader.
@@ -244,7 +307,7 @@ impl Outbox {
         }
         let item = Outgoing::Close(code, reason);
         self.shared.queued.fetch_add(item.cost(), Ordering::AcqRel);
-        let _ = self.tx.send(item);
+        self.shared.enqueue(item);
         self.shared.closed.cancel();
     }
 
@@ -338,7 +401,7 @@ impl OutboxReceiver {
     /// queue overflowed are dropped: the consumer is not reading them.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outgoing>> {
         loop {
-            let Poll::Ready(item) = self.rx.poll_recv(cx) else {
+            let Poll::Ready(item) = self.poll_next(cx) else {
                 return Poll::Pending;
             };
             let Some(item) = item else {
@@ -355,6 +418,29 @@ impl OutboxReceiver {
             }
             return Poll::Ready(Some(item));
         }
+    }
+
+    /// The next frame; `None` once the queue is drained and no `Outbox` is left.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outgoing>> {
+        for registered in [false, true] {
+            let mut frames = self.shared.frames();
+            if let Some(item) = frames.items.pop_front() {
+                if frames.items.is_empty() && frames.items.capacity() > KEPT_CAPACITY {
+                    frames.items = VecDeque::new();
+                }
+                return Poll::Ready(Some(item));
+            }
+            if frames.senders == 0 {
+                return Poll::Ready(None);
+            }
+            drop(frames);
+            if registered {
+                break;
+            }
+            // Registered, then looked at once more: a push in between is not missed.
+            self.shared.waker.register(cx.waker());
+        }
+        Poll::Pending
     }
 
     #[cfg(test)]

@@ -1,11 +1,11 @@
 //! The response body of an Engine.IO WebSocket: while the WebSocket probes, the frames
 //! of the probe (`3probe`); once the client upgrades, the session's outbox, one
 //! WebSocket message per Engine.IO packet, encoded as the socket takes them (see
-//! `transport/body.rs` for why on demand).
+//! `transport/writer.rs` for why on demand).
 
 use super::session::ENGINE_SEPARATOR;
 use crate::core::conn::{OutboxReceiver, Outgoing};
-use crate::transport::body::{encode, Frames};
+use crate::transport::writer::{encode, Frames};
 use actix_http::ws::Codec;
 use bytes::BytesMut;
 use std::task::{Context, Poll};

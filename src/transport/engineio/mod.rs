@@ -191,7 +191,7 @@ where
         if let Some(refused) = crate::transport::ws::stopping(&app) {
             return refused;
         }
-        return handshake(&req, body, &app, websocket, protocol, &cors).await;
+        return handshake(&req, &app, websocket, protocol, &cors).await;
     };
     let Some(session) = app.engine.get(&sid) else {
         if let Some(node) = elsewhere::node_of(&app, &sid) {
@@ -209,7 +209,7 @@ where
             Ok(()) => cors.ok(),
             Err(refusal) => refusal.respond(&cors),
         },
-        (true, Method::GET) => websocket::upgrade(&req, body, &app, session),
+        (true, Method::GET) => websocket::upgrade(&req, &app, session),
         _ => cors.error(EngineError::BadRequest),
     }
 }
@@ -218,7 +218,6 @@ where
 /// transport it came on.
 async fn handshake<H, F>(
     req: &HttpRequest,
-    body: web::Payload,
     app: &web::Data<AppState>,
     websocket: bool,
     protocol: F,
@@ -239,7 +238,7 @@ where
     };
     session::spawn(app, session.clone(), handler);
     match upgrade {
-        Some(response) => websocket::attach(req, body, app, session, response),
+        Some(response) => websocket::attach(app, session, response),
         // The open packet and the handler's first packets are queued: the first poll
         // answers at once.
         None => match polling::poll(&session).await {

@@ -13,12 +13,10 @@ use crate::core::conn::outbox::{
 };
 use crate::core::conn::Outgoing;
 use crate::http::AppState;
-use crate::transport::body::OutboundBody;
-use crate::transport::frames::{FrameReader, Inbound as Frame, Violation};
-use crate::transport::socket::SocketHandle;
-use crate::transport::ws::end_tcp;
+use crate::transport::frames::{Inbound as Frame, Violation};
+use crate::transport::upgrade::{Handover, Upgraded};
+use crate::transport::ws::{self, Reader};
 use actix_http::ResponseBuilder;
-use actix_web::body::{BodyStream, MessageBody};
 use actix_web::{web, HttpRequest, HttpResponse};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -27,7 +25,6 @@ use tokio::sync::mpsc;
 /// once the session is upgraded or while another WebSocket probes it.
 pub(super) fn upgrade(
     req: &HttpRequest,
-    body: web::Payload,
     app: &web::Data<AppState>,
     session: Arc<Session>,
 ) -> HttpResponse {
@@ -38,56 +35,51 @@ pub(super) fn upgrade(
     if !session.start_probe() {
         return HttpResponse::BadRequest().json(super::EngineError::BadRequest.body());
     }
-    start(req, body, app, session, response, true)
+    start(app, session, response, true)
 }
 
 /// `transport=websocket` without a sid: the session was opened on this WebSocket.
 pub(super) fn attach(
-    req: &HttpRequest,
-    body: web::Payload,
     app: &web::Data<AppState>,
     session: Arc<Session>,
     response: ResponseBuilder,
 ) -> HttpResponse {
-    start(req, body, app, session, response, false)
+    start(app, session, response, false)
 }
 
 fn start(
-    req: &HttpRequest,
-    body: web::Payload,
     app: &web::Data<AppState>,
     session: Arc<Session>,
-    mut response: ResponseBuilder,
+    response: ResponseBuilder,
     probing: bool,
 ) -> HttpResponse {
     let limit = app.hub.config().limits.max_message_bytes;
-    let frames = FrameReader::new(body.into_inner(), limit);
-    let socket = req.conn_data::<Arc<SocketHandle>>().map(Arc::downgrade);
-    let (staged, rx) = mpsc::unbounded_channel();
-    let task = async move {
-        let live = carry(&session, frames, &staged, probing).await;
-        if live {
-            // The WebSocket carried the session: its end is the session's.
-            session.transport_closed();
-        } else {
-            session.end_probe();
-        }
-        drop(staged);
-        end_tcp(socket).await;
+    let tracker = app.tracker.clone();
+    let start = move |upgraded: Upgraded| {
+        let (staged, rx) = mpsc::unbounded_channel();
+        let (mut frames, mut writer) = ws::split(upgraded, EngineFrames::new(rx), limit);
+        let task = async move {
+            let carried = carry(&session, &mut frames, &staged, probing);
+            let live = writer.beside(carried).await;
+            if live {
+                // The WebSocket carried the session: its end is the session's.
+                session.transport_closed();
+            } else {
+                session.end_probe();
+            }
+            drop(staged);
+            ws::end(writer, frames).await;
+        };
+        actix_web::rt::spawn(tracker.track_future(task));
     };
-    actix_web::rt::spawn(app.tracker.track_future(task));
-    let body = BodyStream::new(OutboundBody::new(EngineFrames::new(rx))).boxed();
-    match response.message_body(body) {
-        Ok(response) => response.into(),
-        Err(e) => HttpResponse::from_error(e),
-    }
+    ws::handed_over(response, Handover::new(start))
 }
 
 /// Reads the WebSocket until it or the session ends; returns whether it carried the
 /// session (false: a probe that never upgraded, the session still polls).
 async fn carry(
     session: &Session,
-    mut frames: FrameReader<actix_web::dev::Payload>,
+    frames: &mut Reader,
     staged: &mpsc::UnboundedSender<Staged>,
     mut probing: bool,
 ) -> bool {

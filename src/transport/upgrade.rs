@@ -1,0 +1,109 @@
+//! A WebSocket upgrade, from the request to the connection's own task.
+//!
+//! actix-http gives every request that asks for `Upgrade: websocket` to
+//! [`hand_over`], with the connection. The routes answer it as any other request; an
+//! endpoint that accepts the WebSocket answers 101 with a [`Handover`] in the response's
+//! extensions. The handshake is then written, and the connection, with whatever the
+//! client sent after its request, goes to the task the endpoint prepared: nothing of
+//! the HTTP dispatcher stays behind. Any other answer (403, 503, 400, 404) is written
+//! as is, and the connection ends.
+
+use actix_codec::Framed;
+use actix_http::body::{BodySize, MessageBody};
+use actix_http::h1::{Codec, Message};
+use actix_http::{Request, Response, StatusCode};
+use actix_service::Service;
+use actix_tls::accept::rustls_0_23::TlsStream;
+use actix_web::rt::net::TcpStream;
+use bytes::BytesMut;
+use futures_util::SinkExt;
+use std::os::fd::{AsRawFd, RawFd};
+use std::rc::Rc;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// A connection's byte stream: plain TCP or TLS.
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + 'static {
+    /// The TCP socket's descriptor, to set its options.
+    fn fd(&self) -> RawFd;
+}
+
+impl Stream for TcpStream {
+    fn fd(&self) -> RawFd {
+        self.as_raw_fd()
+    }
+}
+
+impl Stream for TlsStream<TcpStream> {
+    fn fd(&self) -> RawFd {
+        self.get_ref().0.as_raw_fd()
+    }
+}
+
+/// A connection whose WebSocket handshake has been written (or could not be: then the
+/// stream reads as ended).
+pub(crate) struct Upgraded {
+    pub stream: Box<dyn Stream>,
+    /// What the client sent after its request, already read.
+    pub read: BytesMut,
+}
+
+/// What an endpoint that accepts a WebSocket leaves in its 101 response: the start of
+/// the connection's task, given the connection once the handshake is written.
+pub(crate) struct Handover(Box<dyn FnOnce(Upgraded)>);
+
+impl Handover {
+    pub(crate) fn new(start: impl FnOnce(Upgraded) + 'static) -> Handover {
+        Handover(Box::new(start))
+    }
+}
+
+/// Answers an upgrade request through `routes`, then either hands the connection over
+/// or writes the refusal and lets the connection end. Never fails: a connection that
+/// breaks here only ends.
+pub(crate) async fn hand_over<S, B, T>(
+    routes: Rc<S>,
+    req: Request,
+    mut framed: Framed<T, Codec>,
+) -> Result<(), actix_http::Error>
+where
+    S: Service<Request, Error = actix_web::HttpResponse>,
+    S::Response: Into<Response<B>>,
+    B: MessageBody + 'static,
+    T: Stream,
+{
+    let response: Response<_> = match routes.call(req).await {
+        Ok(response) => response.into().map_into_boxed_body(),
+        Err(refusal) => refusal.into(),
+    };
+    let (mut head, body) = response.into_parts();
+    let handover = head.extensions_mut().remove::<Handover>();
+    match handover {
+        Some(Handover(start)) if head.status() == StatusCode::SWITCHING_PROTOCOLS => {
+            // A handshake that cannot be written leaves a stream that reads as ended:
+            // the connection's task starts and ends as for any client gone.
+            if let Err(e) = framed.send(Message::Item((head, BodySize::None))).await {
+                tracing::debug!("WebSocket handshake not written: {e}");
+            }
+            let parts = framed.into_parts();
+            start(Upgraded {
+                stream: Box::new(parts.io),
+                read: parts.read_buf,
+            });
+        }
+        _ => {
+            let body = actix_http::body::to_bytes(body).await.unwrap_or_default();
+            // The codec took the request's `Connection: upgrade`; this answer closes.
+            head.head_mut()
+                .set_connection_type(actix_http::ConnectionType::Close);
+            let size = BodySize::Sized(body.len() as u64);
+            let written = async {
+                framed.send(Message::Item((head, size))).await?;
+                framed.send(Message::Chunk(Some(body))).await
+            };
+            if let Err(e) = written.await {
+                tracing::debug!("refusal of an upgrade not written: {e}");
+            }
+        }
+    }
+    Ok(())
+}
