@@ -119,8 +119,14 @@ impl<F: Frames, W: AsyncWrite + Unpin> Writer<F, W> {
     pub(crate) async fn beside<T>(&mut self, task: impl std::future::Future<Output = T>) -> T {
         let mut task = pin!(task);
         poll_fn(|cx| {
+            // The writer first: the task may spend the whole of tokio's cooperative budget
+            // reading, and a socket operation after that would wait for the next poll.
+            // Then again after the task, which may have queued a reply to what it read:
+            // it leaves now if budget is left.
             let _ = self.poll_write(cx);
-            task.as_mut().poll(cx)
+            let output = task.as_mut().poll(cx);
+            let _ = self.poll_write(cx);
+            output
         })
         .await
     }

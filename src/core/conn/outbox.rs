@@ -161,9 +161,13 @@ impl Shared {
     fn enqueue(&self, item: Outgoing) {
         let mut frames = self.frames();
         if frames.received {
+            // Into a queue that holds frames, the receiver has not parked: no wake.
+            let parked = frames.items.is_empty();
             frames.items.push_back(item);
             drop(frames);
-            self.waker.wake();
+            if parked {
+                self.waker.wake();
+            }
         }
     }
 }
