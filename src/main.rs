@@ -62,7 +62,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         base_url,
     }) = args.command
     {
-        switchboard::telemetry::init(true);
+        let _logs = switchboard::telemetry::init(true);
         let options = switchboard::import::Options {
             pin: pin.as_deref(),
             base_url: base_url.as_deref(),
@@ -80,7 +80,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&answer)?);
         return Ok(());
     }
-    switchboard::telemetry::init(config.server.development);
+    let _logs = switchboard::telemetry::init(config.server.development);
 
     let (host, port) = config.bind_addr();
     let listener = std::net::TcpListener::bind((host.as_str(), port))
