@@ -196,7 +196,9 @@ async fn latency_step(options: &Options, servers: &mut [ServerProcess]) -> anyho
         let mode = Mode::Replies { window };
         let outcome = measure(server.target, server.addr, 1, mode, duration, None).await?;
         server.check_alive()?;
-        latency[server.target.name()] = print_latency(server.target, &outcome);
+        let mut entry = print_latency(server.target, &outcome);
+        entry["curve"] = curve(&outcome.latency);
+        latency[server.target.name()] = entry;
     }
     print_ratio("low concurrency", &latency);
     Ok(latency)

@@ -1,6 +1,11 @@
-//! BENCHMARKS.md and the charts, from the JSON files the scenarios wrote.
+//! BENCHMARKS.md and the charts, from the JSON files the scenarios wrote. The relay,
+//! connections, join-storm, churn and attacks scenarios are the core of every run; the
+//! others (signal-fire, socketio, cluster, foglet) are optional: a run without one's JSON
+//! has no section for it, and the charts and the "Scale on paper" section that read it
+//! leave out what needs it.
 
 use crate::charts::{latency_chart, rss_chart, throughput_chart};
+use crate::report_charts::{Run, DISTRIBUTIONS, MEMORY, PEERS};
 use anyhow::Context;
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -39,12 +44,55 @@ pub struct Options {
     /// with the section of `--only`.
     #[arg(long, default_value = "")]
     pub note: String,
+    /// The suite's wall time so far, seconds (bench/run's, up to the report): in the header.
+    #[arg(long)]
+    pub elapsed: Option<f64>,
+    /// Each part's wall time, one "NAME SECONDS" a line (bench/run's setup and scenarios):
+    /// in the header, after the total.
+    #[arg(long)]
+    pub timings: Option<PathBuf>,
 }
+
+/// The scenarios a run may leave out (`bench/run --only` runs one of them alone).
+const OPTIONAL: [&str; 4] = ["signal-fire", "socketio", "cluster", "foglet"];
 
 pub fn load(dir: &Path, name: &str) -> anyhow::Result<Value> {
     let path = dir.join(name);
     let text = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
     Ok(serde_json::from_str(&text)?)
+}
+
+/// `name` from `dir` when the run wrote it (an optional scenario); an error when it is
+/// there but unreadable.
+pub fn load_optional(dir: &Path, name: &str) -> anyhow::Result<Option<Value>> {
+    if dir.join(name).exists() {
+        load(dir, name).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// ", in 480 s (npm ci and the build 12 s, relay 62 s, …)", from --elapsed and --timings.
+fn suite_time(options: &Options) -> anyhow::Result<String> {
+    let Some(elapsed) = options.elapsed else {
+        return Ok(String::new());
+    };
+    let parts = match &options.timings {
+        Some(path) => std::fs::read_to_string(path)?
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(name, secs)| match name {
+                "setup" => format!("npm ci and the build {} s", secs.trim()),
+                _ => format!("{name} {} s", secs.trim()),
+            })
+            .collect::<Vec<_>>(),
+        None => Vec::new(),
+    };
+    Ok(if parts.is_empty() {
+        format!(", in {elapsed:.0} s")
+    } else {
+        format!(", in {elapsed:.0} s ({})", parts.join(", "))
+    })
 }
 
 fn f(v: &Value) -> f64 {
@@ -93,24 +141,46 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     let storm = load(&options.results, "join-storm.json")?;
     let churn = load(&options.results, "churn.json")?;
     let attacks = load(&options.results, "attacks.json")?;
-    let signal_fire = load(&options.results, "signal-fire.json")?;
-    let socketio = load(&options.results, "socketio.json")?;
-    let cluster = load(&options.results, "cluster.json")?;
-    let foglet = load(&options.results, "foglet.json")?;
+    let [signal_fire, socketio, cluster, foglet] =
+        OPTIONAL.map(|name| load_optional(&options.results, &format!("{name}.json")));
+    let (signal_fire, socketio, cluster, foglet) = (signal_fire?, socketio?, cluster?, foglet?);
     let commands = std::fs::read_to_string(&options.commands)?;
+    let run = Run {
+        relay: Some(&relay),
+        connections: Some(&conns),
+        socketio: socketio.as_ref(),
+        signal_fire: signal_fire.as_ref(),
+        foglet: foglet.as_ref(),
+    };
+    let mut drawn = Vec::new();
     crate::charts::with_font(&options.charts, |dir| {
         latency_chart(&relay, &dir.join("relay-latency.png"))?;
         throughput_chart(&relay, &dir.join("relay-throughput.png"))?;
         rss_chart(&conns, &dir.join("connections-rss.png"))?;
-        crate::report_cluster::charts(&cluster, dir)
+        if let Some(cluster) = &cluster {
+            crate::report_cluster::charts(cluster, dir)?;
+        }
+        drawn = crate::report_charts::write(run, dir)?;
+        Ok(())
     })?;
+    let link = &options.charts_link;
+    let embed = |w: &mut String, chart: &str, text: &str| -> std::fmt::Result {
+        if drawn.contains(&chart) {
+            writeln!(
+                w,
+                "\n{text}\n\n![{}]({link}/{chart})",
+                chart.trim_end_matches(".png")
+            )?;
+        }
+        Ok(())
+    };
 
     let mut md = String::new();
     let w = &mut md;
     writeln!(w, "# Switchboard benchmarks\n")?;
     writeln!(
         w,
-        "Written by `bench/run{}` ({} suite){}. Do not edit by hand: run `bench/run` again.\n",
+        "Written by `bench/run{}` ({} suite){}{}. Do not edit by hand: run `bench/run` again.\n",
         if options.suite == "smoke" {
             " --smoke"
         } else {
@@ -121,10 +191,20 @@ pub fn run(options: Options) -> anyhow::Result<()> {
             String::new()
         } else {
             format!(" on {}", options.date)
-        }
+        },
+        suite_time(&options)?
     )?;
     if !options.note.is_empty() {
         writeln!(w, "**{}**\n", options.note)?;
+    }
+    let missing: Vec<_> = OPTIONAL
+        .iter()
+        .zip([&signal_fire, &socketio, &cluster, &foglet])
+        .filter(|(_, json)| json.is_none())
+        .map(|(name, _)| format!("`{name}`"))
+        .collect();
+    if !missing.is_empty() {
+        writeln!(w, "Not in this run: {} (no JSON of theirs among the results; their sections are left out).\n", missing.join(", "))?;
     }
     writeln!(w, "Every figure is measured twice in the same run: against Switchboard (`target/release/switchboard`, \
 memory storage, limits lifted, default 2 workers on 2 cores) and against the *bare relay*, `switchboard-bench bare-relay`: \
@@ -186,7 +266,9 @@ every figure, equally for both servers. The bench reports; it asserts no timing.
         churn["workers"],
         cs / cb
     )?;
-    crate::report_cluster_summary::rows(w, &cluster, "")?;
+    if let Some(cluster) = &cluster {
+        crate::report_cluster_summary::rows(w, cluster, "")?;
+    }
 
     writeln!(w, "\n## Relay\n")?;
     writeln!(w, "Pairs of members of one workspace send each other `icecandidate` messages (a real candidate string, \
@@ -213,8 +295,13 @@ scheduled send time, so a stall is not hidden (no coordinated omission).\n", f(&
     }
     writeln!(w, "\n![relay latency]({0}/relay-latency.png)\n\n![relay throughput]({0}/relay-throughput.png)", options.charts_link)?;
     low_concurrency_section(w, &relay["latency"])?;
+    embed(w, DISTRIBUTIONS, "The distributions whole, from p50 to the maximum, of the open loop above (solid) \
+and, when the run has them, of the low-concurrency step (dashed): Switchboard against the bare relay.")?;
 
     crate::report_connections::section(w, &conns, &options.charts_link)?;
+    embed(w, MEMORY, "RSS per idle member, by protocol, each beside the baselines measured with it in the same \
+scenario (this section's largest step; the socketio, signal-fire and foglet sections' idle steps, when the run has \
+them): KiB per member for Switchboard, per connection for the baselines.")?;
 
     writeln!(w, "\n## Join storm\n")?;
     writeln!(w, "{} clients released at one instant; one in {} sends `create`, the others `attend` workspaces made \
@@ -251,11 +338,32 @@ Bare relay: connect, two echoed frames, close.\n", churn["workers"], churn["dura
 
     crate::report_attacks::section(w, &attacks, &commands)?;
     // The note was printed once, at the top: it concerns every figure of the run.
-    crate::report_signal_fire::section(w, &signal_fire, &commands, "", "")?;
-    crate::report_socketio::section(w, &socketio, &commands, "", "")?;
-    let link = &options.charts_link;
-    crate::report_cluster::section(w, &cluster, &commands, "", "", link)?;
-    crate::report_foglet::section(w, &foglet, &commands, "", "")?;
+    // The peer comparison's chart goes with the first of its sections the run has.
+    if let Some(sf) = &signal_fire {
+        crate::report_signal_fire::section(w, sf, &commands, "", "")?;
+        embed(w, PEERS, PEERS_TEXT)?;
+    }
+    if let Some(sio) = &socketio {
+        crate::report_socketio::section(w, sio, &commands, "", "")?;
+    }
+    if let Some(cluster) = &cluster {
+        crate::report_cluster::section(w, cluster, &commands, "", "", link)?;
+    }
+    if let Some(fg) = &foglet {
+        crate::report_foglet::section(w, fg, &commands, "", "")?;
+        if signal_fire.is_none() {
+            embed(w, PEERS, PEERS_TEXT)?;
+        }
+    }
+    crate::report_scale::section(
+        w,
+        crate::report_scale::Inputs {
+            relay: Some(&relay),
+            connections: Some(&conns),
+            signal_fire: signal_fire.as_ref(),
+            cluster: cluster.as_ref(),
+        },
+    )?;
 
     writeln!(
         w,
@@ -272,6 +380,12 @@ source address runs out of ephemeral ports; both the load generator and the serv
     );
     Ok(())
 }
+
+/// What peers.png shows, above it.
+pub const PEERS_TEXT: &str = "Server CPU per relayed message at each pair count (closed loop), the peer \
+comparisons side by side on one scale: Switchboard's signal-fire endpoint against signal-fire 0.5.3 and the bare \
+relay (this section), Switchboard's Socket.IO entrance events against foglet-signaling-server 1.0.3 (its section), \
+each panel when the run has its scenario.";
 
 /// Summary rows of the low-concurrency relay run.
 fn low_concurrency_rows(w: &mut String, latency: &Value) -> std::fmt::Result {

@@ -1,9 +1,14 @@
 //! `report --only`: one scenario's section (signal-fire, socketio, cluster or foglet) put into an
 //! existing BENCHMARKS.md in place, so that it can be measured again without the whole
-//! suite; the other sections keep the figures of their last run.
+//! suite; the other sections keep the figures of their last run. The charts that set
+//! several scenarios side by side (memory-per-member.png, peers.png) and the "Scale on
+//! paper" section are the full suite's: a run of one scenario has only its own JSON, and
+//! redrawing them from it would drop the others' figures, so they stay as the last full
+//! run left them (the signal-fire section still shows peers.png, when there is one).
 
 use crate::report::{load, Options};
 use serde_json::Value;
+use std::fmt::Write as _;
 use std::path::Path;
 
 /// One scenario's section alone (signal-fire, socketio, cluster or foglet), into the existing
@@ -16,6 +21,11 @@ pub fn run(options: &Options, scenario: &str) -> anyhow::Result<()> {
     let heading = match scenario {
         "signal-fire" => {
             crate::report_signal_fire::section(&mut section, &results, &commands, date, note)?;
+            let peers = crate::report_charts::PEERS;
+            if options.charts.join(peers).exists() {
+                writeln!(section, "\n{} (Drawn by the last full run of `bench/run`, not by this one.)\n\n![peers]({}/{peers})",
+                    crate::report::PEERS_TEXT, options.charts_link)?;
+            }
             crate::report_signal_fire::HEADING
         }
         "socketio" => {
