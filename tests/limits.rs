@@ -125,3 +125,22 @@ async fn many_creates_work_when_the_limit_is_raised() {
         app.create_workspace(None).await;
     }
 }
+
+#[tokio::test]
+async fn past_max_connections_an_upgrade_gets_503_until_one_closes() {
+    let app = spawn_app_with(|c| c.server.max_connections = 2).await;
+    let mut first = Client::connect(&app.ws_url).await;
+    let _second = Client::connect(&app.ws_url).await;
+    let refused = tokio_tungstenite::connect_async(app.ws_url.as_str()).await;
+    assert!(
+        matches!(&refused, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 503),
+        "the third connection is refused: {refused:?}"
+    );
+    // The server lets go of a connection before it answers its close.
+    first.close().await;
+    let admitted = tokio_tungstenite::connect_async(app.ws_url.as_str()).await;
+    assert!(
+        admitted.is_ok(),
+        "a closed connection frees its place: {admitted:?}"
+    );
+}

@@ -213,3 +213,26 @@ async fn shutdown_reaches_sockets_that_wait_on_a_pin_hash() {
         assert_eq!(code, Some(1001));
     }
 }
+
+#[tokio::test]
+async fn an_upgrade_the_http_layer_does_not_take_for_one_is_refused_400() {
+    let app = spawn_app().await;
+    // `Upgrade` naming another protocol beside websocket: RFC 6455's handshake check
+    // passes, but the HTTP layer serves it as a plain request, whose connection could
+    // not be handed over. Answered 400, never a 101 left hanging.
+    let answer = reqwest::Client::new()
+        .get(format!("{}/ws", app.http_url))
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket, h2c")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(answer.status(), 400);
+    // A real upgrade is served as ever.
+    let mut client = Client::connect(&app.ws_url).await;
+    client
+        .ok("create", serde_json::json!({"name": "After"}), "created")
+        .await;
+}

@@ -57,6 +57,9 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// HTTP worker threads; 0 means one per CPU core.
     pub workers: usize,
+    /// WebSockets and Engine.IO sessions open at once on this node; 0 means 25 000 per
+    /// worker thread. Past it, an upgrade or a session's handshake gets 503.
+    pub max_connections: usize,
     /// TLS ends at a reverse proxy in front: production may then serve plain HTTP, and
     /// requests from a `trusted_proxies` peer name their client in `Forwarded` or
     /// `X-Forwarded-For` (see `http::client_addr`).
@@ -75,6 +78,22 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
+    /// Connections (WebSockets and Engine.IO sessions) this node keeps open at most:
+    /// `max_connections`, by default 25 000 per worker thread, what the HTTP server allows
+    /// per worker for the connections it serves itself (an upgraded WebSocket leaves it,
+    /// so Switchboard counts those).
+    pub fn connection_cap(&self) -> usize {
+        const PER_WORKER: usize = 25_000;
+        if self.max_connections > 0 {
+            return self.max_connections;
+        }
+        let workers = match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        PER_WORKER * workers
+    }
+
     /// A relative `public_dir` read from the config file at `file` names a directory
     /// beside that file, wherever the server is started from.
     fn resolve_against(&mut self, file: &std::path::Path) {
@@ -312,6 +331,7 @@ impl Default for ServerConfig {
             ping_timeout_secs: 45,
             shutdown_grace_secs: 5,
             workers: 0,
+            max_connections: 0,
             behind_proxy: false,
             trusted_proxies: proxies::DEFAULT.iter().map(|s| s.to_string()).collect(),
             trusted_nets: proxies::default_nets(),

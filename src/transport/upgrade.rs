@@ -11,10 +11,11 @@
 use actix_codec::Framed;
 use actix_http::body::{BodySize, MessageBody};
 use actix_http::h1::{Codec, Message};
-use actix_http::{Request, Response, StatusCode};
+use actix_http::{Request, Response, ResponseBuilder, StatusCode};
 use actix_service::Service;
 use actix_tls::accept::rustls_0_23::TlsStream;
 use actix_web::rt::net::TcpStream;
+use actix_web::{HttpMessage as _, HttpResponse};
 use bytes::BytesMut;
 use futures_util::SinkExt;
 use std::os::fd::{AsRawFd, RawFd};
@@ -57,6 +58,36 @@ impl Handover {
     }
 }
 
+/// Marks a request that came through [`hand_over`]: only those can be handed over.
+#[derive(Clone, Copy)]
+struct Upgrading;
+
+/// The WebSocket handshake of `req` (RFC 6455 §4.2.1, as actix-http checks it): the
+/// 101 to answer, or the refusal. A request actix-http did not take for an upgrade
+/// (`Upgrade` naming more than `websocket`, a chunked body) is refused 400 too: its
+/// connection could not be handed over.
+pub(crate) fn handshake(req: &actix_web::HttpRequest) -> Result<ResponseBuilder, Refusal> {
+    if req.extensions().get::<Upgrading>().is_none() {
+        return Err(Refusal::NotHandedOver);
+    }
+    actix_http::ws::handshake(req.head()).map_err(Refusal::Handshake)
+}
+
+/// Why a WebSocket handshake is refused; answered as an HTTP status.
+pub(crate) enum Refusal {
+    NotHandedOver,
+    Handshake(actix_http::ws::HandshakeError),
+}
+
+impl From<Refusal> for HttpResponse {
+    fn from(refusal: Refusal) -> HttpResponse {
+        match refusal {
+            Refusal::NotHandedOver => HttpResponse::BadRequest().body("not a WebSocket upgrade"),
+            Refusal::Handshake(e) => Response::from(e).into(),
+        }
+    }
+}
+
 /// Answers an upgrade request through `routes`, then either hands the connection over
 /// or writes the refusal and lets the connection end. Never fails: a connection that
 /// breaks here only ends.
@@ -71,6 +102,7 @@ where
     B: MessageBody + 'static,
     T: Stream,
 {
+    req.extensions_mut().insert(Upgrading);
     let response: Response<_> = match routes.call(req).await {
         Ok(response) => response.into().map_into_boxed_body(),
         Err(refusal) => refusal.into(),

@@ -64,17 +64,25 @@ pub(crate) struct Accepted {
     pub ip: IpAddr,
 }
 
-/// The checks every endpoint makes before anything else: shutdown (503) and
-/// `allowed_origins` (403; a request without `Origin` is not from a page and passes).
-/// Returns the refusal, if any.
+/// The checks every endpoint makes before anything else: shutdown or a full node (503)
+/// and `allowed_origins` (403; a request without `Origin` is not from a page and
+/// passes). Returns the refusal, if any.
 pub(crate) fn refusal(req: &HttpRequest, app: &AppState) -> Option<HttpResponse> {
-    stopping(app).or_else(|| origin_refusal(req, app))
+    unavailable(app).or_else(|| origin_refusal(req, app))
 }
 
-/// 503 once the node takes no new connections (drain, shutdown).
-pub(crate) fn stopping(app: &AppState) -> Option<HttpResponse> {
-    app.is_stopping()
-        .then(|| HttpResponse::ServiceUnavailable().body("shutting down"))
+/// 503 once the node takes no new connections (drain, shutdown), or while it holds
+/// [`crate::config::ServerConfig::connection_cap`].
+pub(crate) fn unavailable(app: &AppState) -> Option<HttpResponse> {
+    if app.is_stopping() {
+        return Some(HttpResponse::ServiceUnavailable().body("shutting down"));
+    }
+    let open = app.router.open_count();
+    if open >= app.hub.config().server.connection_cap() {
+        tracing::warn!(open, "refusing a connection: the node holds its maximum");
+        return Some(HttpResponse::ServiceUnavailable().body("too many connections"));
+    }
+    None
 }
 
 /// 403 for a page of an origin `allowed_origins` does not list.
@@ -102,9 +110,9 @@ where
         return refused;
     }
     let config = app.hub.config();
-    let response = match actix_http::ws::handshake(req.head()) {
+    let response = match super::upgrade::handshake(req) {
         Ok(response) => response,
-        Err(refused) => return actix_http::Response::from(refused).into(),
+        Err(refused) => return refused.into(),
     };
     let limits = &config.limits;
     let (out, rx) = Outbox::new(

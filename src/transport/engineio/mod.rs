@@ -188,7 +188,7 @@ where
         if req.method() != Method::GET {
             return cors.error(EngineError::BadHandshakeMethod);
         }
-        if let Some(refused) = crate::transport::ws::stopping(&app) {
+        if let Some(refused) = crate::transport::ws::unavailable(&app) {
             return refused;
         }
         return handshake(&req, &app, websocket, protocol, &cors).await;
@@ -228,8 +228,8 @@ where
     F: FnOnce(&Accepted) -> H,
 {
     // A WebSocket handshake that would fail must not leave a session behind.
-    let upgrade = match websocket.then(|| actix_http::ws::handshake(req.head())) {
-        Some(Err(refused)) => return actix_http::Response::from(refused).into(),
+    let upgrade = match websocket.then(|| crate::transport::upgrade::handshake(req)) {
+        Some(Err(refused)) => return refused.into(),
         Some(Ok(response)) => Some(response),
         None => None,
     };

@@ -28,9 +28,9 @@ pub(super) fn upgrade(
     app: &web::Data<AppState>,
     session: Arc<Session>,
 ) -> HttpResponse {
-    let response = match actix_http::ws::handshake(req.head()) {
+    let response = match crate::transport::upgrade::handshake(req) {
         Ok(response) => response,
-        Err(refused) => return actix_http::Response::from(refused).into(),
+        Err(refused) => return refused.into(),
     };
     if !session.start_probe() {
         return HttpResponse::BadRequest().json(super::EngineError::BadRequest.body());
