@@ -9,7 +9,9 @@ use switchboard::config::{self, Env};
 // jemalloc rather than glibc's malloc: a relayed message allocates and frees a few small
 // buffers on one worker thread and frees others that came from another; glibc spends a
 // tenth of the relay's CPU time in that (its chunk consolidation), jemalloc's thread
-// caches far less. Measured in BENCHMARKS.md.
+// caches far less. Measured in BENCHMARKS.md. The `system-allocator` feature keeps
+// glibc's, for heap profilers that watch malloc (heaptrack).
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

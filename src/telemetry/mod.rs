@@ -22,6 +22,10 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, Layer, Registry};
 
+/// Log lines queued for the writer's thread at most: a burst the writer has not caught
+/// up with (one write of a few hundred KiB) drops lines past it rather than wait.
+const LINES_QUEUED: usize = 16_384;
+
 /// Keeps the log writer's thread; dropping it (at exit) writes what is still queued.
 #[must_use = "lines still queued are lost when this is dropped"]
 pub struct Logs(#[allow(dead_code)] WorkerGuard);
@@ -36,6 +40,9 @@ pub fn init(development: bool) -> Logs {
         .unwrap_or_else(|| "info".to_string());
     let (writer, guard) = NonBlockingBuilder::default()
         .thread_name("switchboard-logs")
+        // Lines waiting for the writer, at most (past it, dropped): its queue is allocated
+        // whole, 4 MiB at the default of 128 000.
+        .buffered_lines_limit(LINES_QUEUED)
         .finish(Lossy(BufWriter::new(stdout())));
     let layer = fmt::layer()
         .with_ansi(std::io::stdout().is_terminal())
