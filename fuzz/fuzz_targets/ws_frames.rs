@@ -4,10 +4,14 @@
 
 #![no_main]
 
-use bytes::Bytes;
-use futures_util::{stream, FutureExt};
+use bytes::BytesMut;
+use futures_util::FutureExt;
 use libfuzzer_sys::fuzz_target;
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use switchboard::transport::frames::{FrameReader, Inbound};
+use tokio::io::{AsyncRead, ReadBuf};
 
 const LIMIT: usize = 4096;
 
@@ -17,11 +21,8 @@ fuzz_target!(|data: &[u8]| {
     };
     // The first byte picks how the rest is cut into reads: 1 to 256 bytes each.
     let piece = usize::from(split) + 1;
-    let chunks: Vec<Result<Bytes, ()>> = bytes
-        .chunks(piece)
-        .map(|c| Ok(Bytes::copy_from_slice(c)))
-        .collect();
-    let mut reader = FrameReader::new(stream::iter(chunks), LIMIT);
+    let chunks = bytes.chunks(piece).map(<[u8]>::to_vec).collect();
+    let mut reader = FrameReader::new(Chunks(chunks), BytesMut::new(), LIMIT);
     loop {
         // The input never waits, so neither does the reader.
         let next = reader.next().now_or_never().expect("a ready input never pends");
@@ -32,3 +33,19 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// A socket that yields its chunks one read each, then ends.
+struct Chunks(VecDeque<Vec<u8>>);
+
+impl AsyncRead for Chunks {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if let Some(chunk) = self.0.pop_front() {
+            buf.put_slice(&chunk);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
