@@ -88,7 +88,7 @@ impl ServerConfig {
             return self.max_connections;
         }
         let workers = match self.workers {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            0 => cores(),
             n => n,
         };
         PER_WORKER * workers
@@ -421,4 +421,12 @@ impl Config {
         });
         (host, self.server.port)
     }
+}
+
+/// The cores this process may run on, read once: the standard library reads cgroup files
+/// on every call, and [`ServerConfig::connection_cap`] is asked on every upgrade.
+fn cores() -> usize {
+    static CORES: std::sync::LazyLock<usize> =
+        std::sync::LazyLock::new(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    *CORES
 }

@@ -1,5 +1,9 @@
 //! Server-generated identifiers: `_` plus `[A-Za-z0-9]` characters from a CSPRNG.
 //! Clients never choose ids, so nobody can squat or predict one.
+//!
+//! Ids come from rand's thread-local CSPRNG (ChaCha, seeded and periodically reseeded
+//! from the OS): drawn from the OS directly, each character cost a `getrandom` system
+//! call, a dozen of them for every connection.
 
 use md5::{Digest, Md5};
 use rand::distributions::{Alphanumeric, DistString, Slice};
@@ -9,7 +13,7 @@ use rand::{Rng, RngCore};
 pub fn new_id(len: usize) -> String {
     let mut id = String::with_capacity(len + 1);
     id.push('_');
-    Alphanumeric.append_string(&mut OsRng, &mut id, len);
+    Alphanumeric.append_string(&mut rand::thread_rng(), &mut id, len);
     id
 }
 
@@ -17,7 +21,7 @@ pub fn new_id(len: usize) -> String {
 pub fn url_safe_id() -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
     let chars = Slice::new(ALPHABET).expect("the alphabet is not empty");
-    OsRng
+    rand::thread_rng()
         .sample_iter(chars)
         .take(16)
         .map(|&b| b as char)
@@ -27,7 +31,7 @@ pub fn url_safe_id() -> String {
 /// A webrtc-bootstrap `/join` id (COMPAT.md 3): 32 lowercase hex characters.
 pub fn hex_id() -> String {
     let mut bytes = [0u8; 16];
-    OsRng.fill_bytes(&mut bytes);
+    rand::thread_rng().fill_bytes(&mut bytes);
     hex(&bytes)
 }
 
@@ -74,14 +78,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A throwaway signing key for development runs without `MAGICK_TOKEN`.
+/// A throwaway signing key for development runs without `MAGICK_TOKEN`, from the OS.
 pub fn random_secret() -> String {
     Alphanumeric.sample_string(&mut OsRng, 48)
 }
 
 /// A short id that lets an operator find the log line behind an `internal` alert.
 pub fn correlation_id() -> String {
-    Alphanumeric.sample_string(&mut OsRng, 12)
+    Alphanumeric.sample_string(&mut rand::thread_rng(), 12)
 }
 
 #[cfg(test)]

@@ -17,7 +17,6 @@ pub fn redirect_server(
         }))
     })
     .workers(1)
-    .on_connect(crate::transport::socket::on_connect_any)
     .disable_signals()
     .listen(listener)?
     .run())

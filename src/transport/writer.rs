@@ -9,9 +9,9 @@
 use crate::core::conn::{OutboxReceiver, Outgoing};
 use actix_http::ws::{CloseCode, CloseReason, Codec, Message};
 use bytes::{Bytes, BytesMut};
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::os::fd::RawFd;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::io::AsyncWrite;
@@ -116,9 +116,13 @@ impl<F: Frames, W: AsyncWrite + Unpin> Writer<F, W> {
 
     /// Runs `task` (the connection's reading side) while writing; returns its output.
     /// A socket that fails to write fails to read too: the reading side sees the end.
-    pub(crate) async fn beside<T>(&mut self, task: impl std::future::Future<Output = T>) -> T {
-        let mut task = pin!(task);
-        poll_fn(|cx| {
+    /// `task` is pinned by the caller: taken by value, it would be stored twice in the
+    /// caller's future (once as the argument, once pinned), in every idle connection.
+    pub(crate) fn beside<'a, T: Future>(
+        &'a mut self,
+        mut task: Pin<&'a mut T>,
+    ) -> impl Future<Output = T::Output> + 'a {
+        poll_fn(move |cx| {
             // The writer first: the task may spend the whole of tokio's cooperative budget
             // reading, and a socket operation after that would wait for the next poll.
             // Then again after the task, which may have queued a reply to what it read:
@@ -128,7 +132,6 @@ impl<F: Frames, W: AsyncWrite + Unpin> Writer<F, W> {
             let _ = self.poll_write(cx);
             output
         })
-        .await
     }
 
     /// Writes what is left, the close frame included, then the FIN (TLS's close_notify

@@ -25,6 +25,7 @@ use crate::http::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytestring::ByteString;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -79,10 +80,35 @@ pub(crate) fn unavailable(app: &AppState) -> Option<HttpResponse> {
     }
     let open = app.router.open_count();
     if open >= app.hub.config().server.connection_cap() {
-        tracing::warn!(open, "refusing a connection: the node holds its maximum");
+        log_refused(open);
         return Some(HttpResponse::ServiceUnavailable().body("too many connections"));
     }
     None
+}
+
+/// Logs refusals at the connection cap at most once a second, with how many there were
+/// since the last line: a stranger retrying in a loop costs the node no connection, and
+/// must not cost it a log line each time either.
+fn log_refused(open: usize) {
+    static EPOCH: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
+    /// Seconds since `EPOCH` of the last line, plus one (0: none yet).
+    static LOGGED: AtomicU64 = AtomicU64::new(0);
+    static REFUSED: AtomicU64 = AtomicU64::new(0);
+    let refused = REFUSED.fetch_add(1, Ordering::Relaxed) + 1;
+    let second = EPOCH.elapsed().as_secs() + 1;
+    let last = LOGGED.load(Ordering::Relaxed);
+    if second > last
+        && LOGGED
+            .compare_exchange(last, second, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        REFUSED.fetch_sub(refused, Ordering::Relaxed);
+        tracing::warn!(
+            open,
+            refused,
+            "refusing connections: the node holds its maximum"
+        );
+    }
 }
 
 /// 403 for a page of an origin `allowed_origins` does not list.
@@ -128,8 +154,10 @@ where
     let handler = protocol(&accepted);
     let app = app.clone().into_inner();
     let tracker = app.tracker.clone();
+    let limit = limits.max_message_bytes;
     let start = move |upgraded: Upgraded| {
-        let task = connection(app, accepted, handler, registered, rx, upgraded);
+        let socket = split(upgraded, rx, limit);
+        let task = connection(app, accepted, handler, registered, socket);
         actix_web::rt::spawn(tracker.track_future(task));
     };
     handed_over(response, Handover::new(start))
@@ -145,33 +173,37 @@ pub(crate) fn handed_over(
     HttpResponse::from(response)
 }
 
-async fn connection<H: FrameHandler>(
+/// Serves the connection to its end. An async block, not an async fn: an async fn keeps
+/// its arguments twice in its future (as passed, and moved into its body), and this
+/// future is held by every connection, idle or not.
+#[allow(clippy::manual_async_fn)]
+fn connection<H: FrameHandler>(
     app: Arc<AppState>,
-    accepted: Accepted,
+    conn: Accepted,
     mut handler: H,
     registered: crate::core::conn::Registered,
-    rx: OutboxReceiver,
-    upgraded: Upgraded,
-) {
-    let Accepted { out, id, ip } = accepted;
-    let limit = app.hub.config().limits.max_message_bytes;
-    let (mut frames, mut writer) = split(upgraded, rx, limit);
-    let protocol = H::PROTOCOL.label();
-    let gauge = app.counters.connection(H::PROTOCOL, Transport::WebSocket);
-    tracing::info!(conn = %id, %ip, protocol, "connection opened");
-    let serving = serve(&app, &mut frames, &mut handler, &out);
-    let reason = writer.beside(serving).await;
-    // Uncounted before anyone hears of the end (a member's `attendee-offline`).
-    drop(gauge);
-    let member = Member::of(&handler);
-    handler.on_end();
-    out.close(CLOSE_NORMAL, "");
-    if out.was_slow() {
-        app.counters.policy_closed(PolicyClose::SlowConsumer);
+    (mut frames, mut writer): (Reader, SocketWriter<OutboxReceiver>),
+) -> impl std::future::Future<Output = ()> {
+    async move {
+        let protocol = H::PROTOCOL.label();
+        let gauge = app.counters.connection(H::PROTOCOL, Transport::WebSocket);
+        tracing::info!(conn = %conn.id, ip = %conn.ip, protocol, "connection opened");
+        let reason = {
+            let serving = std::pin::pin!(serve(&app, &mut frames, &mut handler, &conn.out));
+            writer.beside(serving).await
+        };
+        // Uncounted before anyone hears of the end (a member's `attendee-offline`).
+        drop(gauge);
+        let member = Member::of(&handler);
+        handler.on_end();
+        conn.out.close(CLOSE_NORMAL, "");
+        if conn.out.was_slow() {
+            app.counters.policy_closed(PolicyClose::SlowConsumer);
+        }
+        drop(registered);
+        end(writer, frames).await;
+        member.log_closed(conn.id, protocol, reason);
     }
-    drop(registered);
-    end(writer, frames).await;
-    member.log_closed(id, protocol, reason);
 }
 
 /// Ends a connection whose reading side is over, within [`CLOSE_BOUND`]: writes what is

@@ -201,7 +201,9 @@ impl FrameHandler for Session {
             return self.alert(re.as_ref(), &Error::RateLimited(Limit::Requests));
         }
         let outcome = match Request::parse(envelope) {
-            Ok(request) => self.dispatch(request, re.as_ref(), text.len()).await,
+            // In a box, as each request that waits is within it: inline, they would size
+            // the future of every connection, idle or not.
+            Ok(request) => Box::pin(self.dispatch(request, re.as_ref(), text.len())).await,
             Err(e) => Err(e),
         };
         if let Err(e) = outcome {

@@ -94,7 +94,9 @@ impl FrameHandler for Socket {
                         entrant.on_event(&name, payload, limited)
                     }
                     _ if workspaces::EVENTS.contains(&name.as_str()) => {
-                        self.attendance.on_event(&name, payload, limited).await
+                        // In a box: the events that wait (on the store, another node)
+                        // would otherwise size the future of every session, idle or not.
+                        Box::pin(self.attendance.on_event(&name, payload, limited)).await
                     }
                     // The original server ignores events it does not know.
                     _ => self

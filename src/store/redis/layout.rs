@@ -10,7 +10,7 @@
 use super::keys::{LAYOUT, WORKSPACES, WORKSPACE_PREFIX};
 use crate::store::StoreError;
 use ::redis::aio::ConnectionManager;
-use ::redis::{AsyncCommands, RedisResult};
+use ::redis::{AsyncCommands, ErrorKind, RedisResult, ServerErrorKind};
 use futures_util::future::BoxFuture;
 
 /// The layout a new store starts at.
@@ -46,7 +46,7 @@ pub(super) async fn prepare(
     // Twice at most: a node that starts at the same time may create the layout between
     // our read and our write.
     for _ in 0..2 {
-        let found: Option<String> = conn.get(LAYOUT).await.map_err(unusable)?;
+        let found = read_layout(&mut conn).await.map_err(unusable)?;
         let layout = match found {
             Some(text) => parse(&text, location)?,
             None if holds_workspaces(&mut conn).await.map_err(unusable)? => {
@@ -72,6 +72,24 @@ pub(super) async fn prepare(
         location: location.to_string(),
         cause: "sb:layout vanished while this node read it".to_string(),
     })
+}
+
+/// How often a Redis that is loading its dataset is asked again.
+const LOADING_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// `sb:layout`, once Redis has loaded its dataset: until then (just after Redis itself
+/// started, while it reads its append-only file) it answers every command `LOADING`, and
+/// no notice tells when it is done. The caller bounds the wait.
+async fn read_layout(conn: &mut ConnectionManager) -> RedisResult<Option<String>> {
+    loop {
+        match conn.get(LAYOUT).await {
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::BusyLoading) => {
+                tracing::info!("Redis is loading its dataset: waiting");
+                tokio::time::sleep(LOADING_POLL).await;
+            }
+            read => return read,
+        }
+    }
 }
 
 fn parse(text: &str, location: &str) -> Result<u32, StoreError> {

@@ -59,8 +59,10 @@ fn start(
         let (staged, rx) = mpsc::unbounded_channel();
         let (mut frames, mut writer) = ws::split(upgraded, EngineFrames::new(rx), limit);
         let task = async move {
-            let carried = carry(&session, &mut frames, &staged, probing);
-            let live = writer.beside(carried).await;
+            let live = {
+                let carried = std::pin::pin!(carry(&session, &mut frames, &staged, probing));
+                writer.beside(carried).await
+            };
             if live {
                 // The WebSocket carried the session: its end is the session's.
                 session.transport_closed();
