@@ -2,11 +2,12 @@
 //! client sockets spread over loopback source addresses, timestamps, and results.
 
 use anyhow::Context;
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -181,10 +182,27 @@ impl ServerProcess {
 
     /// The Switchboard binary `bin`, with `config` (TOML) as its config file.
     pub fn switchboard(bin: &Path, config: &str) -> anyhow::Result<ServerProcess> {
+        ServerProcess::switchboard_under(&[], bin, config)
+    }
+
+    /// As `switchboard`, started by `launcher` (a program and its first arguments, e.g. a
+    /// heap profiler), which is given `bin` and the server's arguments after them.
+    pub fn switchboard_under(
+        launcher: &[OsString],
+        bin: &Path,
+        config: &str,
+    ) -> anyhow::Result<ServerProcess> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("config.toml");
         std::fs::write(&path, config)?;
-        let mut command = Command::new(bin);
+        let mut command = match launcher {
+            [program, args @ ..] => {
+                let mut command = Command::new(program);
+                command.args(args).arg(bin);
+                command
+            }
+            [] => Command::new(bin),
+        };
         command
             .arg("--config")
             .arg(&path)
@@ -265,6 +283,23 @@ impl Process {
     /// Its log lines at WARN and ERROR so far.
     pub fn alerts(&self) -> Alerts {
         self.alerts.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    /// Waits up to `within` for the process to exit on its own (after a signal sent to it
+    /// or to what it runs); fails past that.
+    pub async fn wait_exit(&mut self, within: Duration) -> anyhow::Result<ExitStatus> {
+        let until = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            anyhow::ensure!(
+                Instant::now() < until,
+                "the {} server did not exit within {within:?}",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Fails when the server has exited.

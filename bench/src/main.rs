@@ -16,6 +16,8 @@ mod common;
 mod connections;
 mod entrance;
 mod foglet;
+mod heap;
+mod heap_sites;
 mod hostile;
 mod join_storm;
 mod raw;
@@ -30,6 +32,7 @@ mod report_cluster;
 mod report_cluster_summary;
 mod report_connections;
 mod report_foglet;
+mod report_heap;
 mod report_only;
 mod report_scale;
 mod report_signal_fire;
@@ -79,6 +82,9 @@ enum Scenario {
     /// Three nodes on one redis-server against one node alone: relay msgs/s and latency
     /// on the same node and across nodes, a join storm, Redis's cost per member.
     Cluster(cluster::Options),
+    /// Heap bytes per idle member by what holds them, from a heaptrack run of a
+    /// Switchboard built with the `system-allocator` feature.
+    Heap(heap::Options),
     /// Hostile clients against Switchboard binaries: peak RSS, RSS after, connection ended.
     Attacks(attacks::Options),
     /// Writes BENCHMARKS.md and the charts from the scenarios' JSON files.
@@ -118,6 +124,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Socketio(options) => socketio::run(options).await,
             Scenario::Foglet(options) => foglet::run(options).await,
             Scenario::Cluster(options) => cluster::run(options).await,
+            Scenario::Heap(options) => heap::run(options).await,
             Scenario::Report(_) | Scenario::ActixEcho(_) => unreachable!(),
         }
     })

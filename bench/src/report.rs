@@ -1,8 +1,8 @@
 //! BENCHMARKS.md and the charts, from the JSON files the scenarios wrote. The relay,
 //! connections, join-storm, churn and attacks scenarios are the core of every run; the
-//! others (signal-fire, socketio, cluster, foglet) are optional: a run without one's JSON
-//! has no section for it, and the charts and the "Scale on paper" section that read it
-//! leave out what needs it.
+//! others (signal-fire, socketio, cluster, foglet, heap) are optional: a run without one's
+//! JSON has no section for it, and the charts and the "Scale on paper" section that read
+//! it leave out what needs it.
 
 use crate::charts::{latency_chart, rss_chart, throughput_chart};
 use crate::report_charts::{Run, DISTRIBUTIONS, MEMORY, PEERS};
@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args)]
 pub struct Options {
     /// Directory holding relay.json, connections.json, join-storm.json, churn.json,
-    /// attacks.json, signal-fire.json, socketio.json, cluster.json, foglet.json.
+    /// attacks.json, signal-fire.json, socketio.json, cluster.json, foglet.json,
+    /// heap.json.
     #[arg(long)]
     pub results: PathBuf,
     /// The exact command lines run, one per line.
@@ -35,9 +36,9 @@ pub struct Options {
     /// The suite's name (full or smoke).
     #[arg(long, default_value = "full")]
     pub suite: String,
-    /// Only this scenario's section (signal-fire, socketio, cluster or foglet), put into the
-    /// existing --out in place (the cluster's rows of the summary too); the other
-    /// sections keep the figures of their last run.
+    /// Only this scenario's section (signal-fire, socketio, cluster, foglet or heap), put
+    /// into the existing --out in place (the cluster's rows of the summary too); the
+    /// other sections keep the figures of their last run.
     #[arg(long)]
     pub only: Option<String>,
     /// A remark on the run (e.g. that the machine was shared): at the top of the file, or
@@ -54,7 +55,7 @@ pub struct Options {
 }
 
 /// The scenarios a run may leave out (`bench/run --only` runs one of them alone).
-const OPTIONAL: [&str; 4] = ["signal-fire", "socketio", "cluster", "foglet"];
+const OPTIONAL: [&str; 5] = ["signal-fire", "socketio", "cluster", "foglet", "heap"];
 
 pub fn load(dir: &Path, name: &str) -> anyhow::Result<Value> {
     let path = dir.join(name);
@@ -141,9 +142,10 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     let storm = load(&options.results, "join-storm.json")?;
     let churn = load(&options.results, "churn.json")?;
     let attacks = load(&options.results, "attacks.json")?;
-    let [signal_fire, socketio, cluster, foglet] =
+    let [signal_fire, socketio, cluster, foglet, heap] =
         OPTIONAL.map(|name| load_optional(&options.results, &format!("{name}.json")));
-    let (signal_fire, socketio, cluster, foglet) = (signal_fire?, socketio?, cluster?, foglet?);
+    let (signal_fire, socketio, cluster, foglet, heap) =
+        (signal_fire?, socketio?, cluster?, foglet?, heap?);
     let commands = std::fs::read_to_string(&options.commands)?;
     let run = Run {
         relay: Some(&relay),
@@ -199,7 +201,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     }
     let missing: Vec<_> = OPTIONAL
         .iter()
-        .zip([&signal_fire, &socketio, &cluster, &foglet])
+        .zip([&signal_fire, &socketio, &cluster, &foglet, &heap])
         .filter(|(_, json)| json.is_none())
         .map(|(name, _)| format!("`{name}`"))
         .collect();
@@ -302,6 +304,9 @@ and, when the run has them, of the low-concurrency step (dashed): Switchboard ag
     embed(w, MEMORY, "RSS per idle member, by protocol, each beside the baselines measured with it in the same \
 scenario (this section's largest step; the socketio, signal-fire and foglet sections' idle steps, when the run has \
 them): KiB per member for Switchboard, per connection for the baselines.")?;
+    if let Some(heap) = &heap {
+        crate::report_heap::section(w, heap, Some(&conns), &commands, "", "")?;
+    }
 
     writeln!(w, "\n## Join storm\n")?;
     writeln!(w, "{} clients released at one instant; one in {} sends `create`, the others `attend` workspaces made \
