@@ -7,8 +7,9 @@
 //! probe fails.
 
 use super::polling::{self, Refused};
-use super::{Cors, EngineError, Session};
+use super::{Cors, EngineError, Entry, Session};
 use crate::cluster::control::Control;
+use crate::config::Config;
 use crate::http::AppState;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -115,9 +116,7 @@ pub(super) async fn forward(
 /// How long a forwarded request may take: a poll waits up to the ping interval and
 /// timeout for something to send.
 fn wait(app: &AppState) -> Duration {
-    let socketio = &app.hub.config().compat.socketio;
-    Duration::from_millis(socketio.ping_interval_ms + socketio.ping_timeout_ms)
-        + Duration::from_secs(5)
+    super::rules::silence(app.hub.config()) + Duration::from_secs(5)
 }
 
 fn encode(bytes: &[u8], binary: bool) -> String {
@@ -140,7 +139,9 @@ pub(crate) fn serve(app: Arc<AppState>, request: EngineRequest) {
             kind,
         } = request;
         let reply = match app.engine.get(&sid) {
-            Some(session) => answer(&session, kind).await,
+            Some(Entry::Polling(session)) => answer(&session, kind, app.hub.config()).await,
+            // A session carried by a WebSocket takes no polls (as one upgraded since).
+            Some(Entry::WebSocket) => EngineReply::Refused(EngineError::BadRequest.code()),
             None => EngineReply::Refused(EngineError::UnknownSid.code()),
         };
         if let Some(bus) = app.router.bus() {
@@ -149,13 +150,13 @@ pub(crate) fn serve(app: Arc<AppState>, request: EngineRequest) {
     });
 }
 
-async fn answer(session: &Session, kind: Kind) -> EngineReply {
+async fn answer(session: &Session, kind: Kind, config: &Config) -> EngineReply {
     let refused = |refused: Refused| match refused {
         Refused::Engine(e) => EngineReply::Refused(e.code()),
         Refused::TooLarge => EngineReply::TooLarge,
     };
     match kind {
-        Kind::Poll => match polling::poll(session).await {
+        Kind::Poll => match polling::poll(session, config).await {
             Ok(payload) => EngineReply::Payload(payload),
             Err(e) => EngineReply::Refused(e.code()),
         },

@@ -7,15 +7,21 @@
 //! protocol are written here, after engine.io 3.x's server, and checked against
 //! socket.io-client 2.x in `tests/compat` and `tests/entrance`.
 //!
-//! A session is one task ([`session`]) that owns the protocol's [`FrameHandler`], the
-//! rate, the heartbeat deadline and the outbox's stall watch; the transports only carry
-//! packets to it and drain its outbox. Its outbox is registered with the router like a
+//! Every session is served by a task that owns the protocol's [`FrameHandler`] and keeps
+//! the session's rules ([`rules`]): the rate, the heartbeat deadline and the outbox's
+//! stall watch. A session that was a WebSocket from the start is that one task, reading
+//! and writing its socket as a native WebSocket connection does ([`direct`]); a polling
+//! session's task is fed by its requests and, once upgraded, by its WebSocket
+//! ([`session`]). Either way its outbox is registered with the router like a
 //! WebSocket's, so the core and shutdown reach it the same way.
 
 mod body;
+mod direct;
 pub(crate) mod elsewhere;
+mod lifecycle;
 mod packet;
 mod polling;
+mod rules;
 mod session;
 mod websocket;
 
@@ -29,7 +35,7 @@ use session::Session;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-pub(crate) use session::ENGINE_SEPARATOR;
+pub(crate) use packet::ENGINE_SEPARATOR;
 
 /// The message packets of a polling payload, read as text and as binary (for the fuzz
 /// target `socketio_payloads`).
@@ -51,13 +57,22 @@ pub(crate) fn messages(body: &[u8]) -> Vec<String> {
 /// Every open Engine.IO session of this node, by `sid`.
 #[derive(Default)]
 pub(crate) struct Sessions {
-    map: RwLock<HashMap<String, Arc<Session>>>,
+    map: RwLock<HashMap<Arc<str>, Entry>>,
     /// Requests passed to other nodes' sessions, awaiting their answers.
     pub(crate) calls: crate::cluster::calls::Calls<elsewhere::EngineReply>,
 }
 
+/// What a request naming a session reaches.
+#[derive(Clone)]
+enum Entry {
+    /// A session that began polling: its requests and its WebSocket reach it.
+    Polling(Arc<Session>),
+    /// A session that was a WebSocket from the start: a request naming it is refused.
+    WebSocket,
+}
+
 impl Sessions {
-    fn get(&self, sid: &str) -> Option<Arc<Session>> {
+    fn get(&self, sid: &str) -> Option<Entry> {
         self.map
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -65,13 +80,13 @@ impl Sessions {
             .cloned()
     }
 
-    /// Adds `session` unless `max` are open already.
-    fn insert(&self, session: Arc<Session>, max: usize) -> bool {
+    /// Adds session `sid` unless `max` are open already.
+    fn insert(&self, sid: Arc<str>, entry: Entry, max: usize) -> bool {
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
         if map.len() >= max {
             return false;
         }
-        map.insert(session.sid.clone(), session);
+        map.insert(sid, entry);
         true
     }
 
@@ -193,29 +208,35 @@ where
         }
         return handshake(&req, &app, websocket, protocol, &cors).await;
     };
-    let Some(session) = app.engine.get(&sid) else {
+    let Some(entry) = app.engine.get(&sid) else {
         if let Some(node) = elsewhere::node_of(&app, &sid) {
             return elsewhere::forward(&req, body, &app, (node, sid), websocket, &cors).await;
         }
         return cors.error(EngineError::UnknownSid);
     };
     let method = req.method().clone();
-    match (websocket, method) {
-        (false, Method::GET) => match polling::poll(&session).await {
-            Ok(payload) => cors.payload(payload),
-            Err(e) => cors.error(e),
-        },
-        (false, Method::POST) => match polling::post(&session, &req, body, config).await {
-            Ok(()) => cors.ok(),
-            Err(refusal) => refusal.respond(&cors),
-        },
-        (true, Method::GET) => websocket::upgrade(&req, &app, session),
+    match (websocket, method, entry) {
+        (true, Method::GET, entry) => websocket::upgrade(&req, &app, entry),
+        // A session carried by a WebSocket takes no polls (as one upgraded since).
+        (false, _, Entry::WebSocket) => cors.error(EngineError::BadRequest),
+        (false, Method::GET, Entry::Polling(session)) => {
+            match polling::poll(&session, config).await {
+                Ok(payload) => cors.payload(payload),
+                Err(e) => cors.error(e),
+            }
+        }
+        (false, Method::POST, Entry::Polling(session)) => {
+            match polling::post(&session, &req, body, config).await {
+                Ok(()) => cors.ok(),
+                Err(refusal) => refusal.respond(&cors),
+            }
+        }
         _ => cors.error(EngineError::BadRequest),
     }
 }
 
 /// A new session: its open packet and whatever the handler queues first, then the
-/// transport it came on.
+/// transport it came on. 503 at `max_sessions`.
 async fn handshake<H, F>(
     req: &HttpRequest,
     app: &web::Data<AppState>,
@@ -227,24 +248,21 @@ where
     H: FrameHandler + 'static,
     F: FnOnce(&Accepted) -> H,
 {
-    // A WebSocket handshake that would fail must not leave a session behind.
-    let upgrade = match websocket.then(|| crate::transport::upgrade::handshake(req)) {
-        Some(Err(refused)) => return refused.into(),
-        Some(Ok(response)) => Some(response),
-        None => None,
-    };
-    let Some((session, handler)) = Session::open(req, app, websocket, protocol) else {
+    if websocket {
+        // A WebSocket handshake that would fail must not leave a session behind.
+        return match crate::transport::upgrade::handshake(req) {
+            Ok(response) => direct::open(req, app, response, protocol),
+            Err(refused) => refused.into(),
+        };
+    }
+    let Some(session) = session::open(req, app, protocol) else {
         return HttpResponse::ServiceUnavailable().body("too many sessions");
     };
-    session::spawn(app, session.clone(), handler);
-    match upgrade {
-        Some(response) => websocket::attach(app, session, response),
-        // The open packet and the handler's first packets are queued: the first poll
-        // answers at once.
-        None => match polling::poll(&session).await {
-            Ok(payload) => cors.payload(payload),
-            Err(e) => cors.error(e),
-        },
+    // The open packet and the handler's first packets are queued: the first poll
+    // answers at once.
+    match polling::poll(&session, app.hub.config()).await {
+        Ok(payload) => cors.payload(payload),
+        Err(e) => cors.error(e),
     }
 }
 

@@ -10,6 +10,11 @@
 
 use bytestring::ByteString;
 
+/// Separates Engine.IO packets inside one outbox text: a codec that answers one event
+/// with several packets joins them with it. JSON text never holds a raw U+001E, and
+/// Engine.IO 4 chose the same separator for its payloads.
+pub(crate) const ENGINE_SEPARATOR: char = '\u{1e}';
+
 /// One Engine.IO packet from a client.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Packet {

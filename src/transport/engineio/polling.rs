@@ -3,8 +3,8 @@
 //! reading end is held by the poll in progress, and a second one is refused, as
 //! engine.io refuses overlapping polls.
 
-use super::packet;
-use super::session::{Inbound, Session, ENGINE_SEPARATOR};
+use super::packet::{self, ENGINE_SEPARATOR};
+use super::session::{Inbound, Session};
 use super::{Cors, EngineError};
 use crate::config::Config;
 use crate::core::conn::Outgoing;
@@ -16,12 +16,12 @@ use futures_util::{FutureExt, StreamExt};
 const POLL_BYTES: usize = 256 * 1024;
 
 /// The payload of one poll: every packet queued now, or, if none is, the first one to
-/// come within the session's poll wait (a noop when none comes).
-pub(super) async fn poll(session: &Session) -> Result<String, EngineError> {
+/// come within the ping interval plus the ping timeout (a noop when none comes).
+pub(super) async fn poll(session: &Session, config: &Config) -> Result<String, EngineError> {
     if session.is_upgraded() {
         return Err(EngineError::BadRequest);
     }
-    let Ok(mut rx) = session.outbound.clone().try_lock_owned() else {
+    let Some(mut rx) = session.poll_outbox() else {
         return Err(EngineError::BadRequest);
     };
     let mut payload = String::new();
@@ -31,7 +31,9 @@ pub(super) async fn poll(session: &Session) -> Result<String, EngineError> {
         // flight to end first: answer at once (engine.io sends noops meanwhile).
         first.now_or_never()
     } else {
-        tokio::time::timeout(session.poll_wait, first).await.ok()
+        tokio::time::timeout(super::rules::silence(config), first)
+            .await
+            .ok()
     };
     match first {
         None => packet::encode_into(&mut payload, "6"),

@@ -1,26 +1,23 @@
-//! One Engine.IO session: the task that owns its protocol handler and holds it to the
-//! rules every connection keeps (PROTOCOL.md 1.1, COMPAT.md's common rules): every
-//! packet counted against the rate, a flood closed, a client silent for the ping
-//! interval plus the ping timeout dropped, an outbox that nobody collects closed as
-//! stalled, and the handler told once, last, that the session is over.
+//! A session that began polling: the state its requests, and the WebSocket it may
+//! upgrade to, share with its task. Its transports are many (one request after another,
+//! then perhaps a WebSocket), so a task of its own owns the protocol handler: the
+//! transports hand it packets through a small channel and drain its outbox, which one
+//! poll at a time holds, then the WebSocket for good.
 
+use super::lifecycle::{self, Carried, Opened};
 use super::packet::Packet;
-use crate::auth::limits::RequestLimiter;
-use crate::core::conn::outbox::{CLOSE_NORMAL, CLOSE_TOO_LARGE};
-use crate::core::conn::{Outbox, OutboxReceiver, Registered};
-use crate::core::counters::{ConnectionGauge, PolicyClose, Transport};
+use super::rules::{self, Arrival, Arrivals};
+use super::Entry;
+use crate::core::conn::outbox::CLOSE_NORMAL;
+use crate::core::conn::{Outbox, OutboxReceiver};
+use crate::core::counters::{ConnectionGauge, Transport};
 use crate::http::AppState;
-use crate::transport::ws::{count, Accepted, FrameHandler, CLOSE_BOUND};
+use crate::transport::ws::{Accepted, FrameHandler};
 use actix_web::{web, HttpRequest};
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
-
-/// Separates Engine.IO packets inside one outbox text: a codec that answers one event
-/// with several packets joins them with it. JSON text never holds a raw U+001E, and
-/// Engine.IO 4 chose the same separator for its payloads.
-pub(crate) const ENGINE_SEPARATOR: char = '\u{1e}';
+use tokio::sync::{mpsc, MappedMutexGuard, MutexGuard};
 
 /// Batches of packets (one POST, one WebSocket frame) waiting for the session task.
 /// Small: a transport that gets ahead of its session waits, and so does its client.
@@ -36,115 +33,93 @@ pub(super) enum Inbound {
     Closed,
 }
 
-/// A session as its transports see it.
+/// A polling session as its transports see it.
 pub(super) struct Session {
-    pub(super) sid: String,
+    pub(super) sid: Arc<str>,
     pub(super) out: Outbox,
     inbound: mpsc::Sender<Inbound>,
-    /// The outbox's reading end: held by one poll at a time, then, once upgraded, by the
-    /// WebSocket for good.
-    pub(super) outbound: Arc<tokio::sync::Mutex<OutboxReceiver>>,
+    /// The outbox's reading end: held by one poll at a time, then taken by the WebSocket
+    /// the session upgrades to.
+    outbound: tokio::sync::Mutex<Option<OutboxReceiver>>,
     /// A WebSocket has taken the session over: polls are refused.
     upgraded: AtomicBool,
     /// A WebSocket is probing: a second one is refused.
     probing: AtomicBool,
     /// The probing WebSocket got `2probe`: the upgrade is near, polls answer at once.
     probed: AtomicBool,
-    /// How long a poll waits for something to say.
-    pub(super) poll_wait: Duration,
     /// This session in `switchboard_connections`, under its current transport; taken
     /// when the session ends, though the session may outlive it in a pending poll.
     gauge: Mutex<Option<ConnectionGauge>>,
 }
 
-/// engine.io 3's open packet, its fields in engine.io's order.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Open<'a> {
-    sid: &'a str,
-    upgrades: &'a [&'a str],
-    /// Milliseconds.
-    ping_interval: u64,
-    /// Milliseconds.
-    ping_timeout: u64,
+/// Opens a polling session, queues its open packet and whatever the handler that
+/// `protocol` builds queues first, and starts its task. `None` at `max_sessions`.
+pub(super) fn open<H, F>(
+    req: &HttpRequest,
+    app: &web::Data<AppState>,
+    protocol: F,
+) -> Option<Arc<Session>>
+where
+    H: FrameHandler + 'static,
+    F: FnOnce(&Accepted) -> H,
+{
+    let app = app.clone().into_inner();
+    let (sid, out, rx) = lifecycle::outbox(&app);
+    let (tx, inbound) = mpsc::channel(INBOUND_BATCHES);
+    let session = Arc::new(Session {
+        sid: sid.clone(),
+        out: out.clone(),
+        inbound: tx,
+        outbound: tokio::sync::Mutex::new(Some(rx)),
+        upgraded: AtomicBool::new(false),
+        probing: AtomicBool::new(false),
+        probed: AtomicBool::new(false),
+        gauge: Mutex::new(Some(
+            app.counters.connection(H::PROTOCOL, Transport::Polling),
+        )),
+    });
+    let entry = Entry::Polling(session.clone());
+    let opened = lifecycle::open(req, &app, (sid, out), entry, protocol)?;
+    let task = run(app.clone(), session.clone(), opened, inbound);
+    actix_web::rt::spawn(app.tracker.track_future(task));
+    Some(session)
 }
 
-/// What only the session task holds.
-pub(super) struct Owned<H> {
-    handler: H,
-    registered: Registered,
-    inbound: mpsc::Receiver<Inbound>,
+/// Runs the session until it closes, on the connection tracker (shutdown waits for it).
+/// An async block, not an async fn, whose captures stay where they are: an async fn
+/// would keep a second copy of its arguments for the session's life.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn's future holds its arguments twice"
+)]
+fn run<H: FrameHandler>(
+    app: Arc<AppState>,
+    session: Arc<Session>,
+    mut opened: Opened<H>,
+    mut inbound: mpsc::Receiver<Inbound>,
+) -> impl Future<Output = ()> {
+    async move {
+        opened.log_opened();
+        let (handler, out, _) = opened.serving();
+        let reason = rules::serve(&app, &mut inbound, handler, out).await;
+        opened.end(&app, Carried::Polling(&session), reason).await;
+    }
+}
+
+impl Arrivals for mpsc::Receiver<Inbound> {
+    type Packets = Vec<Packet>;
+
+    async fn next(&mut self) -> Arrival<Vec<Packet>> {
+        match self.recv().await {
+            Some(Inbound::Packets(packets)) => Arrival::Packets(packets),
+            Some(Inbound::TooLarge) => Arrival::TooLarge,
+            Some(Inbound::Closed) => Arrival::Closed,
+            None => Arrival::Ended("transport gone"),
+        }
+    }
 }
 
 impl Session {
-    /// Opens a session and queues its open packet, then whatever the handler that
-    /// `protocol` builds queues first. `None` at `max_sessions`.
-    pub(super) fn open<H, F>(
-        req: &HttpRequest,
-        app: &web::Data<AppState>,
-        websocket: bool,
-        protocol: F,
-    ) -> Option<(Arc<Session>, Owned<H>)>
-    where
-        H: FrameHandler,
-        F: FnOnce(&Accepted) -> H,
-    {
-        let config = app.hub.config();
-        let settings = &config.compat.socketio;
-        let limits = &config.limits;
-        let (out, rx) = Outbox::new(
-            limits.max_outbound_bytes,
-            Duration::from_secs(limits.stall_secs),
-        );
-        let (tx, inbound) = mpsc::channel(INBOUND_BATCHES);
-        let session = Arc::new(Session {
-            sid: super::elsewhere::new_sid(app.router.bus().map(|_| app.router.node())),
-            out: out.clone(),
-            inbound: tx,
-            outbound: Arc::new(tokio::sync::Mutex::new(rx)),
-            upgraded: AtomicBool::new(websocket),
-            probing: AtomicBool::new(false),
-            probed: AtomicBool::new(false),
-            poll_wait: Duration::from_millis(settings.ping_interval_ms + settings.ping_timeout_ms),
-            gauge: Mutex::new(Some(app.counters.connection(
-                H::PROTOCOL,
-                if websocket {
-                    Transport::WebSocket
-                } else {
-                    Transport::Polling
-                },
-            ))),
-        });
-        if !app.engine.insert(session.clone(), settings.max_sessions) {
-            return None;
-        }
-        // engine.io 3's open packet; a WebSocket session has nothing to upgrade to.
-        let upgrades: &[&str] = if websocket { &[] } else { &["websocket"] };
-        let open = Open {
-            sid: &session.sid,
-            upgrades,
-            ping_interval: settings.ping_interval_ms,
-            ping_timeout: settings.ping_timeout_ms,
-        };
-        let open = serde_json::to_string(&open).expect("plain fields always encode");
-        out.send(format!("0{open}").into());
-        let registered = app.router.register(&out);
-        let accepted = Accepted {
-            id: registered.id(),
-            ip: crate::http::client_addr::client_addr(req, &config.server),
-            out,
-        };
-        let handler = protocol(&accepted);
-        Some((
-            session,
-            Owned {
-                handler,
-                registered,
-                inbound,
-            },
-        ))
-    }
-
     /// The WebSocket carrying the session ended: so does the session.
     pub(super) fn transport_closed(&self) {
         if self.inbound.try_send(Inbound::Closed).is_err() {
@@ -157,138 +132,18 @@ impl Session {
     pub(super) async fn deliver(&self, inbound: Inbound) -> bool {
         self.inbound.send(inbound).await.is_ok()
     }
-}
 
-/// Runs the session until it closes, on the connection tracker (shutdown waits for it).
-pub(super) fn spawn<H: FrameHandler + 'static>(
-    app: &web::Data<AppState>,
-    session: Arc<Session>,
-    owned: Owned<H>,
-) {
-    let app = app.clone().into_inner();
-    let task = run(app.clone(), session, owned);
-    actix_web::rt::spawn(app.tracker.track_future(task));
-}
-
-async fn run<H: FrameHandler>(app: Arc<AppState>, session: Arc<Session>, owned: Owned<H>) {
-    let Owned {
-        mut handler,
-        registered,
-        mut inbound,
-    } = owned;
-    let id = registered.id();
-    let protocol = H::PROTOCOL.label();
-    tracing::info!(conn = %id, sid = %session.sid, protocol, "connection opened");
-    let reason = serve(&app, &session, &mut handler, &mut inbound).await;
-    // Uncounted before anyone hears of the end (a member's `attendee-offline`).
-    drop(
-        session
-            .gauge
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take(),
-    );
-    let member = crate::transport::ws::Member::of(&handler);
-    handler.on_end();
-    session.out.close(CLOSE_NORMAL, "");
-    if !session.is_upgraded() {
-        // The close packet goes out on a poll: the client's next one, within the bound a
-        // WebSocket's peer gets to read its close. Until then the session still counts
-        // as open to a drain, which waits for it.
-        let _ = tokio::time::timeout(CLOSE_BOUND, session.out.close_collected()).await;
+    /// The outbox's reading end for one poll; `None` while another poll holds it, or
+    /// once a WebSocket took it.
+    pub(super) fn poll_outbox(&self) -> Option<MappedMutexGuard<'_, OutboxReceiver>> {
+        let held = self.outbound.try_lock().ok()?;
+        MutexGuard::try_map(held, Option::as_mut).ok()
     }
-    if session.out.was_slow() {
-        app.counters.policy_closed(PolicyClose::SlowConsumer);
-    }
-    app.engine.remove(&session.sid);
-    drop(registered);
-    member.log_closed(id, protocol, reason);
-}
 
-async fn serve<H: FrameHandler>(
-    app: &AppState,
-    session: &Session,
-    handler: &mut H,
-    inbound: &mut mpsc::Receiver<Inbound>,
-) -> &'static str {
-    let config = app.hub.config();
-    let settings = &config.compat.socketio;
-    let silence = Duration::from_millis(settings.ping_interval_ms + settings.ping_timeout_ms);
-    let out = &session.out;
-    let mut limiter = RequestLimiter::new(&config.limits, Instant::now());
-    let mut deadline = std::pin::pin!(tokio::time::sleep(silence));
-    let mut watch = std::pin::pin!(out.watch_stalls());
-    loop {
-        if out.is_closing() {
-            return "closed by server";
-        }
-        tokio::select! {
-            batch = inbound.recv() => {
-                let packets = match batch {
-                    Some(Inbound::Packets(packets)) => packets,
-                    Some(Inbound::TooLarge) => {
-                        handler.on_too_large(config.limits.max_message_bytes);
-                        out.close(CLOSE_TOO_LARGE, "message too large");
-                        return "message too large";
-                    }
-                    Some(Inbound::Closed) => {
-                        out.close(CLOSE_NORMAL, "");
-                        return "client went away";
-                    }
-                    None => return "transport gone",
-                };
-                let now = Instant::now();
-                deadline.as_mut().reset((now + silence).into());
-                for packet in packets {
-                    let limited = match count(&mut limiter, out, now, &app.counters) {
-                        Ok(limited) => limited,
-                        Err(flood) => return flood,
-                    };
-                    if let Err(reason) = on_packet(packet, limited, handler, out).await {
-                        return reason;
-                    }
-                    if out.is_closing() {
-                        return "closed by server";
-                    }
-                }
-            }
-            _ = &mut deadline => {
-                out.close(CLOSE_NORMAL, "no ping within pingInterval + pingTimeout");
-                return "ping timeout";
-            }
-            // Resolves once the outbox is closed: the loop returns at its top.
-            _ = &mut watch => {}
-        }
-    }
-}
-
-/// One packet from the client; `Err` says why the session ends. A ping over the rate
-/// gets no pong.
-async fn on_packet<H: FrameHandler>(
-    packet: Packet,
-    limited: bool,
-    handler: &mut H,
-    out: &Outbox,
-) -> Result<(), &'static str> {
-    match packet {
-        Packet::Message(text) => handler.on_text(text, limited).await,
-        Packet::Binary => handler.on_binary(limited),
-        // `2probe` belongs to the WebSocket that sent it, which answers it itself.
-        Packet::Ping(data) if !limited && &*data != "probe" => {
-            out.send(format!("3{data}").into());
-        }
-        Packet::Close => {
-            out.close(CLOSE_NORMAL, "");
-            return Err("closed by client");
-        }
-        Packet::Ping(_) | Packet::Pong | Packet::Upgrade | Packet::Noop => {}
-    }
-    Ok(())
-}
-
-impl Session {
-    /// Marks the session as carried by a WebSocket from now on.
-    pub(super) fn set_upgraded(&self) {
+    /// The upgrade: the outbox's reading end for the WebSocket, for good, once a poll
+    /// still in progress is over. The session is carried by the WebSocket from now on.
+    pub(super) async fn upgrade(&self) -> Option<OutboxReceiver> {
+        let rx = self.outbound.lock().await.take();
         self.upgraded.store(true, Ordering::Release);
         if let Some(gauge) = self
             .gauge
@@ -299,6 +154,12 @@ impl Session {
             gauge.set_transport(Transport::WebSocket);
         }
         self.probed.store(false, Ordering::Release);
+        rx
+    }
+
+    /// This session's gauge, taken when it ends.
+    pub(super) fn take_gauge(&self) -> Option<ConnectionGauge> {
+        self.gauge.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// A WebSocket starts probing; `false` if the session is upgraded already or

@@ -1,13 +1,15 @@
-//! The WebSocket transport of a session: either the upgrade of a polling session
-//! (`2probe` answered `3probe` here, a noop sent to the pending poll so the client can
-//! pause it, then `5`, after which the WebSocket carries the session), or a session
-//! that was a WebSocket from the start. Frames are read bounded ([`FrameReader`]) and
-//! handed to the session task; the session's rules (rate, heartbeat, stalls) are kept
-//! there, once. The WebSocket's end is the session's end, as in engine.io.
+//! A session's WebSocket: its frames read as Engine.IO packets, for a session that was a
+//! WebSocket from the start ([`super::direct`]) and for the upgrade of a polling
+//! session, served here: `2probe` answered `3probe`, a noop sent to the pending poll so
+//! the client can pause it, then `5`, after which the WebSocket carries the session.
+//! Frames are read bounded ([`crate::transport::frames::FrameReader`]) and handed to the
+//! polling session's task, which keeps the session's rules (rate, heartbeat, stalls).
+//! The WebSocket's end is the session's end, as in engine.io.
 
-use super::body::{EngineFrames, Staged};
+use super::body::{ProbeFrames, Staged};
 use super::packet::Packet;
 use super::session::{Inbound, Session};
+use super::Entry;
 use crate::core::conn::outbox::{
     CLOSE_INVALID_DATA, CLOSE_NORMAL, CLOSE_PROTOCOL, CLOSE_TOO_LARGE,
 };
@@ -16,54 +18,78 @@ use crate::http::AppState;
 use crate::transport::frames::{Inbound as Frame, Violation};
 use crate::transport::upgrade::{Handover, Upgraded};
 use crate::transport::ws::{self, Reader};
-use actix_http::ResponseBuilder;
 use actix_web::{web, HttpRequest, HttpResponse};
-use std::sync::Arc;
+use bytes::Bytes;
 use tokio::sync::mpsc;
 
+/// What a WebSocket frame is to an Engine.IO session.
+pub(super) enum Read {
+    Packet(Packet),
+    /// A WebSocket ping, answered with its payload.
+    Ping(Bytes),
+    /// Nothing to act on: a pong, or a fragment of a message still incomplete.
+    Nothing,
+    /// The client sent its close frame.
+    Closed,
+    /// The client is gone.
+    Gone,
+    /// A frame the WebSocket cannot survive.
+    Refused(Violation),
+}
+
+/// Reads one frame (what [`Reader::next`] returned) as Engine.IO sees it.
+pub(super) fn read(frame: Option<Result<Frame, Violation>>) -> Read {
+    match frame {
+        None => Read::Gone,
+        Some(Err(violation)) => Read::Refused(violation),
+        Some(Ok(Frame::Text(text))) => match Packet::parse(text) {
+            Ok(packet) => Read::Packet(packet),
+            Err(_) => Read::Refused(Violation::Protocol("not an Engine.IO packet".into())),
+        },
+        Some(Ok(Frame::Binary)) => Read::Packet(Packet::Binary),
+        Some(Ok(Frame::Ping(payload))) => Read::Ping(payload),
+        Some(Ok(Frame::Close(_))) => Read::Closed,
+        Some(Ok(Frame::Pong | Frame::Fragment)) => Read::Nothing,
+    }
+}
+
+/// How the WebSocket of session `sid` closes on a frame it cannot survive: the code
+/// RFC 6455 gives it, the close's reason, and the reason the session's end is logged
+/// with (a WebSocket connection's).
+pub(super) fn refusal(violation: Violation, sid: &str) -> (u16, &'static str, &'static str) {
+    match violation {
+        Violation::TooLarge => (CLOSE_TOO_LARGE, "message too large", "message too large"),
+        Violation::InvalidUtf8 => (CLOSE_INVALID_DATA, "text is not UTF-8", "invalid UTF-8"),
+        Violation::Protocol(why) => {
+            tracing::debug!(sid = %sid, "protocol violation: {why}");
+            (CLOSE_PROTOCOL, "protocol error", "protocol error")
+        }
+    }
+}
+
 /// `transport=websocket&sid=…`: a polling session probing a WebSocket. Refused (400)
-/// once the session is upgraded or while another WebSocket probes it.
-pub(super) fn upgrade(
-    req: &HttpRequest,
-    app: &web::Data<AppState>,
-    session: Arc<Session>,
-) -> HttpResponse {
+/// once the session is upgraded (or was a WebSocket from the start) or while another
+/// WebSocket probes it.
+pub(super) fn upgrade(req: &HttpRequest, app: &web::Data<AppState>, entry: Entry) -> HttpResponse {
     let response = match crate::transport::upgrade::handshake(req) {
         Ok(response) => response,
         Err(refused) => return refused.into(),
     };
-    if !session.start_probe() {
-        return HttpResponse::BadRequest().json(super::EngineError::BadRequest.body());
-    }
-    start(app, session, response, true)
-}
-
-/// `transport=websocket` without a sid: the session was opened on this WebSocket.
-pub(super) fn attach(
-    app: &web::Data<AppState>,
-    session: Arc<Session>,
-    response: ResponseBuilder,
-) -> HttpResponse {
-    start(app, session, response, false)
-}
-
-fn start(
-    app: &web::Data<AppState>,
-    session: Arc<Session>,
-    response: ResponseBuilder,
-    probing: bool,
-) -> HttpResponse {
+    let session = match entry {
+        Entry::Polling(session) if session.start_probe() => session,
+        _ => return HttpResponse::BadRequest().json(super::EngineError::BadRequest.body()),
+    };
     let limit = app.hub.config().limits.max_message_bytes;
     let tracker = app.tracker.clone();
     let start = move |upgraded: Upgraded| {
         let (staged, rx) = mpsc::unbounded_channel();
-        let (mut frames, mut writer) = ws::split(upgraded, EngineFrames::new(rx), limit);
+        let (mut frames, mut writer) = ws::split(upgraded, ProbeFrames::new(rx), limit);
         let task = async move {
-            let live = {
-                let carried = std::pin::pin!(carry(&session, &mut frames, &staged, probing));
-                writer.beside(carried).await
+            let carried = {
+                let carrying = std::pin::pin!(carry(&session, &mut frames, &staged));
+                writer.beside(carrying).await
             };
-            if live {
+            if carried {
                 // The WebSocket carried the session: its end is the session's.
                 session.transport_closed();
             } else {
@@ -83,12 +109,12 @@ async fn carry(
     session: &Session,
     frames: &mut Reader,
     staged: &mpsc::UnboundedSender<Staged>,
-    mut probing: bool,
 ) -> bool {
     let out = &session.out;
-    if !probing {
-        take_over(session, staged).await;
-    }
+    let mut probing = true;
+    let stage = |item| {
+        let _ = staged.send(Staged::Frame(item));
+    };
     let mut closed = std::pin::pin!(out.closed());
     loop {
         let frame = tokio::select! {
@@ -96,56 +122,44 @@ async fn carry(
             _ = &mut closed => {
                 if probing {
                     // The session ended while this WebSocket probed: its own close.
-                    let _ = staged.send(Staged::Frame(Outgoing::Close(CLOSE_NORMAL, "")));
+                    stage(Outgoing::Close(CLOSE_NORMAL, ""));
                 }
                 return !probing;
             }
         };
-        let packet = match frame {
-            None => return !probing,
-            Some(Err(violation)) => {
+        let packet = match read(frame) {
+            Read::Packet(packet) => packet,
+            Read::Ping(payload) if probing => {
+                stage(Outgoing::Pong(payload));
+                continue;
+            }
+            Read::Ping(payload) => {
+                out.pong(payload);
+                continue;
+            }
+            Read::Nothing => continue,
+            Read::Closed if probing => {
+                stage(Outgoing::Close(CLOSE_NORMAL, ""));
+                return false;
+            }
+            Read::Closed | Read::Gone => return !probing,
+            Read::Refused(violation) => {
                 refuse(session, staged, violation, probing).await;
                 return !probing;
             }
-            Some(Ok(Frame::Text(text))) => match Packet::parse(text) {
-                Ok(packet) => packet,
-                Err(_) => {
-                    refuse(
-                        session,
-                        staged,
-                        Violation::Protocol("not an Engine.IO packet".into()),
-                        probing,
-                    )
-                    .await;
-                    return !probing;
-                }
-            },
-            Some(Ok(Frame::Binary)) => Packet::Binary,
-            Some(Ok(Frame::Ping(payload))) => {
-                if probing {
-                    let _ = staged.send(Staged::Frame(Outgoing::Pong(payload)));
-                } else {
-                    out.pong(payload);
-                }
-                continue;
-            }
-            Some(Ok(Frame::Close(_))) => {
-                if probing {
-                    let _ = staged.send(Staged::Frame(Outgoing::Close(CLOSE_NORMAL, "")));
-                }
-                return !probing;
-            }
-            Some(Ok(Frame::Pong | Frame::Fragment)) => continue,
         };
         match packet {
             Packet::Ping(data) if probing && &*data == "probe" => {
                 session.probe_answered();
-                let _ = staged.send(Staged::Frame(Outgoing::Text("3probe".into())));
+                stage(Outgoing::Text("3probe".into()));
                 // The client pauses polling before it upgrades: a pending poll must end.
                 out.send("6".into());
             }
             Packet::Upgrade if probing => {
-                take_over(session, staged).await;
+                // The outbox's reading end, once a poll still in progress hands it back.
+                if let Some(outbox) = session.upgrade().await {
+                    let _ = staged.send(Staged::Drain(outbox));
+                }
                 probing = false;
             }
             packet => {
@@ -157,33 +171,18 @@ async fn carry(
     }
 }
 
-/// The WebSocket carries the session from now on: it takes the outbox's reading end
-/// (waiting for a poll still in progress to hand it back).
-async fn take_over(session: &Session, staged: &mpsc::UnboundedSender<Staged>) {
-    let outbox = session.outbound.clone().lock_owned().await;
-    session.set_upgraded();
-    let _ = staged.send(Staged::Drain(outbox));
-}
-
-/// A frame the WebSocket cannot survive: the code RFC 6455 gives it. Over the size
-/// limit, the session ends as any connection does (1009); otherwise a probe ends alone.
+/// A frame the WebSocket cannot survive. Over the size limit, the session ends as any
+/// connection does (1009); otherwise a probe ends alone.
 async fn refuse(
     session: &Session,
     staged: &mpsc::UnboundedSender<Staged>,
     violation: Violation,
     probing: bool,
 ) {
-    let (code, reason) = match violation {
-        Violation::TooLarge => {
-            session.deliver(Inbound::TooLarge).await;
-            (CLOSE_TOO_LARGE, "message too large")
-        }
-        Violation::InvalidUtf8 => (CLOSE_INVALID_DATA, "text is not UTF-8"),
-        Violation::Protocol(why) => {
-            tracing::debug!(sid = %session.sid, "protocol violation: {why}");
-            (CLOSE_PROTOCOL, "protocol error")
-        }
-    };
+    if violation == Violation::TooLarge {
+        session.deliver(Inbound::TooLarge).await;
+    }
+    let (code, reason, _) = refusal(violation, &session.sid);
     if probing {
         let _ = staged.send(Staged::Frame(Outgoing::Close(code, reason)));
     } else {
