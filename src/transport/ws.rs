@@ -65,6 +65,25 @@ pub(crate) struct Accepted {
     pub ip: IpAddr,
 }
 
+impl Accepted {
+    /// Registers `out` with the router, and names the connection: its id, and the
+    /// client's address as `client_addr` reads it (behind trusted proxies).
+    pub(crate) fn register(
+        req: &HttpRequest,
+        app: &AppState,
+        out: Outbox,
+    ) -> (Accepted, crate::core::conn::Registered) {
+        let registered = app.router.register(&out);
+        let ip = crate::http::client_addr::client_addr(req, &app.hub.config().server);
+        let accepted = Accepted {
+            id: registered.id(),
+            ip,
+            out,
+        };
+        (accepted, registered)
+    }
+}
+
 /// The checks every endpoint makes before anything else: shutdown or a full node (503)
 /// and `allowed_origins` (403; a request without `Origin` is not from a page and
 /// passes). Returns the refusal, if any.
@@ -145,12 +164,7 @@ where
         limits.max_outbound_bytes,
         Duration::from_secs(limits.stall_secs),
     );
-    let registered = app.router.register(&out);
-    let accepted = Accepted {
-        id: registered.id(),
-        ip: crate::http::client_addr::client_addr(req, &config.server),
-        out,
-    };
+    let (accepted, registered) = Accepted::register(req, app, out);
     let handler = protocol(&accepted);
     let app = app.clone().into_inner();
     let tracker = app.tracker.clone();

@@ -103,12 +103,7 @@ where
     };
     let open = serde_json::to_string(&open).expect("plain fields always encode");
     out.send(format!("0{open}").into());
-    let registered = app.router.register(&out);
-    let accepted = Accepted {
-        id: registered.id(),
-        ip: crate::http::client_addr::client_addr(req, &config.server),
-        out,
-    };
+    let (accepted, registered) = Accepted::register(req, app, out);
     let handler = protocol(&accepted);
     Some(Opened {
         handler,
