@@ -9,7 +9,6 @@
 use super::polling::{self, Refused};
 use super::{Cors, EngineError, Entry, Session};
 use crate::cluster::control::Control;
-use crate::config::Config;
 use crate::http::AppState;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -139,7 +138,7 @@ pub(crate) fn serve(app: Arc<AppState>, request: EngineRequest) {
             kind,
         } = request;
         let reply = match app.engine.get(&sid) {
-            Some(Entry::Polling(session)) => answer(&session, kind, app.hub.config()).await,
+            Some(Entry::Polling(session)) => answer(&session, kind, &app).await,
             // A session carried by a WebSocket takes no polls (as one upgraded since).
             Some(Entry::WebSocket) => EngineReply::Refused(EngineError::BadRequest.code()),
             None => EngineReply::Refused(EngineError::UnknownSid.code()),
@@ -150,13 +149,13 @@ pub(crate) fn serve(app: Arc<AppState>, request: EngineRequest) {
     });
 }
 
-async fn answer(session: &Session, kind: Kind, config: &Config) -> EngineReply {
+async fn answer(session: &Session, kind: Kind, app: &AppState) -> EngineReply {
     let refused = |refused: Refused| match refused {
         Refused::Engine(e) => EngineReply::Refused(e.code()),
         Refused::TooLarge => EngineReply::TooLarge,
     };
     match kind {
-        Kind::Poll => match polling::poll(session, config).await {
+        Kind::Poll => match polling::poll(session, app).await {
             Ok(payload) => EngineReply::Payload(payload),
             Err(e) => EngineReply::Refused(e.code()),
         },

@@ -90,6 +90,17 @@ impl Sessions {
         true
     }
 
+    /// Unlists `session`, whose close packet a poll took: the client's next request
+    /// names an unknown session (400, code 1, as engine.io answers), even before the
+    /// session's task has ended. Its task unlists it again at its end, to no effect.
+    fn forget(&self, session: &Session) {
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if matches!(map.get(&*session.sid), Some(Entry::Polling(listed)) if std::ptr::eq(&**listed, session))
+        {
+            map.remove(&*session.sid);
+        }
+    }
+
     fn remove(&self, sid: &str) {
         self.map
             .write()
@@ -220,7 +231,7 @@ where
         // A session carried by a WebSocket takes no polls (as one upgraded since).
         (false, _, Entry::WebSocket) => cors.error(EngineError::BadRequest),
         (false, Method::GET, Entry::Polling(session)) => {
-            match polling::poll(&session, config).await {
+            match polling::poll(&session, &app).await {
                 Ok(payload) => cors.payload(payload),
                 Err(e) => cors.error(e),
             }
@@ -260,7 +271,7 @@ where
     };
     // The open packet and the handler's first packets are queued: the first poll
     // answers at once.
-    match polling::poll(&session, app.hub.config()).await {
+    match polling::poll(&session, app).await {
         Ok(payload) => cors.payload(payload),
         Err(e) => cors.error(e),
     }

@@ -8,6 +8,7 @@ use super::session::{Inbound, Session};
 use super::{Cors, EngineError};
 use crate::config::Config;
 use crate::core::conn::Outgoing;
+use crate::http::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::{FutureExt, StreamExt};
@@ -16,8 +17,19 @@ use futures_util::{FutureExt, StreamExt};
 const POLL_BYTES: usize = 256 * 1024;
 
 /// The payload of one poll: every packet queued now, or, if none is, the first one to
-/// come within the ping interval plus the ping timeout (a noop when none comes).
-pub(super) async fn poll(session: &Session, config: &Config) -> Result<String, EngineError> {
+/// come within the ping interval plus the ping timeout (a noop when none comes). A
+/// payload that ends with the close packet unlists the session at once: the client's
+/// next request names an unknown session, whatever its task still has to do.
+pub(super) async fn poll(session: &Session, app: &AppState) -> Result<String, EngineError> {
+    let (payload, closed) = take(session, app.hub.config()).await?;
+    if closed {
+        app.engine.forget(session);
+    }
+    Ok(payload)
+}
+
+/// The payload, and whether it ends with the close packet.
+async fn take(session: &Session, config: &Config) -> Result<(String, bool), EngineError> {
     if session.is_upgraded() {
         return Err(EngineError::BadRequest);
     }
@@ -35,27 +47,28 @@ pub(super) async fn poll(session: &Session, config: &Config) -> Result<String, E
             .await
             .ok()
     };
+    let mut closed = false;
     match first {
         None => packet::encode_into(&mut payload, "6"),
-        Some(None) => packet::encode_into(&mut payload, "1"),
+        Some(None) => closed = true,
         Some(Some(item)) => {
-            let mut more = add(&mut payload, item);
-            while more && payload.len() < POLL_BYTES {
+            closed = !add(&mut payload, item);
+            while !closed && payload.len() < POLL_BYTES {
                 match std::future::poll_fn(|cx| rx.poll_recv(cx)).now_or_never() {
-                    Some(Some(item)) => more = add(&mut payload, item),
-                    Some(None) => {
-                        packet::encode_into(&mut payload, "1");
-                        more = false;
-                    }
+                    Some(Some(item)) => closed = !add(&mut payload, item),
+                    Some(None) => closed = true,
                     None => break,
                 }
             }
         }
     }
-    Ok(payload)
+    if closed {
+        packet::encode_into(&mut payload, "1");
+    }
+    Ok((payload, closed))
 }
 
-/// Appends one outbox item; `false` after the close, which ends the session's output.
+/// Appends one outbox item; `false` for the close, which ends the session's output.
 fn add(payload: &mut String, item: Outgoing) -> bool {
     match item {
         Outgoing::Text(text) => {
@@ -64,10 +77,8 @@ fn add(payload: &mut String, item: Outgoing) -> bool {
             }
             true
         }
-        Outgoing::Close(..) => {
-            packet::encode_into(payload, "1");
-            false
-        }
+        // The caller writes the close packet.
+        Outgoing::Close(..) => false,
         // WebSocket control frames: nothing to say over HTTP.
         Outgoing::Ping | Outgoing::Pong(_) => true,
     }
