@@ -81,6 +81,7 @@ async fn serve(
         tracing::warn!("{warning}");
     }
     let config = Arc::new(config);
+    crate::transport::runtime::configure(config.server.worker_threads());
     crate::adapters::register_codecs();
     let counters = Arc::new(Counters::default());
     let joined = match config.cluster.enabled() {

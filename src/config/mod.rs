@@ -55,7 +55,8 @@ pub struct ServerConfig {
     /// How long shutdown (1001) or a drain (1012) waits for sockets to close before
     /// the process stops anyway.
     pub shutdown_grace_secs: u64,
-    /// HTTP worker threads; 0 means one per CPU core.
+    /// Worker threads: as many for HTTP, and as many again for the WebSockets and
+    /// Engine.IO sessions (see `transport::runtime`); 0 means one per CPU core.
     pub workers: usize,
     /// WebSockets and Engine.IO sessions open at once on this node; 0 means 25 000 per
     /// worker thread. Past it, an upgrade or a session's handshake gets 503.
@@ -87,11 +88,15 @@ impl ServerConfig {
         if self.max_connections > 0 {
             return self.max_connections;
         }
-        let workers = match self.workers {
+        PER_WORKER * self.worker_threads()
+    }
+
+    /// `workers`, with 0 read as one per core.
+    pub fn worker_threads(&self) -> usize {
+        match self.workers {
             0 => cores(),
             n => n,
-        };
-        PER_WORKER * workers
+        }
     }
 
     /// A relative `public_dir` read from the config file at `file` names a directory
@@ -425,7 +430,7 @@ impl Config {
 
 /// The cores this process may run on, read once: the standard library reads cgroup files
 /// on every call, and [`ServerConfig::connection_cap`] is asked on every upgrade.
-fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     static CORES: std::sync::LazyLock<usize> =
         std::sync::LazyLock::new(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     *CORES

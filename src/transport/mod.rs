@@ -5,6 +5,7 @@ pub mod client_frames;
 pub(crate) mod engineio;
 pub mod frames;
 pub(crate) mod listen;
+pub(crate) mod runtime;
 pub mod socket;
 pub(crate) mod upgrade;
 pub(crate) mod writer;

@@ -18,25 +18,44 @@ use actix_web::rt::net::TcpStream;
 use actix_web::{HttpMessage as _, HttpResponse};
 use bytes::BytesMut;
 use futures_util::SinkExt;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::rc::Rc;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// A connection's byte stream: plain TCP or TLS.
-pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + 'static {
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// The TCP socket's descriptor, to set its options.
     fn fd(&self) -> RawFd;
+
+    /// The same stream, its socket moved to the reactor of the tokio runtime entered:
+    /// a task of that runtime can then drive it (see `super::runtime`). Fails when the
+    /// socket cannot be taken off its reactor, or added to the new one.
+    fn rehome(self: Box<Self>) -> std::io::Result<Box<dyn Stream>>;
 }
 
 impl Stream for TcpStream {
     fn fd(&self) -> RawFd {
         self.as_raw_fd()
     }
+
+    fn rehome(self: Box<Self>) -> std::io::Result<Box<dyn Stream>> {
+        Ok(Box::new(TcpStream::from_std(self.into_std()?)?))
+    }
 }
 
 impl Stream for TlsStream<TcpStream> {
     fn fd(&self) -> RawFd {
         self.get_ref().0.as_raw_fd()
+    }
+
+    /// tokio-rustls cannot rebuild a stream from a socket and a session, so the socket
+    /// under the session is swapped for a duplicate of its descriptor, registered with
+    /// the new reactor; the original leaves the old one as it is dropped.
+    fn rehome(mut self: Box<Self>) -> std::io::Result<Box<dyn Stream>> {
+        let socket = self.get_mut().0;
+        let duplicate = std::net::TcpStream::from(socket.as_fd().try_clone_to_owned()?);
+        drop(std::mem::replace(socket, TcpStream::from_std(duplicate)?));
+        Ok(self)
     }
 }
 

@@ -24,6 +24,7 @@ use crate::core::counters::{Counters, PolicyClose, Protocol, Transport};
 use crate::http::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytestring::ByteString;
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -34,13 +35,14 @@ pub use super::writer::CLOSE_BOUND;
 /// What a WebSocket protocol does with the messages the transport lets through. The
 /// transport has already counted each one against the rate and the size limit; the
 /// handler sees one message at a time, so a client's messages are handled in order.
-pub(crate) trait FrameHandler {
+pub(crate) trait FrameHandler: Send {
     /// The protocol this handler speaks, for logs and counters.
     const PROTOCOL: Protocol;
 
     /// One whole text message, valid UTF-8. `limited`: it is over the connection's
-    /// rate; a protocol with an error frame says so, the others drop it.
-    async fn on_text(&mut self, text: ByteString, limited: bool);
+    /// rate; a protocol with an error frame says so, the others drop it. Send, as the
+    /// connection's task is (it runs on [`super::runtime`]'s threads).
+    fn on_text(&mut self, text: ByteString, limited: bool) -> impl Future<Output = ()> + Send;
 
     /// One whole binary message (its bytes are not kept).
     fn on_binary(&mut self, limited: bool);
@@ -170,9 +172,10 @@ where
     let tracker = app.tracker.clone();
     let limit = limits.max_message_bytes;
     let start = move |upgraded: Upgraded| {
-        let socket = split(upgraded, rx, limit);
-        let task = connection(app, accepted, handler, registered, socket);
-        actix_web::rt::spawn(tracker.track_future(task));
+        super::runtime::spawn_upgraded(&tracker, upgraded, move |upgraded| {
+            let socket = split(upgraded, rx, limit);
+            connection(app, accepted, handler, registered, socket)
+        });
     };
     handed_over(response, Handover::new(start))
 }

@@ -16,6 +16,7 @@ use crate::core::conn::{Outbox, OutboxReceiver};
 use crate::core::counters::Transport;
 use crate::http::AppState;
 use crate::transport::frames::Violation;
+use crate::transport::runtime;
 use crate::transport::upgrade::{Handover, Upgraded};
 use crate::transport::ws::{self, Accepted, FrameHandler, Reader};
 use actix_http::ResponseBuilder;
@@ -44,8 +45,9 @@ where
     };
     let tracker = app.tracker.clone();
     let start = move |upgraded: Upgraded| {
-        let task = connection(app, opened, rx, upgraded);
-        actix_web::rt::spawn(tracker.track_future(task));
+        runtime::spawn_upgraded(&tracker, upgraded, move |upgraded| {
+            connection(app, opened, rx, upgraded)
+        });
     };
     ws::handed_over(response, Handover::new(start))
 }

@@ -81,7 +81,7 @@ where
     let entry = Entry::Polling(session.clone());
     let opened = lifecycle::open(req, &app, (sid, out), entry, protocol)?;
     let task = run(app.clone(), session.clone(), opened, inbound);
-    actix_web::rt::spawn(app.tracker.track_future(task));
+    crate::transport::runtime::spawn(&app.tracker, task);
     Some(session)
 }
 

@@ -16,10 +16,13 @@ use crate::core::conn::outbox::{
 use crate::core::conn::Outgoing;
 use crate::http::AppState;
 use crate::transport::frames::{Inbound as Frame, Violation};
+use crate::transport::runtime;
 use crate::transport::upgrade::{Handover, Upgraded};
 use crate::transport::ws::{self, Reader};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
+use std::future::Future;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// What a WebSocket frame is to an Engine.IO session.
@@ -82,25 +85,39 @@ pub(super) fn upgrade(req: &HttpRequest, app: &web::Data<AppState>, entry: Entry
     let limit = app.hub.config().limits.max_message_bytes;
     let tracker = app.tracker.clone();
     let start = move |upgraded: Upgraded| {
-        let (staged, rx) = mpsc::unbounded_channel();
-        let (mut frames, mut writer) = ws::split(upgraded, ProbeFrames::new(rx), limit);
-        let task = async move {
-            let carried = {
-                let carrying = std::pin::pin!(carry(&session, &mut frames, &staged));
-                writer.beside(carrying).await
-            };
-            if carried {
-                // The WebSocket carried the session: its end is the session's.
-                session.transport_closed();
-            } else {
-                session.end_probe();
-            }
-            drop(staged);
-            ws::end(writer, frames).await;
-        };
-        actix_web::rt::spawn(tracker.track_future(task));
+        runtime::spawn_upgraded(&tracker, upgraded, move |upgraded| {
+            probe(session, upgraded, limit)
+        });
     };
     ws::handed_over(response, Handover::new(start))
+}
+
+/// The probe's task: the WebSocket `upgraded`, which carries `session` once probed.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn's future holds its arguments twice"
+)]
+fn probe(
+    session: Arc<Session>,
+    upgraded: Upgraded,
+    limit: usize,
+) -> impl Future<Output = ()> + Send {
+    let (staged, rx) = mpsc::unbounded_channel();
+    let (mut frames, mut writer) = ws::split(upgraded, ProbeFrames::new(rx), limit);
+    async move {
+        let carried = {
+            let carrying = std::pin::pin!(carry(&session, &mut frames, &staged));
+            writer.beside(carrying).await
+        };
+        if carried {
+            // The WebSocket carried the session: its end is the session's.
+            session.transport_closed();
+        } else {
+            session.end_probe();
+        }
+        drop(staged);
+        ws::end(writer, frames).await;
+    }
 }
 
 /// Reads the WebSocket until it or the session ends; returns whether it carried the
