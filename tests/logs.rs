@@ -2,7 +2,8 @@
 //! WebSocket protocol violations are the client's doing and never an ERROR line (ERROR
 //! is for faults of the server, which an operator must act on). A page that goes away is
 //! a plain close naming its member, and start-up says once where each listener listens.
-//! Runs the binary, as an operator does, and reads its log.
+//! Refusals at the connection cap are one line a second, with their count. Runs the
+//! binary, as an operator does, and reads its log.
 
 mod common;
 
@@ -257,4 +258,58 @@ async fn start_up_says_once_where_each_listener_listens() {
     assert!(framework.is_empty(), "{framework:#?}");
     let listening: Vec<_> = log.iter().filter(|l| l.contains("listening")).collect();
     assert_eq!(listening.len(), 2, "one line per listener: {listening:#?}");
+}
+
+/// The number after `name=` in a text log line.
+fn count_field(line: &str, name: &str) -> u64 {
+    let at = line.find(&format!("{name}=")).expect("the field") + name.len() + 1;
+    let digits: String = line[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().expect("a count")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_at_the_connection_cap_are_one_line_a_second_with_their_count() {
+    let (_dir, server) = start_at_info("[server]\nmax_connections = 1\n").await;
+    let _holds_the_cap = Client::connect(&server.ws_url()).await;
+    let upgrade = "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+                   Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    let lines = |log: Vec<String>| -> Vec<u64> {
+        log.iter()
+            .filter(|l| l.contains("refusing connections"))
+            .map(|l| count_field(l, "refused"))
+            .collect()
+    };
+    // A stranger retrying in a loop, until a second line has counted the refusals after
+    // the first: the rule's second passes while the loop runs, not in a sleep.
+    let refused = within("a second line about refusals", async {
+        let mut refused = 0u64;
+        while lines(server.log()).len() < 2 {
+            let answer = exchange(&server.addr, upgrade.as_bytes()).await;
+            assert!(answer.starts_with("HTTP/1.1 503"), "{answer:.60}");
+            refused += 1;
+        }
+        refused
+    })
+    .await;
+    let counts = lines(server.log());
+    assert_eq!(
+        counts[0], 1,
+        "the first refusal is logged at once: {counts:?}"
+    );
+    assert!(
+        refused > 2 * counts.len() as u64,
+        "{refused} refusals took {} lines",
+        counts.len()
+    );
+    assert!(
+        counts[1] > 1,
+        "the second line counts those between: {counts:?}"
+    );
+    assert!(
+        counts.iter().sum::<u64>() <= refused,
+        "{counts:?} of {refused}"
+    );
 }
