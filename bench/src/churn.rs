@@ -2,9 +2,13 @@
 //! owner stays online (so every cycle also pushes `attendee-joined` and `attendee-left`
 //! to the owner). Cycles per second. Baseline: connect to the bare relay's `/echo`, two
 //! echoed frames (as many round trips as attend and leave), close.
+//!
+//! Also the server's CPU time per cycle (utime + stime of /proc/<pid>/stat over the
+//! run): the load generator shares the cores, so the cycle rate also moves with what
+//! the client spends on each server's replies, and the CPU figure is the server's alone.
 
 use crate::client::Client;
-use crate::common::{connect, write_json, Common, ServerProcess, Target};
+use crate::common::{connect, cpu_seconds_of, write_json, Common, ServerProcess, Target};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,26 +38,30 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let mut out = serde_json::Map::new();
     for target in [Target::Switchboard, Target::Bare] {
         let mut server = ServerProcess::start(target, &options.common)?;
+        let cpu = cpu_seconds_of(server.pid())?;
         let (cycles, failures) = churn(&server, options.workers, options.duration).await?;
+        let cpu = cpu_seconds_of(server.pid())? - cpu;
         server.check_alive()?;
         let rate = cycles as f64 / options.duration;
-        println!(
-            "{}: {:.0} cycles/s ({failures} failed cycles)",
-            target.name(),
-            rate
-        );
         if cycles == 0 {
             anyhow::bail!("churn: no cycle completed against {}", target.name());
         }
+        let cpu_us = cpu * 1e6 / cycles as f64;
+        println!(
+            "{}: {:.0} cycles/s, server CPU {cpu_us:.1} µs per cycle ({failures} failed cycles)",
+            target.name(),
+            rate
+        );
         out.insert(
             target.name().into(),
-            json!({"cycles_per_second": rate, "failures": failures}),
+            json!({"cycles_per_second": rate, "cpu_us_per_cycle": cpu_us, "failures": failures}),
         );
     }
-    let rate = |t: &str| out[t]["cycles_per_second"].as_f64().unwrap_or(0.0);
+    let figure = |t: &str, key: &str| out[t][key].as_f64().unwrap_or(0.0);
     println!(
-        "churn switchboard/bare {:.2}",
-        rate("switchboard") / rate("bare")
+        "churn switchboard/bare: cycles/s {:.2}, server CPU per cycle {:.2}",
+        figure("switchboard", "cycles_per_second") / figure("bare", "cycles_per_second"),
+        figure("switchboard", "cpu_us_per_cycle") / figure("bare", "cpu_us_per_cycle")
     );
     write_json(
         options.common.json.as_deref(),

@@ -268,6 +268,15 @@ every figure, equally for both servers. The bench reports; it asserts no timing.
         churn["workers"],
         cs / cb
     )?;
+    let (us, ub) = (
+        f(&churn["switchboard"]["cpu_us_per_cycle"]),
+        f(&churn["bare"]["cpu_us_per_cycle"]),
+    );
+    writeln!(
+        w,
+        "| churn, server CPU µs per cycle | {us:.1} | {ub:.1} | {:.2} |",
+        us / ub
+    )?;
     if let Some(cluster) = &cluster {
         crate::report_cluster_summary::rows(w, cluster, "")?;
     }
@@ -331,12 +340,19 @@ connecting to its echo path at once, timed to their first echoed frame.\n", stor
     writeln!(w, "\n## Churn\n")?;
     writeln!(w, "{} workers, each on its own workspace whose owner stays online, loop: connect, `attend`, `leave`, close ({} s). \
 Bare relay: connect, two echoed frames, close.\n", churn["workers"], churn["duration"])?;
-    writeln!(w, "| server | cycles/s | failed cycles |\n|---|---|---|")?;
+    writeln!(w, "The load generator shares the machine's cores: the cycle rate also moves with what it spends on \
+each server's replies (an `attend` reply is a workspace, the owner gets two pushes per cycle), while the server's \
+CPU time per cycle (utime + stime from /proc over the run, divided by the cycles) is the server's own.\n")?;
+    writeln!(
+        w,
+        "| server | cycles/s | server CPU µs per cycle | failed cycles |\n|---|---|---|---|"
+    )?;
     for t in ["switchboard", "bare"] {
         writeln!(
             w,
-            "| {t} | {:.0} | {} |",
+            "| {t} | {:.0} | {:.1} | {} |",
             f(&churn[t]["cycles_per_second"]),
+            f(&churn[t]["cpu_us_per_cycle"]),
             churn[t]["failures"]
         )?;
     }
