@@ -71,13 +71,7 @@ pub fn section(
     note: &str,
     charts: &str,
 ) -> Result {
-    writeln!(w, "\n{HEADING}\n")?;
-    if !date.is_empty() {
-        writeln!(w, "Measured on {date}.")?;
-    }
-    if !note.is_empty() {
-        writeln!(w, "**{note}**")?;
-    }
+    crate::report_only::heading(w, HEADING, date, note)?;
     writeln!(w, "\n{} Switchboard nodes (`[storage] backend = \"redis\"`, `[cluster] redis_url`, `node_id`, `heartbeat_secs = {}`, \
 the same `MAGICK_TOKEN`, limits lifted, 2 workers each) share one `redis-server` {} (`appendonly yes`, `appendfsync always`, as \
 docs/cluster.md asks); the baseline is one node alone (memory storage, no Redis), started in the same run. Each is its own process. \

@@ -36,13 +36,7 @@ fn pairs(count: &Value) -> String {
 }
 
 pub fn section(w: &mut String, fg: &Value, commands: &str, date: &str, note: &str) -> Result {
-    writeln!(w, "\n{HEADING}\n")?;
-    if !date.is_empty() {
-        writeln!(w, "Measured on {date}.")?;
-    }
-    if !note.is_empty() {
-        writeln!(w, "**{note}**")?;
-    }
+    crate::report_only::heading(w, HEADING, date, note)?;
     let bytes = &fg["frame_bytes"];
     writeln!(w, "\nThe same work against two servers, each its own process: Switchboard's Socket.IO endpoint with the \
 foglet entrance events on (`[compat.socketio] enabled = true`, `[compat.entrance] enabled = true`, `/socket.io/`, \

@@ -98,13 +98,7 @@ pub fn section(
     date: &str,
     note: &str,
 ) -> Result {
-    writeln!(w, "\n{HEADING}\n")?;
-    if !date.is_empty() {
-        writeln!(w, "Measured on {date}.")?;
-    }
-    if !note.is_empty() {
-        writeln!(w, "**{note}**")?;
-    }
+    crate::report_only::heading(w, HEADING, date, note)?;
     let (small, large) = (&heap["steps"][0], &heap["steps"][1]);
     let (n1, n2) = (&small["n"], &large["n"]);
     writeln!(w, "\nWhere an idle native member's heap bytes go. Switchboard built with the `system-allocator` feature \

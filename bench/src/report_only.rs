@@ -12,6 +12,19 @@ use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::Path;
 
+/// The top of a section `--only` can write alone: its heading, then the date it was
+/// measured and the run's note (both empty in the full suite, whose header has them).
+pub fn heading(w: &mut String, heading: &str, date: &str, note: &str) -> std::fmt::Result {
+    writeln!(w, "\n{heading}\n")?;
+    if !date.is_empty() {
+        writeln!(w, "Measured on {date}.")?;
+    }
+    if !note.is_empty() {
+        writeln!(w, "**{note}**")?;
+    }
+    Ok(())
+}
+
 /// One scenario's section alone (signal-fire, socketio, cluster, foglet or heap), into the
 /// existing markdown.
 pub fn run(options: &Options, scenario: &str) -> anyhow::Result<()> {

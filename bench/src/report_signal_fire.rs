@@ -35,13 +35,7 @@ pub fn met(ratio: f64, goal: f64, strictly: bool) -> &'static str {
 }
 
 pub fn section(w: &mut String, sf: &Value, commands: &str, date: &str, note: &str) -> Result {
-    writeln!(w, "\n{HEADING}\n")?;
-    if !date.is_empty() {
-        writeln!(w, "Measured on {date}.")?;
-    }
-    if !note.is_empty() {
-        writeln!(w, "**{note}**")?;
-    }
+    crate::report_only::heading(w, HEADING, date, note)?;
     writeln!(w, "\nThe same work against three servers, each its own process: Switchboard's signal-fire endpoint \
 (`[compat.signal_fire] enabled = true`, `/signal-fire`, memory storage, limits lifted), the original \
 `signal-fire@0.5.3` under Node.js {} (installed by `npm ci` in bench/oracles, started as its README says by \

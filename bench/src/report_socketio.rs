@@ -26,13 +26,7 @@ fn pairs(count: &Value) -> String {
 }
 
 pub fn section(w: &mut String, sio: &Value, commands: &str, date: &str, note: &str) -> Result {
-    writeln!(w, "\n{HEADING}\n")?;
-    if !date.is_empty() {
-        writeln!(w, "Measured on {date}.")?;
-    }
-    if !note.is_empty() {
-        writeln!(w, "**{note}**")?;
-    }
+    crate::report_only::heading(w, HEADING, date, note)?;
     writeln!(w, "\nThe same work against one Switchboard (memory storage, limits lifted), over its two protocols: \
 the native one at `/ws` and the Socket.IO v2 endpoint at `/socket.io/` (Engine.IO 3, the WebSocket transport \
 from the start: `GET /socket.io/?EIO=3&transport=websocket`, the open packet `0{{…}}` and `40`, then the \
