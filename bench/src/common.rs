@@ -195,6 +195,8 @@ impl ServerProcess {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("config.toml");
         std::fs::write(&path, config)?;
+        // The server starts in `dir`: a path given relative to here would not be found.
+        let bin = std::path::absolute(bin)?;
         let mut command = match launcher {
             [program, args @ ..] => {
                 let mut command = Command::new(program);
