@@ -1,7 +1,7 @@
 // The Switchboard demo app: create or join a workspace, then a mesh video call with
 // everyone in it. Its parts are in ./app/; names are always inserted as text, never as HTML.
 
-import { decodeToken, sessions } from './switchboard.js';
+import { decodeToken, sessions } from './sdk/index.js';
 import { $, app, describe, element, report, say, sb, sessionEndText, withButton } from './app/shared.js';
 import { askConfirm, dismissConfirm } from './app/confirm.js';
 import { openJoinPage, wireJoin } from './app/join.js';

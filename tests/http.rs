@@ -341,7 +341,9 @@ async fn the_sdk_is_served_without_a_public_dir() {
     let app = spawn_app().await;
     assert!(app.config.server.public_dir.is_none());
     for (path, wanted) in [
-        ("/switchboard.js", "export class Switchboard"),
+        ("/switchboard.js", "export * from './sdk/index.js'"),
+        ("/sdk/index.js", "export { Switchboard }"),
+        ("/sdk/switchboard.js", "export class Switchboard"),
         ("/sdk/session.js", "export class SwitchboardError"),
         ("/sdk/call.js", "export class Call"),
     ] {

@@ -2,7 +2,7 @@
 // for the protocol's error codes, and small DOM helpers. Names are always inserted as
 // text, never as HTML.
 
-import { Switchboard, decodeToken, sessions } from '../switchboard.js';
+import { Switchboard, decodeToken, sessions } from '../sdk/index.js';
 
 // A link ending in `#session=<session token>` (`switchboard import-json` prints one per
 // member) signs this tab in as that member: the token becomes the tab's stored session,

@@ -1,6 +1,7 @@
-//! The browser SDK, compiled into the binary: `/switchboard.js` and its modules at
-//! `/sdk/*.js` are served whatever `server.public_dir` says, so that an app on another
-//! origin, or a server started away from its `public/` directory, still has them. These
+//! The browser SDK (the npm package in `sdk/`), compiled into the binary: `/switchboard.js`
+//! and its modules at `/sdk/*.js` are served whatever `server.public_dir` says, so that an
+//! app on another origin, or a server started away from its `public/` directory, still has
+//! them. These
 //! paths are answered from here even when `public_dir` holds files of the same names:
 //! the SDK must speak the protocol of the server that serves it.
 //!
@@ -12,26 +13,31 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use std::sync::OnceLock;
 
-/// The SDK's files: the path each is served at, and its content.
-const FILES: [(&str, &str); 7] = [
-    (
-        "/switchboard.js",
-        include_str!("../../public/switchboard.js"),
-    ),
-    ("/sdk/call.js", include_str!("../../public/sdk/call.js")),
+/// The SDK's files: the path each is served at, and its content. The modules are the
+/// npm package's sources (`sdk/src/`), as they are; `/switchboard.js`, the address apps
+/// have always imported, re-exports the package's entry point.
+const FILES: [(&str, &str); 10] = [
+    ("/switchboard.js", "export * from './sdk/index.js';\n"),
+    ("/sdk/call.js", include_str!("../../sdk/src/call.js")),
     (
         "/sdk/connection.js",
-        include_str!("../../public/sdk/connection.js"),
+        include_str!("../../sdk/src/connection.js"),
     ),
-    ("/sdk/ice.js", include_str!("../../public/sdk/ice.js")),
+    ("/sdk/ice.js", include_str!("../../sdk/src/ice.js")),
+    ("/sdk/index.js", include_str!("../../sdk/src/index.js")),
     (
         "/sdk/membership.js",
-        include_str!("../../public/sdk/membership.js"),
+        include_str!("../../sdk/src/membership.js"),
     ),
-    ("/sdk/outbox.js", include_str!("../../public/sdk/outbox.js")),
+    ("/sdk/outbox.js", include_str!("../../sdk/src/outbox.js")),
     (
-        "/sdk/session.js",
-        include_str!("../../public/sdk/session.js"),
+        "/sdk/reconnect.js",
+        include_str!("../../sdk/src/reconnect.js"),
+    ),
+    ("/sdk/session.js", include_str!("../../sdk/src/session.js")),
+    (
+        "/sdk/switchboard.js",
+        include_str!("../../sdk/src/switchboard.js"),
     ),
 ];
 
@@ -98,12 +104,12 @@ fn etags() -> &'static [String] {
 mod tests {
     use super::*;
 
-    /// A module added to `public/sdk/` must be embedded too, or the SDK would fail to
-    /// load it from a server without `public_dir`.
+    /// A module added to the package (`sdk/src/`) must be embedded too, or the SDK would
+    /// fail to load it.
     #[test]
     fn every_module_of_the_sdk_is_embedded() {
-        let public = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("public");
-        let sdk = std::fs::read_dir(public.join("sdk")).unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let sdk = std::fs::read_dir(root.join("sdk/src")).unwrap();
         let mut on_disk: Vec<String> = sdk
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|name| name.ends_with(".js"))

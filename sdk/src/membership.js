@@ -5,6 +5,9 @@
 import { Connection } from './connection.js';
 import { decodeToken, sessions } from './session.js';
 
+/** @import { Attended, Attendee, Created, Refreshed, Reply, RequestOptions, SwitchboardOptions, TokenClaims, Workspace } from './index.js' */
+/** @import { SwitchboardError } from './session.js' */
+
 // Refresh the session token when this share of its lifetime has passed.
 const REFRESH_AT = 0.8;
 const REFRESH_RETRY_MS = 30_000;
@@ -14,25 +17,55 @@ const SESSION_GONE = new Set(['invalid_token', 'expired_token', 'workspace_not_f
 // Requests that bind a socket: an `expired_token` answer is about the token they carry.
 const BINDING_EVENTS = new Set(['create', 'attend', 're-attend']);
 
+/**
+ * The membership and session token of a {@link Switchboard} (its base class: use Switchboard).
+ */
 export class Membership extends Connection {
+  /**
+   * @param {string} [url] The server's WebSocket URL (default `wss://<this page's host>/ws` on https pages, `ws://…` otherwise).
+   * @param {SwitchboardOptions} [options] `timeout`.
+   */
   constructor(url, options) {
     super(url, options);
+    /**
+     * The workspace of the membership, or `null`; `invite` and `protected` follow
+     * rotations and PIN changes (event `workspace`).
+     * @type {Workspace | null}
+     */
     this.workspace = null;
+    /**
+     * The own attendee id, or `null`.
+     * @type {string | null}
+     */
     this.attendeeId = null;
-    /** Members by id, in join order, the own attendee included. */
+    /**
+     * Members by id, in join order, the own attendee included; kept up to date by the
+     * pushes (event `members`).
+     * @type {Map<string, Attendee>}
+     */
     this.members = new Map();
+    /**
+     * The current session token, or `null`.
+     * @type {string | null}
+     */
     this.token = null;
 
+    /** @type {ReturnType<typeof setTimeout> | null} */
     this._refreshTimer = null;
     // The re-attend under way after an `expired_token`, which every request waits for.
+    /** @type {Promise<void> | null} */
     this._renewing = null;
   }
 
-  /** The own attendee object (kept up to date by `state` pushes), or null. */
+  /**
+   * The own attendee object (kept up to date by `state` pushes), or null.
+   * @returns {Attendee | null}
+   */
   get self() {
-    return this.members.get(this.attendeeId) ?? null;
+    return this.members.get(/** @type {string} */ (this.attendeeId)) ?? null;
   }
 
+  /** Whether the membership is the owner's. */
   get isOwner() {
     return this.self?.role === 'owner';
   }
@@ -43,7 +76,11 @@ export class Membership extends Connection {
     super.close();
   }
 
-  /** Exchanges the session token for a fresh one (done automatically before `exp`). */
+  /**
+   * Exchanges the session token for a fresh one (done automatically when 80 % of its
+   * lifetime has passed; a failure is retried every 30 s).
+   * @returns {Promise<Refreshed>} `{token}`, the new session token (stored, and now `token`).
+   */
   async refresh() {
     const data = await this.request('refresh');
     this._setToken(data.token);
@@ -52,10 +89,16 @@ export class Membership extends Connection {
 
   // ----- what the subclass adds -----------------------------------------------------------
 
-  /** The membership ended (left, kicked, destroyed, refused); its state is cleared. */
+  /**
+   * The membership ended (left, kicked, destroyed, refused); its state is cleared.
+   * @returns {void}
+   */
   _onSessionEnded() {}
 
-  /** A re-attend after `expired_token` begins. */
+  /**
+   * A re-attend after `expired_token` begins.
+   * @returns {void}
+   */
   _onRenewing() {}
 
   // ----- the connection's hooks -----------------------------------------------------------
@@ -66,11 +109,15 @@ export class Membership extends Connection {
 
   // Re-attends with the stored token on a fresh socket. Transient failures close the
   // socket, which schedules another attempt; a refused token ends the session.
+  /**
+   * @param {boolean} automatic
+   * @returns {Promise<Attended>}
+   */
   async _rebind(automatic) {
     this._rebinding = true;
     try {
       const data = await this._request('re-attend', { token: this.token }, this.timeout);
-      this._attempt = 0;
+      this._backoff.reset();
       this._rebinding = false;
       this._bind(data);
       this._setOpen();
@@ -96,6 +143,11 @@ export class Membership extends Connection {
    * means the token ran out while the socket stayed open (the refresh timer did not fire:
    * a sleeping laptop, a throttled tab); the SDK re-attends with it, which the server
    * accepts for a grace period, and sends the event once more.
+   * @template {string} E
+   * @param {E} event The protocol event, e.g. `attendees` (docs/protocol.md, "Events").
+   * @param {object} [data] Its `data` (default `{}`).
+   * @param {RequestOptions} [options] `timeout`.
+   * @returns {Promise<Reply<E>>} The reply's `data` ({@link Replies}); rejects with a {@link SwitchboardError}: the `alert`'s code, `timeout` or `disconnected`.
    */
   async request(event, data = {}, options = {}) {
     const token = this.token;
@@ -112,6 +164,12 @@ export class Membership extends Connection {
    * For signals: like `request`, but not sent again after the re-attend (the call starts
    * over on `reattended`, which makes them stale).
    */
+  /**
+   * @template {string} E
+   * @param {E} event
+   * @param {object} data
+   * @returns {Promise<Reply<E>>}
+   */
   async _requestSignal(event, data) {
     const token = this.token;
     try {
@@ -122,11 +180,17 @@ export class Membership extends Connection {
     }
   }
 
+  /**
+   * @param {string} event
+   * @param {SwitchboardError} err
+   * @param {string | null} token
+   */
   _expired(event, err, token) {
     return err.code === 'expired_token' && !BINDING_EVENTS.has(event) && !!token;
   }
 
   // One re-attend, however many requests met the expired token.
+  /** @returns {Promise<void>} */
   _renew() {
     this._renewing ??= this._renewNow().finally(() => (this._renewing = null));
     return this._renewing;
@@ -140,14 +204,16 @@ export class Membership extends Connection {
 
   // ----- state --------------------------------------------------------------------------
 
+  /** @param {Created | Attended} data */
   _bind(data) {
     this.workspace = data.workspace;
     this.attendeeId = data.attendee.id;
-    const list = data.attendees ?? [data.attendee];
+    const list = /** @type {Partial<Attended>} */ (data).attendees ?? [data.attendee];
     this.members = new Map(list.map((a) => [a.id, { ...a }]));
     this._setToken(data.token);
   }
 
+  /** @param {string} token */
   _setToken(token) {
     this.token = token;
     const claims = decodeToken(token);
@@ -157,6 +223,7 @@ export class Membership extends Connection {
 
   // The lifetime (exp - iat) is measured on the server's clock, so a skewed local clock
   // does not matter: every token we hold was issued moments before we got it.
+  /** @param {TokenClaims | null} claims */
   _scheduleRefresh(claims) {
     clearTimeout(this._refreshTimer);
     if (!claims?.exp) return;
@@ -177,7 +244,7 @@ export class Membership extends Connection {
   }
 
   _endSession() {
-    const claims = this.token && decodeToken(this.token);
+    const claims = /** @type {TokenClaims | null} */ (this.token && decodeToken(this.token));
     const wid = claims?.wid ?? this.workspace?.id;
     if (wid) sessions.forget(wid);
     clearTimeout(this._refreshTimer);

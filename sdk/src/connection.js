@@ -1,36 +1,81 @@
 // One WebSocket to a Switchboard server that comes back by itself: requests with ids and
-// timeouts, replies matched by `re`, reconnects with backoff. What a new socket has to do
-// before it is usable (re-attend) and what pushes mean belong to the subclass, Switchboard.
+// timeouts, replies matched by `re`, reconnects when to try is up to reconnect.js. What a
+// new socket has to do before it is usable (re-attend) and what pushes mean belong to the
+// subclasses, Membership and Switchboard.
 
+import { Backoff } from './reconnect.js';
 import { SwitchboardError } from './session.js';
 
+/** @import { Attended, ConnectionStatus, Reply, RequestOptions, SwitchboardOptions } from './index.js' */
+
+/**
+ * A request waiting for its reply. `resolve` takes the reply's `data`: whatever JSON the
+ * server sent, which is the shape docs/protocol.md gives for the request's event.
+ * @typedef {object} Pending
+ * @property {(data: any) => void} resolve
+ * @property {(err: SwitchboardError) => void} reject
+ * @property {ReturnType<typeof setTimeout>} timer
+ */
+
+/**
+ * A request waiting for the connection (or the re-attend) before it is sent.
+ * @typedef {object} Waiter
+ * @property {() => void} resolve
+ * @property {(err: SwitchboardError) => void} reject
+ */
+
 const DEFAULT_TIMEOUT_MS = 10_000;
-const MIN_RECONNECT_MS = 500;
-const MAX_RECONNECT_MS = 30_000;
 
 // Close codes after which reconnecting would be wrong: replaced by a newer socket, kicked.
 const FINAL_CLOSE_CODES = new Set([4001, 4003]);
 
-function defaultUrl() {
-  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  return `${scheme}://${location.host}/ws`;
+/**
+ * The WebSocket URL of a server address: a ws(s) URL as it is; an http(s) address as the
+ * same server's `/ws` (its path, when it has one other than `/`, kept for a reverse proxy
+ * that serves Switchboard under a prefix, e.g. `https://example.com/signal` ->
+ * `wss://example.com/signal/ws`); none, this page's server.
+ * @param {string} [address]
+ * @returns {string}
+ */
+function webSocketUrl(address = globalThis.location?.origin) {
+  const url = new URL(address ?? '', globalThis.location?.href);
+  if (url.protocol === 'ws:' || url.protocol === 'wss:') return url.href;
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/ws`;
+  return url.href;
 }
 
+/**
+ * The socket and the requests of a {@link Switchboard} (its base class: use Switchboard).
+ */
 export class Connection extends EventTarget {
-  constructor(url = defaultUrl(), { timeout = DEFAULT_TIMEOUT_MS } = {}) {
+  /**
+   * Does not connect yet: the first request (or {@link connect}) does.
+   * @param {string} [url] The server: its WebSocket URL (`wss://example.com/ws`), or its http(s) address (`https://example.com`, meaning `wss://example.com/ws`). Default: this page's server (`wss://<host>/ws` on https pages, `ws://…` otherwise).
+   * @param {SwitchboardOptions} [options] `timeout`.
+   */
+  constructor(url, { timeout = DEFAULT_TIMEOUT_MS } = {}) {
     super();
-    this.url = url;
+    /** The server's WebSocket URL. */
+    this.url = webSocketUrl(url);
+    /** How long a request waits for its reply, in milliseconds. */
     this.timeout = timeout;
-    /** `idle` | `connecting` | `open` | `reconnecting` | `closed` */
+    /**
+     * `idle` | `connecting` | `open` | `reconnecting` | `closed` (see {@link ConnectionStatus}).
+     * @type {ConnectionStatus}
+     */
     this.status = 'idle';
 
+    /** @type {WebSocket | null} */
     this._ws = null;
+    /** @type {Promise<void> | null} */
     this._connecting = null;
     this._nextId = 1;
+    /** @type {Map<number, Pending>} */
     this._pending = new Map();
+    /** @type {Waiter[]} */
     this._waiters = [];
-    this._attempt = 0;
-    this._retryTimer = null;
+    this._backoff = new Backoff(() => this._reconnect());
     // True while a new socket is open but not usable yet (its re-attend is under way).
     this._rebinding = false;
     this._wasOpen = false;
@@ -44,7 +89,10 @@ export class Connection extends EventTarget {
 
   // ----- what the subclass decides ------------------------------------------------------
 
-  /** The socket closed (`wasOpen`: it was usable); called before deciding to reconnect. */
+  /**
+   * The socket closed (`wasOpen`: it was usable); called before deciding to reconnect.
+   * @type {(e: CloseEvent, state: {wasOpen: boolean}) => void}
+   */
   _onSocketClosed() {}
 
   /** Whether a lost connection should come back (Switchboard: while it holds a session). */
@@ -52,15 +100,24 @@ export class Connection extends EventTarget {
     return false;
   }
 
-  /** Makes a reconnected socket usable; Switchboard re-attends. */
+  /**
+   * Makes a reconnected socket usable; Switchboard re-attends.
+   * @type {(automatic: boolean) => Promise<Attended | void>}
+   */
   async _rebind() {}
 
-  /** A server push (a frame without `re`). */
+  /**
+   * A server push (a frame without `re`): its event and `data` (see docs/protocol.md).
+   * @type {(event: string, data: any) => void}
+   */
   _onPush() {}
 
   // ----- the socket ---------------------------------------------------------------------
 
-  /** Opens the WebSocket; resolves once it is open. Requests call it when needed. */
+  /**
+   * Opens the WebSocket; resolves once it is open. Requests call it when needed.
+   * @returns {Promise<void>} Rejects with a {@link SwitchboardError} `disconnected` when the socket closes before it opens.
+   */
   connect() {
     if (this._ws?.readyState === WebSocket.OPEN) return Promise.resolve();
     if (this._connecting) return this._connecting;
@@ -89,10 +146,13 @@ export class Connection extends EventTarget {
     return this._connecting;
   }
 
-  /** Closes the connection for good (no reconnect). */
+  /**
+   * Closes the connection for good (no reconnect). Requests waiting for the connection
+   * reject with `disconnected`. A Switchboard keeps its stored session, for a reload.
+   */
   close() {
     this._closedByUser = true;
-    clearTimeout(this._retryTimer);
+    this._backoff.cancel();
     this.status = 'closed';
     this._failWaiters(new SwitchboardError('disconnected', 'The connection was closed.'));
     this._ws?.close(1000);
@@ -106,12 +166,14 @@ export class Connection extends EventTarget {
     waiters.forEach((w) => w.resolve());
   }
 
+  /** @param {SwitchboardError} err */
   _failWaiters(err) {
     const waiters = this._waiters;
     this._waiters = [];
     waiters.forEach((w) => w.reject(err));
   }
 
+  /** @param {CloseEvent} e */
   _onClose(e) {
     for (const [id, p] of this._pending) {
       clearTimeout(p.timer);
@@ -134,26 +196,17 @@ export class Connection extends EventTarget {
     }
   }
 
-  // Exponential backoff with jitter, so that a restarted server is not hit by everyone at once.
   _scheduleReconnect() {
     this.status = 'reconnecting';
     this._rebinding = true;
-    const base = Math.min(MAX_RECONNECT_MS, MIN_RECONNECT_MS * 2 ** this._attempt);
-    const delay = Math.round(base / 2 + (Math.random() * base) / 2);
-    this._attempt += 1;
-    this._emit('reconnecting', { attempt: this._attempt, delay });
-    clearTimeout(this._retryTimer);
-    this._retryTimer = setTimeout(() => this._reconnect(), delay);
+    this._emit('reconnecting', this._backoff.schedule());
   }
 
   _retryNow() {
-    if (this.status !== 'reconnecting' || !this._retryTimer || this._connecting) return;
-    clearTimeout(this._retryTimer);
-    this._reconnect();
+    if (this.status === 'reconnecting' && !this._connecting) this._backoff.now();
   }
 
   async _reconnect() {
-    this._retryTimer = null;
     try {
       await this.connect();
     } catch {
@@ -166,18 +219,29 @@ export class Connection extends EventTarget {
 
   /**
    * Sends any protocol event and resolves to the reply's `data`; an `alert` rejects with a
-   * SwitchboardError. Waits for the connection (or a reconnection) first.
+   * SwitchboardError. Waits for the connection (or a reconnection) first. On a
+   * Switchboard, a member event answered `expired_token` is sent once more after the SDK
+   * re-attended (see docs/sdk.md).
+   * @template {string} E
+   * @param {E} event The protocol event, e.g. `attendees` (docs/protocol.md, "Events").
+   * @param {object} [data] Its `data` (default `{}`).
+   * @param {RequestOptions} [options] `timeout`.
+   * @returns {Promise<Reply<E>>} The reply's `data` ({@link Replies}); rejects with a {@link SwitchboardError}: the `alert`'s code, `timeout` or `disconnected`.
    */
   async request(event, data = {}, { timeout = this.timeout } = {}) {
     await this._whenOpen(timeout);
     return this._request(event, data, timeout);
   }
 
+  /**
+   * @param {number} timeout
+   * @returns {Promise<void>}
+   */
   _whenOpen(timeout) {
     if (this.status === 'open' && this._ws?.readyState === WebSocket.OPEN) return Promise.resolve();
     if (this.status === 'idle' || this.status === 'closed') return this.connect();
     return new Promise((resolve, reject) => {
-      const waiter = {};
+      const waiter = /** @type {Waiter} */ ({});
       const timer = setTimeout(() => {
         this._waiters = this._waiters.filter((w) => w !== waiter);
         reject(new SwitchboardError('timeout', 'Not connected to the server.'));
@@ -188,6 +252,13 @@ export class Connection extends EventTarget {
     });
   }
 
+  /**
+   * @template {string} E
+   * @param {E} event
+   * @param {object} data
+   * @param {number} timeout
+   * @returns {Promise<Reply<E>>}
+   */
   _request(event, data, timeout) {
     return new Promise((resolve, reject) => {
       const ws = this._ws;
@@ -205,6 +276,7 @@ export class Connection extends EventTarget {
     });
   }
 
+  /** @param {string} text */
   _onFrame(text) {
     let msg;
     try {
@@ -225,6 +297,10 @@ export class Connection extends EventTarget {
     this._onPush(msg.event, data);
   }
 
+  /**
+   * @param {string} type
+   * @param {object} [detail]
+   */
   _emit(type, detail = {}) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }

@@ -33,21 +33,51 @@ const EASE = 0.95;
 const FORGET_MS = 2_000;
 const EVERYONE = Symbol('everyone');
 
+/** @import { Empty } from './index.js' */
+
+/**
+ * A signal's data: `to` names its target; without it, it goes to everyone.
+ * @typedef {{to?: string} & Record<string, unknown>} SignalData
+ */
+
+/**
+ * A signal in the outbox. `lane`: its target, or EVERYONE.
+ * @typedef {object} Item
+ * @property {string} event
+ * @property {SignalData} data
+ * @property {string | typeof EVERYONE} lane
+ * @property {boolean} barrier
+ * @property {(reply: Empty) => void} resolve
+ * @property {(err: Error) => void} reject
+ * @property {boolean} sending
+ * @property {number} wave
+ * @property {boolean} [done]
+ */
+
 export class Outbox {
-  /** `send(event, data)` resolves to the reply's data or rejects with a SwitchboardError. */
+  /**
+   * `send(event, data)` resolves to the reply's data or rejects with a SwitchboardError.
+   * @param {(event: string, data: SignalData) => Promise<Empty>} send
+   */
   constructor(send) {
     this._send = send;
-    /** Signals not yet accepted or failed, in the order they were made. */
+    /** Signals not yet accepted or failed, in the order they were made. @type {Item[]} */
     this._items = [];
     this._gapMs = 0;
     this._nextAt = 0;
     this._lastRefusal = 0;
+    /** @type {ReturnType<typeof setTimeout> | null} */
     this._timer = null;
     // Counts the times the gap grew, so that signals sent together double it once.
     this._wave = 0;
   }
 
-  /** Queues a signal; resolves to its reply once the server accepted it. */
+  /**
+   * Queues a signal; resolves to its reply once the server accepted it.
+   * @param {string} event
+   * @param {SignalData} data
+   * @returns {Promise<Empty>}
+   */
   push(event, data) {
     const lane = data.to ?? EVERYONE;
     const barrier = event !== 'icecandidate' || lane === EVERYONE;
@@ -57,7 +87,10 @@ export class Outbox {
     });
   }
 
-  /** Rejects every queued signal with `err`: their connection is gone, they are stale. */
+  /**
+   * Rejects every queued signal with `err`: their connection is gone, they are stale.
+   * @param {Error} err
+   */
   flush(err) {
     const items = this._items;
     this._items = [];
@@ -71,7 +104,11 @@ export class Outbox {
     });
   }
 
-  /** Rejects the queued signals to `to` with `err` (it left or went offline: they are stale). */
+  /**
+   * Rejects the queued signals to `to` with `err` (it left or went offline: they are stale).
+   * @param {string} to
+   * @param {Error} err
+   */
   drop(to, err) {
     for (const item of this._items.filter((i) => i.lane === to && !i.sending)) {
       this._settle(item, () => item.reject(err));
@@ -98,11 +135,15 @@ export class Outbox {
   // The signals that may go now, in the order they were made. Per target: a barrier when
   // nothing made before it is left, a candidate when no barrier before it is left and the
   // window has room. Nothing past a signal to everyone, which goes only when it is first.
+  /** @returns {Item[]} */
   _ready() {
+    /** @typedef {{before: number, fenced: boolean, flying: number}} Lane */
+    /** @type {Map<Item['lane'], Lane>} */
     const lanes = new Map();
+    /** @param {Item['lane']} key */
     const lane = (key) => {
       if (!lanes.has(key)) lanes.set(key, { before: 0, fenced: false, flying: 0 });
-      return lanes.get(key);
+      return /** @type {Lane} */ (lanes.get(key));
     };
     for (const item of this._items) if (item.sending) lane(item.lane).flying += 1;
     const ready = [];
@@ -124,6 +165,7 @@ export class Outbox {
     return ready;
   }
 
+  /** @param {Item} item */
   async _attempt(item) {
     item.sending = true;
     item.wave = this._wave;
@@ -139,6 +181,10 @@ export class Outbox {
     this._pump();
   }
 
+  /**
+   * @param {Item} item
+   * @param {() => void} finish
+   */
   _settle(item, finish) {
     if (item.done) return; // flushed meanwhile
     item.done = true;
@@ -151,6 +197,7 @@ export class Outbox {
     return this._gapMs;
   }
 
+  /** @param {Item} item */
   _refused(item) {
     // Refusals of signals sent before the gap last grew say nothing new about the rate.
     if (item.wave === this._wave) {

@@ -10,19 +10,25 @@ const RETRY_MS = 15_000;
 // setTimeout's largest delay; a longer lifetime is refreshed in steps.
 const MAX_DELAY_MS = 2 ** 31 - 1;
 
+/** @import { IceServerList } from './index.js' */
+
 export class IceServers {
   /**
    * `fetch()` resolves to the `iceservers` reply (`{ice_servers, ttl}`); `onChange(list)`
    * is called with each new list, for the peer connections that exist already.
+   * @param {() => Promise<IceServerList>} fetch
+   * @param {(list: RTCIceServer[]) => void} onChange
    */
   constructor(fetch, onChange) {
     this._fetch = fetch;
     this._onChange = onChange;
-    /** The current RTCIceServer list. */
+    /** The current RTCIceServer list. @type {RTCIceServer[]} */
     this.list = [];
     this._expiresAt = 0;
     this._retryAt = 0;
+    /** @type {ReturnType<typeof setTimeout> | null} */
     this._timer = null;
+    /** @type {Promise<RTCIceServer[]> | null} */
     this._loading = null;
     this._stopped = false;
   }
@@ -64,6 +70,7 @@ export class IceServers {
     return this.list;
   }
 
+  /** @param {number} delayMs */
   _schedule(delayMs) {
     clearTimeout(this._timer);
     if (this._stopped) return;
