@@ -375,16 +375,23 @@ const ALLOWED: &str = "https://app.example.com";
 const FOREIGN: &str = "https://elsewhere.example.com";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sdk_and_iceservers_allow_the_allowed_origins_only() {
+async fn the_sdk_iceservers_and_invite_info_allow_the_allowed_origins_only() {
     let app = spawn_app_with(|c| c.server.allowed_origins = vec![ALLOWED.into()]).await;
     let owner = app.create_workspace(None).await;
     let bearer = format!("Bearer {}", owner.token);
-    let get_from = |origin: &'static str, path: &'static str| {
+    let get_from = |origin: &'static str, path: &str| {
         let headers = [("Origin", origin), ("Authorization", bearer.as_str())];
-        let url = app.http_url.clone();
-        async move { request(&url, reqwest::Method::GET, path, &headers).await }
+        let (url, path) = (app.http_url.clone(), path.to_owned());
+        async move { request(&url, reqwest::Method::GET, &path, &headers).await }
     };
-    for path in ["/switchboard.js", "/sdk/membership.js", "/iceservers"] {
+    let invite = owner.workspace["invite"].as_str().unwrap();
+    let invite_info = format!("/invite-info?invite={invite}");
+    for path in [
+        "/switchboard.js",
+        "/sdk/membership.js",
+        "/iceservers",
+        &invite_info,
+    ] {
         let allowed = get_from(ALLOWED, path).await;
         assert_eq!(allowed.status(), StatusCode::OK, "{path}");
         let reflected = header(&allowed, "access-control-allow-origin");

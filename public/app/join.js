@@ -1,5 +1,5 @@
 // The join page: where the invite leads, asked of the server before the form is filled
-// (GET /invite-info: the workspace's name, whether it asks for a PIN, or why the link
+// (`sb.inviteInfo`, GET /invite-info: the workspace's name, whether it asks for a PIN, or why the link
 // leads nowhere), then joining with it. Names are inserted as text, never as HTML.
 
 import { $, app, describe, say, sb, withButton } from './shared.js';
@@ -27,14 +27,13 @@ export async function openJoinPage() {
   else showForm(info);
 }
 
-// The invite's look-up: its 200 body, or the error body ({code, message}). A failure that
-// says nothing about the invite (no answer, a proxy's page) is `{code: 'unknown'}`.
+// The invite's look-up: where it leads, or why not (`{code, message}`). A failure that
+// says nothing about the invite (no answer, a proxy's page) has a code not in DEAD.
 async function lookUp(invite) {
   try {
-    const res = await fetch(`/invite-info?invite=${encodeURIComponent(invite)}`, { cache: 'no-store' });
-    return await res.json();
-  } catch {
-    return { code: 'unknown' };
+    return await sb.inviteInfo(invite);
+  } catch (err) {
+    return { code: err.code, message: err.message };
   }
 }
 

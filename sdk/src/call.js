@@ -7,6 +7,7 @@ import { compact } from './session.js';
 /**
  * @import { CallEventMap, CallOptions, CallPeer, DataChannelData, Empty, SwitchboardEventMap } from './index.js'
  * @import { Switchboard } from './switchboard.js'
+ * @import { Signal } from './signals.js'
  */
 
 /**
@@ -17,6 +18,7 @@ import { compact } from './session.js';
  * @property {string | null} remoteSession The SDP session id of their connection.
  * @property {RTCIceCandidateInit[]} candidates Candidates that came before their description.
  * @property {ReturnType<typeof setTimeout> | null} restartTimer The ICE restart after a `disconnected` grace.
+ * @property {ReturnType<typeof setTimeout> | null} startTimer The check that ICE began after the negotiation.
  */
 /** @typedef {CallPeer & PeerState} Peer */
 
@@ -27,6 +29,8 @@ import { compact } from './session.js';
 
 // A peer connection stuck in `disconnected` this long gets an ICE restart.
 const DISCONNECTED_GRACE_MS = 4_000;
+// A negotiated connection whose ICE has not begun (still `new`) this long is made anew.
+const ICE_START_GRACE_MS = 5_000;
 
 // The session id of an SDP's `o=` line: it changes only when the remote side made a new
 // RTCPeerConnection (e.g. it reloaded), so a different one means our connection is stale.
@@ -123,7 +127,13 @@ export class Call extends EventTarget {
     const inbox = this._inbox;
     this._inbox = [];
     inbox.forEach(({ event, data }) => this._onSignal(event, data));
-    await this._connectAll();
+    // Members whose offer is waiting get our answer, not an offer of ours as well: two
+    // offers crossing make one side roll its own back, and Chromium's ICE gathering
+    // sometimes never resumes after a rollback, leaving that connection `new` for good.
+    /** @param {Signal} signal */
+    const isOffer = ({ event, data }) => event === 'ring' || (event === 'negotiation' && /** @type {RTCSessionDescriptionInit | undefined} */ (data.description)?.type === 'offer');
+    const offering = inbox.filter(isOffer);
+    await this._connectAll(new Set(offering.map(({ data }) => data.from)));
     this._publishState();
   }
 
@@ -271,11 +281,12 @@ export class Call extends EventTarget {
     if (peer && peer.pc.connectionState !== 'connected') this._closePeer(id);
   }
 
-  async _connectAll() {
+  /** @param {Set<string>} [answering] Members not to offer to: their offer is being answered. */
+  async _connectAll(answering = new Set()) {
     await this._ice.fresh();
     if (this.closed) return;
     for (const member of this.sb.members.values()) {
-      if (member.id !== this.sb.attendeeId && member.online) this._peer(member.id);
+      if (member.id !== this.sb.attendeeId && member.online && !answering.has(member.id)) this._peer(member.id);
     }
   }
 
@@ -336,6 +347,7 @@ export class Call extends EventTarget {
       remoteSession: null,
       candidates: [],
       restartTimer: null,
+      startTimer: null,
       channel: null,
     };
     this.peers.set(id, peer);
@@ -430,6 +442,7 @@ export class Call extends EventTarget {
     this.peers.delete(id);
     this._chains.delete(id);
     clearTimeout(peer.restartTimer);
+    clearTimeout(peer.startTimer);
     peer.pc.close();
     this._emit('peer-state', { attendeeId: id, state: 'closed' });
   }
@@ -523,6 +536,24 @@ export class Call extends EventTarget {
       const answer = ringCall === undefined ? this.sb.negotiation(from, pc.localDescription) : this.sb.answer(from, ringCall, pc.localDescription);
       answer.catch(() => {});
     }
+    this._watchIceStart(peer);
+  }
+
+  // Two offers crossing make the polite side roll its own back; rolled back before it
+  // gathered a candidate, Chromium's gathering can stall for good (seen in about one in
+  // four such crossings), and an ICE restart on that connection does not revive it. So
+  // once the negotiation is done, a connection whose ICE never began is replaced: by the
+  // impolite side only, so that the two replacements do not cross in turn. The other
+  // side sees the new SDP session and replaces its own (see _onDescription).
+  /** @param {Peer} peer */
+  _watchIceStart(peer) {
+    clearTimeout(peer.startTimer);
+    if (peer.polite) return;
+    peer.startTimer = setTimeout(() => {
+      if (this.peers.get(peer.id) !== peer || peer.pc.connectionState !== 'new' || peer.pc.signalingState !== 'stable') return;
+      this._closePeer(peer.id);
+      this._peer(peer.id);
+    }, ICE_START_GRACE_MS);
   }
 
   /**

@@ -298,6 +298,34 @@ export class Connection extends EventTarget {
   }
 
   /**
+   * The server's http(s) URL of `path`, beside its WebSocket endpoint (same host, and the
+   * prefix a reverse proxy serves it under).
+   * @param {string} path
+   * @returns {URL}
+   */
+  _httpUrl(path) {
+    const url = new URL(this.url);
+    url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+    url.pathname = url.pathname.replace(/\/ws$/, '') + path;
+    url.search = '';
+    return url;
+  }
+
+  /**
+   * An HTTP GET to the server, within `timeout`; fails as requests do.
+   * @param {URL} url
+   * @returns {Promise<Response>}
+   */
+  async _fetch(url) {
+    try {
+      return await fetch(url, { cache: 'no-store', signal: AbortSignal.timeout(this.timeout) });
+    } catch (err) {
+      if (err.name === 'TimeoutError') throw new SwitchboardError('timeout', `No answer from ${url.pathname} within ${this.timeout} ms.`);
+      throw new SwitchboardError('disconnected', 'Could not reach the server.');
+    }
+  }
+
+  /**
    * @param {string} type
    * @param {object} [detail]
    */

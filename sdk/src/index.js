@@ -105,6 +105,15 @@ export { SwitchboardError, decodeToken, sessions } from './session.js';
  */
 
 /**
+ * Where an invite leads, as `GET /invite-info` tells it ({@link Switchboard.inviteInfo}):
+ * what a join page shows before its form is filled.
+ * @typedef {object} InviteInfo
+ * @property {string} workspace_id The workspace's id.
+ * @property {string} name The workspace's display name.
+ * @property {boolean} pin_required Whether `attend` will ask for a PIN.
+ */
+
+/**
  * The reply to `refresh` ({@link Switchboard.refresh}).
  * @typedef {object} Refreshed
  * @property {string} token The new session token, for the same membership.

@@ -1,31 +1,22 @@
 // The workspace a Switchboard connection is bound to, as the server's pushes keep it: the
-// members and their presence and mic/cam state, the invite and PIN, the owner's moderation,
-// and the signals of a call, sent through the outbox and routed to the running Call.
+// members and their presence and mic/cam state, the invite and PIN, and the owner's
+// moderation. The call signals are signals.js's.
 
 import { Call } from './call.js';
-import { Membership } from './membership.js';
-import { Outbox } from './outbox.js';
+import { Signaling } from './signals.js';
 import { SwitchboardError, compact, decodeToken, sessions } from './session.js';
 
 /**
- * @import { AttendOptions, Attended, Attendee, CallOptions, Created, CreateOptions, Destroyed, Empty,
+ * @import { AttendOptions, Attended, Attendee, CallOptions, Created, CreateOptions, Destroyed, Empty, InviteInfo,
  *   InviteRotated, Kicked, KickOptions, MediaState, PinSet, SwitchboardEventMap, SwitchboardOptions, Workspace } from './index.js'
  */
-
-/**
- * A signal for the call: `ring`, `negotiation` or `icecandidate` and its pushed `data`.
- * @typedef {{event: string, data: {from: string} & Record<string, unknown>}} Signal
- */
-
-// Signals that arrive before a call is running are kept (bounded) for it.
-const MAX_QUEUED_SIGNALS = 500;
 
 /**
  * One connection to a Switchboard server and, once bound, one membership of a workspace.
  * Events are CustomEvents whose `detail` is the protocol's `data` (see docs/sdk.md and
  * {@link SwitchboardEventMap}). Requests reject with a {@link SwitchboardError}.
  */
-export class Switchboard extends Membership {
+export class Switchboard extends Signaling {
   /**
    * Does not connect yet: the first request (or {@link connect}) does.
    * @param {string} [url] The server: its WebSocket URL (`wss://example.com/ws`), or its http(s) address (`https://example.com`, meaning `wss://example.com/ws`). Default: this page's server (`wss://<host>/ws` on https pages, `ws://…` otherwise).
@@ -33,14 +24,6 @@ export class Switchboard extends Membership {
    */
   constructor(url, options) {
     super(url, options);
-    // The running call: it gets the call signals, and ends with the membership.
-    /** @type {Call | null} */
-    this._call = null;
-    /** @type {Signal[]} */
-    this._queuedSignals = [];
-    // Outgoing signals: never lost (sent again when the server refuses them for the rate),
-    // and no ICE candidate crosses the description it belongs to (see sdk/outbox.js).
-    this._outbox = new Outbox((event, data) => this._requestSignal(event, data));
   }
 
   // ----- events -------------------------------------------------------------------------
@@ -77,20 +60,9 @@ export class Switchboard extends Membership {
    * @param {CloseEvent} e
    * @param {{wasOpen: boolean}} state
    */
-  _onSocketClosed(e, { wasOpen }) {
-    // Signals made on a lost connection are stale: the peers they were for start over.
-    if (wasOpen) this._outbox.flush(new SwitchboardError('disconnected', 'The connection to the server was lost.'));
+  _onSocketClosed(e, state) {
+    super._onSocketClosed(e, state);
     if (e.code === 4003) this._onKicked(this.attendeeId);
-  }
-
-  _onRenewing() {
-    this._outbox.flush(new SwitchboardError('expired_token', 'The session expired: the call starts over.'));
-  }
-
-  _onSessionEnded() {
-    this._call?.close();
-    this._queuedSignals = [];
-    this._outbox.flush(new SwitchboardError('not_attending', 'The membership has ended.'));
   }
 
   // ----- membership -------------------------------------------------------------------
@@ -122,6 +94,23 @@ export class Switchboard extends Membership {
     const data = await this.request('attend', compact({ invite, pin: pin || undefined, name }));
     this._bind(data);
     return data;
+  }
+
+  /**
+   * Looks up where an invite leads before attending (`GET /invite-info`, over HTTP; no
+   * socket needed): the workspace's name and whether `attend` will ask for a PIN. Joins
+   * nothing and checks no PIN. Works from another origin that `allowed_origins` admits.
+   * @param {string} invite An invite token.
+   * @returns {Promise<InviteInfo>} `{workspace_id, name, pin_required}`. Rejects with `invalid_token` (bogus, or rotated away), `expired_token`, `workspace_not_found`, `forbidden` (this address is banned there), `rate_limited`, `bad_request`; `disconnected` when the server cannot be reached, `timeout` after `timeout` ms, `unavailable` when the answer is not Switchboard's (a proxy's error page).
+   */
+  async inviteInfo(invite) {
+    const url = this._httpUrl('/invite-info');
+    url.searchParams.set('invite', invite);
+    const response = await this._fetch(url);
+    const body = await response.json().catch(() => null);
+    if (response.ok && body) return body;
+    if (typeof body?.code === 'string') throw new SwitchboardError(body.code, body.message);
+    throw new SwitchboardError('unavailable', `The invite look-up was answered with HTTP ${response.status}.`);
   }
 
   /**
@@ -263,72 +252,6 @@ export class Switchboard extends Membership {
     return data.ice_servers;
   }
 
-  // ----- signals: each resolves once the server relayed it (`sent`). Descriptions keep
-  // their order per target, candidates between them are pipelined, and every signal is sent
-  // again when refused with `rate_limited` (see sdk/outbox.js).
-
-  /**
-   * Sends a call offer in the webRTCWorkspaces style (docs/compat.md).
-   * @param {string} to The attendee id to ring.
-   * @param {string} call A call id (1 to 64 characters).
-   * @param {RTCSessionDescriptionInit | null} sdp The offer (passed through untouched).
-   * @returns {Promise<Empty>} `{}` once relayed. Rejects with `peer_offline`, `unknown_attendee`, `bad_request` (`to` is the sender), or `disconnected` / `expired_token` / `not_attending` when the connection or membership it was for is gone.
-   */
-  ring(to, call, sdp) {
-    return this._outbox.push('ring', { to, call, sdp });
-  }
-
-  /**
-   * Answers a `ring`.
-   * @param {string} to The attendee id that rang.
-   * @param {string} call The call id of the ring.
-   * @param {RTCSessionDescriptionInit | null} sdp The answer (passed through untouched).
-   * @returns {Promise<Empty>} `{}` once relayed; rejects as {@link ring} does.
-   */
-  answer(to, call, sdp) {
-    return this._outbox.push('answer', { to, call, sdp });
-  }
-
-  /**
-   * Tells a member who rang that we are in another call.
-   * @param {string} to The attendee id that rang.
-   * @param {string} call The call id of the ring.
-   * @returns {Promise<Empty>} `{}` once relayed; rejects as {@link ring} does.
-   */
-  busy(to, call) {
-    return this._outbox.push('busy', { to, call });
-  }
-
-  /**
-   * Hangs up: to one member, or to every online member.
-   * @param {string} call The call id.
-   * @param {string} [to] An attendee id; default: every online member.
-   * @returns {Promise<Empty>} `{}` once relayed; rejects as {@link ring} does.
-   */
-  hangup(call, to) {
-    return this._outbox.push('hangup', compact({ call, to }));
-  }
-
-  /**
-   * Sends an ICE candidate to a member.
-   * @param {string} to The attendee id.
-   * @param {RTCIceCandidateInit} candidate The candidate (`RTCIceCandidate.toJSON()`), passed through untouched.
-   * @returns {Promise<Empty>} `{}` once relayed; rejects as {@link ring} does.
-   */
-  iceCandidate(to, candidate) {
-    return this._outbox.push('icecandidate', { to, candidate });
-  }
-
-  /**
-   * Sends an offer or answer of perfect negotiation to a member.
-   * @param {string} to The attendee id.
-   * @param {RTCSessionDescriptionInit | null} description The description (passed through untouched).
-   * @returns {Promise<Empty>} `{}` once relayed; rejects as {@link ring} does.
-   */
-  negotiation(to, description) {
-    return this._outbox.push('negotiation', { to, description });
-  }
-
   /**
    * Starts a mesh call with every other online member. Returns the Call at once, so that
    * listeners are attached before any stream arrives; `call.ready` resolves once it runs.
@@ -423,48 +346,5 @@ export class Switchboard extends Membership {
     if (!this.workspace) return;
     Object.assign(this.workspace, change);
     this._emit('workspace', { workspace: this.workspace });
-  }
-
-  // Offers can arrive before the app has started its call (it may still be waiting for the
-  // camera); they are kept for the call instead of being lost.
-  /**
-   * @param {string} event
-   * @param {Signal['data']} data
-   */
-  _routeSignal(event, data) {
-    if (this._call) {
-      this._call._onSignal(event, data);
-      return;
-    }
-    this._queuedSignals.push({ event, data });
-    if (this._queuedSignals.length > MAX_QUEUED_SIGNALS) this._queuedSignals.shift();
-  }
-
-  // A member who left, went offline or hung up: the signals from them that wait for a
-  // call, and ours to them still in the outbox, were for a connection that is gone.
-  /** @param {string} id */
-  _dropSignals(id) {
-    this._queuedSignals = this._queuedSignals.filter((s) => s.data.from !== id);
-    this._outbox.drop(id, new SwitchboardError('peer_offline', 'That member left, went offline or hung up.'));
-  }
-
-  /**
-   * A new call takes the call signals over from any earlier one.
-   * @param {Call} call
-   * @returns {Signal[]} The signals queued until now, for it.
-   */
-  _attachCall(call) {
-    this._call = call;
-    const queued = this._queuedSignals;
-    this._queuedSignals = [];
-    return queued;
-  }
-
-  /**
-   * A call that closes stops getting signals, unless a newer one has them already.
-   * @param {Call} call
-   */
-  _detachCall(call) {
-    if (this._call === call) this._call = null;
   }
 }

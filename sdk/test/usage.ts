@@ -15,6 +15,7 @@ import type {
   DataChannelOptions,
   Empty,
   ErrorCode,
+  InviteInfo,
   Reply,
   Role,
   StoredSession,
@@ -62,6 +63,13 @@ async function membership(sb: Switchboard): Promise<void> {
   attendeeFields(created.attendee);
   const token: string = created.token;
   await sb.create();
+
+  const info = await sb.inviteInfo(created.workspace.invite);
+  assertType<Equal<typeof info, InviteInfo>>();
+  const needsPin: boolean = info.pin_required;
+  show(info.workspace_id, info.name, needsPin);
+  // @ts-expect-error: the field is `pin_required`
+  show(info.pinRequired);
 
   const attended = await sb.attend({ invite: created.workspace.invite, pin: '4711', name: 'Bob' });
   assertType<Equal<typeof attended, Attended>>();

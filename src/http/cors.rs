@@ -5,7 +5,7 @@
 //!
 //! Used by the Engine.IO endpoint (its polling requests, with credentials) and by
 //! [`shared`], the middleware for what an app on another origin loads over plain HTTP:
-//! the SDK's files and `GET /iceservers`.
+//! the SDK's files, `GET /iceservers` and `GET /invite-info`.
 
 use super::AppState;
 use actix_web::body::{EitherBody, MessageBody};
@@ -79,10 +79,11 @@ impl Cors {
     }
 }
 
-/// Whether a page of another origin may load `path` (given CORS): the SDK's files, and
-/// the ICE servers, which such a page asks for with the member's session token.
+/// Whether a page of another origin may load `path` (given CORS): the SDK's files, the
+/// ICE servers, which such a page asks for with the member's session token, and the
+/// invite look-up of its join page (public, like the invite it is given).
 fn is_shared(path: &str) -> bool {
-    path == "/iceservers" || super::sdk::serves(path)
+    matches!(path, "/iceservers" | "/invite-info") || super::sdk::serves(path)
 }
 
 /// Middleware (for `actix_web::middleware::from_fn`): CORS for [`is_shared`] paths, a

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 /// The SDK's files: the path each is served at, and its content. The modules are the
 /// npm package's sources (`sdk/src/`), as they are; `/switchboard.js`, the address apps
 /// have always imported, re-exports the package's entry point.
-const FILES: [(&str, &str); 10] = [
+const FILES: [(&str, &str); 11] = [
     ("/switchboard.js", "export * from './sdk/index.js';\n"),
     ("/sdk/call.js", include_str!("../../sdk/src/call.js")),
     (
@@ -35,6 +35,7 @@ const FILES: [(&str, &str); 10] = [
         include_str!("../../sdk/src/reconnect.js"),
     ),
     ("/sdk/session.js", include_str!("../../sdk/src/session.js")),
+    ("/sdk/signals.js", include_str!("../../sdk/src/signals.js")),
     (
         "/sdk/switchboard.js",
         include_str!("../../sdk/src/switchboard.js"),

@@ -112,6 +112,13 @@ async function waitForRemoteVideo(page) {
 }
 
 /** Types `text` into the chat and sends it, once the page has someone to send it to. */
+/** Counts the WebSockets the page opens, in `.opened`, from now on. */
+function countWebSockets(page) {
+  const count = { opened: 0 };
+  page.on('websocket', () => (count.opened += 1));
+  return count;
+}
+
 async function chat(page, text) {
   await page.locator('#chat-send:enabled').waitFor({ timeout: h.MEDIA_TIMEOUT });
   await page.locator('#chat-input').fill(text);
@@ -223,14 +230,41 @@ describe('switchboard-sdk as an npm package, in the Vite example app', { concurr
     });
   });
 
+  it('asks for the PIN a link leads to, before joining with it', { timeout: 5 * h.MEDIA_TIMEOUT }, async (t) => {
+    await serveApp();
+    await withAppPages(t, async (open) => {
+      const alice = await open('alice');
+      await alice.goto(`/?server=${encodeURIComponent(server.url)}`);
+      await alice.locator('#name').fill('Alice');
+      await alice.locator('#create-pin').fill('4711');
+      await alice.locator('#create').click();
+      const linkEl = alice.locator('#invite-link');
+      await linkEl.waitFor({ state: 'visible', timeout: h.UI_TIMEOUT });
+
+      const guest = await open('guest');
+      const sockets = countWebSockets(guest);
+      await guest.goto(await linkEl.getAttribute('href'));
+      await guest.locator('#join-pin').waitFor({ state: 'visible', timeout: h.UI_TIMEOUT });
+      assert.equal(await guest.locator('#joining').textContent(), 'Joining “Video call”');
+      assert.equal(sockets.opened, 0, 'nothing joined before the PIN');
+      await guest.locator('#join-pin').fill('4711');
+      await guest.locator('#join-submit').click();
+      await Promise.all([waitForRemoteVideo(alice), waitForRemoteVideo(guest)]);
+      await h.waitForStatus(guest, /^In a call with Alice\.$/);
+    });
+  });
+
   it("shows the server's error code for an invite that leads nowhere", { timeout: 3 * h.UI_TIMEOUT }, async (t) => {
     await serveApp();
     await withAppPages(t, async (open) => {
       const page = await open('stranger');
+      const sockets = countWebSockets(page);
       await page.goto(`/?server=${encodeURIComponent(server.url)}&invite=not-a-token`);
       await h.waitForStatus(page, /^invalid_token: ./);
       assert.ok(await page.locator('#join-submit').isEnabled(), 'the join form can be tried again');
       assert.ok(await page.locator('#call').isHidden(), 'no call');
+      // The invite look-up (another origin's GET /invite-info) told, before any attend.
+      assert.equal(sockets.opened, 0, 'no WebSocket was opened');
     });
   });
 });

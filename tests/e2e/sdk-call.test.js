@@ -1,7 +1,8 @@
 'use strict';
 // The SDK's call helper as an app drives it, without the demo app: the server given by its
 // http address, the data channel (also with options that leave the defaults `undefined`),
-// a call replaced by a newer one, and a call that ends with the member's own `leave()`.
+// a call replaced by a newer one, two calls started at the same moment, and a call that
+// ends with the member's own `leave()`.
 // Run: `cd tests/e2e && node --test sdk-call.test.js`.
 
 const { describe, it, before, after } = require('node:test');
@@ -96,6 +97,25 @@ describe('the SDK call helper', { concurrency: false }, () => {
       const adaId = await ada.evaluate(async (invite) => (await sb.attend({ invite, name: 'ada' })).attendee.id, invite);
       await startCall(ada, 'call');
       await connectedTo(bob, 'second', adaId);
+    });
+  });
+
+  // Both start at once: their offers cross, and the polite side rolls its own back. In
+  // about one such crossing in four, Chromium then never gathers a candidate on that
+  // connection; the impolite side replaces it (after 5 s), and both connect.
+  it('connects two members who start their calls at the same moment', { timeout: 240_000 }, async (t) => {
+    const ROUNDS = 8;
+    await withSdkPages(t, browser, server.url, async (open) => {
+      for (let round = 0; round < ROUNDS; round += 1) {
+        const [ada, bob] = [await open(`ada${round}`), await open(`bob${round}`)];
+        const [adaId, bobId] = await gather([ada, bob]);
+        // One after the other, with nothing awaited between: Bob's call starts before
+        // Ada's offer reaches him.
+        await startCall(ada, 'call');
+        await startCall(bob, 'call');
+        await Promise.all([connectedTo(ada, 'call', bobId), connectedTo(bob, 'call', adaId)]);
+        for (const page of [ada, bob]) await page.context().close();
+      }
     });
   });
 

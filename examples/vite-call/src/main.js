@@ -1,6 +1,7 @@
 // A two-person video call with a text chat on the switchboard-sdk package. "Create" makes
-// a workspace and shows a link to share; opening that link (`?invite=TOKEN`) joins it and
-// the call starts by itself. `?server=http://host:port` picks the Switchboard server.
+// a workspace (with a PIN, if one is typed) and shows a link to share; opening that link
+// (`?invite=TOKEN`) joins it, after asking for the PIN when there is one, and the call
+// starts by itself. `?server=http://host:port` picks the Switchboard server.
 
 import { Switchboard, SwitchboardError } from 'switchboard-sdk';
 
@@ -142,19 +143,36 @@ function inviteFrom(text) {
 $('server').textContent = server;
 $('chat-send').disabled = true;
 $('chat-form').addEventListener('submit', sendChat);
-$('create').addEventListener('click', () => enter((name) => sb.create({ name: 'Video call', attendeeName: name })));
+$('create').addEventListener('click', () => {
+  const pin = $('create-pin').value; // empty: no PIN
+  enter((name) => sb.create({ name: 'Video call', attendeeName: name, pin }));
+});
 $('join-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const invite = inviteFrom($('join-invite').value.trim());
-  enter((name) => sb.attend({ invite, name }));
+  const pin = $('join-pin').value;
+  enter((name) => sb.attend({ invite, name, pin }));
 });
 
 // Closing the tab would leave the others' connection to time out (seconds); a hangup
 // tells them at once.
 addEventListener('pagehide', () => call?.hangup());
 
-// Opened from a shared link: join at once.
-if (params.has('invite')) {
-  $('join-invite').value = params.get('invite');
-  $('join-form').requestSubmit();
+// Opened from a shared link: where it leads is asked first (GET /invite-info, which the
+// server answers this origin when its allowed_origins admit it). A live invite joins at
+// once, or once the PIN is typed when the workspace has one; a dead one says why.
+async function openLink(invite) {
+  $('join-invite').value = invite;
+  try {
+    const info = await sb.inviteInfo(invite);
+    $('joining').textContent = `Joining “${info.name}”`;
+    $('joining').hidden = false;
+    $('join-pin-field').hidden = !info.pin_required;
+    if (!info.pin_required) $('join-form').requestSubmit();
+    else setStatus('This call has a PIN: the person who invited you has it.');
+  } catch (err) {
+    showError(err); // the form stays, for another link
+  }
 }
+
+if (params.has('invite')) openLink(params.get('invite'));
