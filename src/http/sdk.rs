@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 /// The SDK's files: the path each is served at, and its content. The modules are the
 /// npm package's sources (`sdk/src/`), as they are; `/switchboard.js`, the address apps
 /// have always imported, re-exports the package's entry point.
-const FILES: [(&str, &str); 11] = [
+const FILES: [(&str, &str); 12] = [
     ("/switchboard.js", "export * from './sdk/index.js';\n"),
     ("/sdk/call.js", include_str!("../../sdk/src/call.js")),
     (
@@ -29,6 +29,7 @@ const FILES: [(&str, &str); 11] = [
         "/sdk/membership.js",
         include_str!("../../sdk/src/membership.js"),
     ),
+    ("/sdk/mesh.js", include_str!("../../sdk/src/mesh.js")),
     ("/sdk/outbox.js", include_str!("../../sdk/src/outbox.js")),
     (
         "/sdk/reconnect.js",
