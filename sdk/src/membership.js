@@ -14,6 +14,8 @@ const REFRESH_RETRY_MS = 30_000;
 
 // Errors saying that a session token will never work again.
 const SESSION_GONE = new Set(['invalid_token', 'expired_token', 'workspace_not_found']);
+// The close code of a socket whose membership a newer socket took over.
+const REPLACED = 4001;
 // Requests that bind a socket: an `expired_token` answer is about the token they carry.
 const BINDING_EVENTS = new Set(['create', 'attend', 're-attend']);
 
@@ -105,6 +107,18 @@ export class Membership extends Connection {
 
   _wantsReconnect() {
     return !!this.token;
+  }
+
+  // Close 4001: a newer socket (another tab with a copy of this tab's session) took the
+  // membership over. It is that socket's now, so this object lets go of it: no token
+  // refresh, no call, no reconnect that would take it back. The stored session stays,
+  // for an explicit `reAttend()`.
+  /**
+   * @param {CloseEvent} e
+   * @param {{wasOpen: boolean}} state
+   */
+  _onSocketClosed(e, state) {
+    if (e.code === REPLACED && this.token) this._endSession({ forget: false });
   }
 
   // Re-attends with the stored token on a fresh socket. Transient failures close the
@@ -243,10 +257,11 @@ export class Membership extends Connection {
     }
   }
 
-  _endSession() {
+  /** @param {{forget?: boolean}} [options] `forget`: the stored session too (default). */
+  _endSession({ forget = true } = {}) {
     const claims = /** @type {TokenClaims | null} */ (this.token && decodeToken(this.token));
     const wid = claims?.wid ?? this.workspace?.id;
-    if (wid) sessions.forget(wid);
+    if (wid && forget) sessions.forget(wid);
     clearTimeout(this._refreshTimer);
     this.token = null;
     this.workspace = null;

@@ -110,6 +110,7 @@ export class Signaling extends Membership {
    * @param {{wasOpen: boolean}} state
    */
   _onSocketClosed(e, { wasOpen }) {
+    super._onSocketClosed(e, { wasOpen });
     // Signals made on a lost connection are stale: the peers they were for start over.
     if (wasOpen) this._outbox.flush(new SwitchboardError('disconnected', 'The connection to the server was lost.'));
   }

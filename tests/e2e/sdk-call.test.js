@@ -1,8 +1,8 @@
 'use strict';
 // The SDK's call helper as an app drives it, without the demo app: the server given by its
 // http address, the data channel (also with options that leave the defaults `undefined`),
-// a call replaced by a newer one, two calls started at the same moment, and a call that
-// ends with the member's own `leave()`.
+// a call replaced by a newer one, two calls started at the same moment, a membership
+// another tab took over, and a call that ends with the member's own `leave()`.
 // Run: `cd tests/e2e && node --test sdk-call.test.js`.
 
 const { describe, it, before, after } = require('node:test');
@@ -116,6 +116,30 @@ describe('the SDK call helper', { concurrency: false }, () => {
         await Promise.all([connectedTo(ada, 'call', bobId), connectedTo(bob, 'call', adaId)]);
         for (const page of [ada, bob]) await page.context().close();
       }
+    });
+  });
+
+  it('lets go of a membership another tab took over: the call closes, nothing takes it back', { timeout: 90_000 }, async (t) => {
+    await withSdkPages(t, browser, server.url, async (open) => {
+      const [ada, bob] = [await open('ada'), await open('bob')];
+      const [adaId, bobId] = await gather([ada, bob]);
+      await startCall(ada, 'call');
+      await startCall(bob, 'call');
+      await connectedTo(bob, 'call', adaId);
+      // A second tab of Bob's, with a copy of his session (as a duplicated tab has).
+      const token = await bob.evaluate(() => sb.token);
+      const tab = await open('bob-tab');
+      await tab.evaluate((token) => sb.reAttend(token), token);
+      await h.eventually(
+        () => bob.evaluate(() => ({ status: sb.status, token: sb.token, closed: window.seen.call.closed })),
+        (s) => s.status === 'idle' && s.token === null && s.closed,
+        { message: "bob's first tab to let go of the membership and close its call" },
+      );
+      // The stored session stays, and the new tab keeps the membership.
+      assert.equal(await bob.evaluate(() => SB.sessions.last()?.token), token);
+      const members = await ada.evaluate(() => sb.attendees());
+      assert.deepEqual(members.filter((m) => m.id === bobId).map((m) => m.online), [true]);
+      assert.equal(await tab.evaluate(() => sb.status), 'open');
     });
   });
 
