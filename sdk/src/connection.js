@@ -81,10 +81,10 @@ export class Connection extends EventTarget {
     this._wasOpen = false;
     this._closedByUser = false;
 
-    if (typeof window !== 'undefined') {
-      // Coming back online is a better moment to retry than the backoff timer's.
-      window.addEventListener('online', () => this._retryNow());
-    }
+    // Coming back online is a better moment to retry than the backoff timer's. `close()`
+    // removes the listener, which would otherwise keep this object alive with the page.
+    this._listening = new AbortController();
+    globalThis.addEventListener?.('online', () => this._retryNow(), { signal: this._listening.signal });
   }
 
   // ----- what the subclass decides ------------------------------------------------------
@@ -153,9 +153,23 @@ export class Connection extends EventTarget {
   close() {
     this._closedByUser = true;
     this._backoff.cancel();
+    this._listening.abort();
     this.status = 'closed';
     this._failWaiters(new SwitchboardError('disconnected', 'The connection was closed.'));
     this._ws?.close(1000);
+  }
+
+  // A server (or a network) that swallows the handshake would keep the request waiting
+  // for as long as the browser does, minutes: a request waits `timeout` for it. The
+  // attempt goes on, for the next request.
+  /** @param {number} timeout */
+  _connectWithin(timeout) {
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let timer;
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new SwitchboardError('timeout', `Could not connect to the server within ${timeout} ms.`)), timeout);
+    });
+    return Promise.race([this.connect(), late]).finally(() => clearTimeout(timer));
   }
 
   _setOpen() {
@@ -239,7 +253,7 @@ export class Connection extends EventTarget {
    */
   _whenOpen(timeout) {
     if (this.status === 'open' && this._ws?.readyState === WebSocket.OPEN) return Promise.resolve();
-    if (this.status === 'idle' || this.status === 'closed') return this.connect();
+    if (this.status === 'idle' || this.status === 'closed') return this._connectWithin(timeout);
     return new Promise((resolve, reject) => {
       const waiter = /** @type {Waiter} */ ({});
       const timer = setTimeout(() => {
