@@ -134,7 +134,7 @@ export class Switchboard extends Signaling {
 
   /**
    * Leaves the workspace (attendees only; the owner destroys it instead). The stored
-   * session is forgotten.
+   * session is forgotten, and the running call closes.
    * @returns {Promise<Empty>} `{}`. Rejects with `forbidden` for the owner, `not_attending`.
    */
   async leave() {
@@ -198,7 +198,8 @@ export class Switchboard extends Signaling {
   }
 
   /**
-   * Owner: ends the workspace for everyone. The stored session is forgotten.
+   * Owner: ends the workspace for everyone. The stored session is forgotten, and the
+   * running call closes.
    * @returns {Promise<Destroyed>} `{workspace_id}`. Rejects with `forbidden` when not the owner.
    */
   async destroy() {
