@@ -69,14 +69,6 @@ export class Call extends Mesh {
     return this._enabled('video');
   }
 
-  /**
-   * The promise of {@link ready}: the constructor starts the call.
-   * @returns {Promise<void>}
-   */
-  start() {
-    return this.ready;
-  }
-
   // Fetches ICE servers, handles the offers that came in meanwhile, offers to the rest.
   async _start() {
     await this._ice.update(); // on failure, none: host candidates still connect a LAN

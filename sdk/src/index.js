@@ -238,7 +238,7 @@ export { SwitchboardError, decodeToken, sessions } from './session.js';
  * `{ordered: false, maxRetransmits: 0}`) and a `label` (default `switchboard`). The
  * channel is always negotiated (both sides open it on the same `id`, default 0), so
  * `negotiated` cannot be set.
- * @typedef {Omit<RTCDataChannelInit, 'negotiated'> & { label?: string }} DataChannelOptions
+ * @typedef {Omit<RTCDataChannelInit, 'negotiated'> & { label?: string | undefined }} DataChannelOptions
  */
 
 /**

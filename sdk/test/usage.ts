@@ -188,7 +188,7 @@ async function callWithData(sb: Switchboard, localStream: MediaStream): Promise<
   const options: CallOptions = { dataChannel: { protocol: 'json' } satisfies DataChannelOptions };
   const receiveOnly = sb.call(options);
   const direct = new Call(sb);
-  await direct.start();
+  await direct.ready;
   sb.call();
 
   call.addEventListener('stream', (e) => show(e.detail.attendeeId, e.detail.stream.getTracks()));
