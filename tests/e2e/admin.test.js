@@ -4,7 +4,7 @@
 // new invite, destroy) as its members see it, and draining the node. Members are SDK pages
 // (sdk-pages.js). Run: `cd tests/e2e && node --test admin.test.js`.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./helpers');
 const { openSdkPage } = require('./sdk-pages');
@@ -107,24 +107,13 @@ async function waitForNotice(admin, re) {
 // ---------------------------------------------------------------------------------------
 
 describe('admin console', { concurrency: false }, () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await h.startServer({ env: { ADMIN_TOKEN } });
-    browser = await h.launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
-  });
+  const env = h.serverAndBrowser({ env: { ADMIN_TOKEN } });
 
   // The console page is `admin`, every other page is a member's SDK page.
-  const scenario = (t, body, url = server.url) =>
+  const scenario = (t, body, url = env.server.url) =>
     h.withPages(
       t,
-      (label) => (label === 'admin' ? h.openPage(browser, url, label) : openSdkPage(browser, url, label)),
+      (label) => (label === 'admin' ? h.openPage(env.browser, url, label) : openSdkPage(env.browser, url, label)),
       body,
     );
 
@@ -226,7 +215,7 @@ describe('admin console', { concurrency: false }, () => {
         (v) => v !== fresh,
         { message: "Olga's page to get the invite the ban made" },
       );
-      const again = await openSdkPage(browser, server.url, 'Lea');
+      const again = await openSdkPage(env.browser, env.server.url, 'Lea');
       try {
         assert.equal(await attend(again, latest), 'forbidden', 'a banned member cannot attend again');
       } finally {

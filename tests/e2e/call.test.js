@@ -2,7 +2,7 @@
 // End-to-end tests of the demo video-call app (public/index.html) against the real server,
 // in headless Chromium with fake camera and microphone. Run: `cd tests/e2e && node --test`.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it, before } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -12,19 +12,8 @@ const { openSdkPage } = require('./sdk-pages');
 const PIN = '4711';
 
 describe('Switchboard demo app', { concurrency: false }, () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    h.resetArtifacts();
-    server = await h.startServer();
-    browser = await h.launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
-  });
+  before(() => h.resetArtifacts());
+  const env = h.serverAndBrowser();
 
   /**
    * Runs `body` with a fresh set of pages; on failure, screenshots every page and prints
@@ -33,7 +22,7 @@ describe('Switchboard demo app', { concurrency: false }, () => {
   async function scenario(t, body) {
     const pages = [];
     const open = async (label) => {
-      const page = await h.openPage(browser, server.url, label);
+      const page = await h.openPage(env.browser, env.server.url, label);
       pages.push(page);
       return page;
     };
@@ -58,7 +47,7 @@ describe('Switchboard demo app', { concurrency: false }, () => {
 
     const invite = await h.createWorkspace(ada, { name: workspace, pin: PIN, attendeeName: 'Ada' });
     const link = new URL(invite);
-    assert.equal(link.origin, new URL(server.url).origin, `the invite link ${invite} points at the server`);
+    assert.equal(link.origin, new URL(env.server.url).origin, `the invite link ${invite} points at the server`);
     assert.equal(link.pathname, '/', 'the invite link opens the app');
     assert.ok(link.searchParams.get('invite'), 'the invite link carries the invite token');
     assert.ok(await ada.locator('#copy-invite').isVisible(), 'the owner can copy the invite link');
@@ -126,7 +115,7 @@ describe('Switchboard demo app', { concurrency: false }, () => {
 
   it('shows no microphone state for a member who never announced one', { timeout: 60_000 }, async (t) => {
     // Sam attends through the SDK alone: no call, so no `state` until Sam sends one.
-    const makePage = (label) => (label === 'sam' ? openSdkPage : h.openPage)(browser, server.url, label);
+    const makePage = (label) => (label === 'sam' ? openSdkPage : h.openPage)(env.browser, env.server.url, label);
     await h.withPages(t, makePage, async (open) => {
       const [ada, sam] = [await open('ada'), await open('sam')];
       const link = await h.createWorkspace(ada, { name: 'Quiet', attendeeName: 'Ada' });

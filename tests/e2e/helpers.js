@@ -5,6 +5,7 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
+const { before, after } = require('node:test');
 const { chromium } = require('playwright-core');
 const { startServer } = require('./server');
 
@@ -65,6 +66,23 @@ async function launchBrowser() {
     throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (scripts/test does it)`);
   }
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+/**
+ * For a `describe` block: the server (`startServer(options)`) and Chromium, started before
+ * its tests and stopped after them. Returns `{server, browser}`, filled in by then.
+ */
+function serverAndBrowser(options) {
+  const env = { server: null, browser: null };
+  before(async () => {
+    env.server = await startServer(options);
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    if (env.browser) await env.browser.close();
+    if (env.server) await env.server.stop();
+  });
+  return env;
 }
 
 // Runs in every page before the app: records each RTCPeerConnection in window.__pcs, with
@@ -367,6 +385,7 @@ module.exports = {
   openPage,
   peerConnections,
   resetArtifacts,
+  serverAndBrowser,
   startServer,
   submitJoin,
   tileMedia,

@@ -4,7 +4,7 @@
 // lifetime of a few seconds; coturn itself need not run, only what the SDK hands to its
 // RTCPeerConnections is checked. Run: `cd tests/e2e && node --test ice.test.js`.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./helpers');
 const { gather, withSdkPages } = require('./sdk-pages');
@@ -31,24 +31,13 @@ async function startCall(page) {
 }
 
 describe('ICE servers of a call', { concurrency: false }, () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await h.startServer({
-      config: { ice: { provider: 'coturn', turn_urls: ['turn:127.0.0.1:9?transport=udp'], turn_ttl_secs: TURN_TTL_SECS } },
-      env: { TURN_SECRET: 'e2e-turn-secret' },
-    });
-    browser = await h.launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
+  const env = h.serverAndBrowser({
+    config: { ice: { provider: 'coturn', turn_urls: ['turn:127.0.0.1:9?transport=udp'], turn_ttl_secs: TURN_TTL_SECS } },
+    env: { TURN_SECRET: 'e2e-turn-secret' },
   });
 
   it('gives connections fresh TURN credentials once the first ones expire', { timeout: 60_000 }, async (t) => {
-    await withSdkPages(t, browser, server.url, async (open) => {
+    await withSdkPages(t, env.browser, env.server.url, async (open) => {
       const [ada, bob, cleo] = [await open('ada'), await open('bob'), await open('cleo')];
       const [adaId, bobId] = await gather([ada, bob]);
       await startCall(ada);

@@ -3,7 +3,7 @@
 // whether a PIN is needed, and it says at once when an invite leads nowhere (rotated away,
 // expired, not an invite, the workspace ended). Run: `cd tests/e2e && node --test join.test.js`.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const h = require('./helpers');
@@ -39,20 +39,9 @@ async function joinPage(page, link) {
 }
 
 describe('the join page', { concurrency: false }, () => {
-  let server;
-  let browser;
+  const env = h.serverAndBrowser({ env: { MAGICK_TOKEN: SECRET } });
 
-  before(async () => {
-    server = await h.startServer({ env: { MAGICK_TOKEN: SECRET } });
-    browser = await h.launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
-  });
-
-  const scenario = (t, body) => h.withPages(t, (label) => h.openPage(browser, server.url, label), body);
+  const scenario = (t, body) => h.withPages(t, (label) => h.openPage(env.browser, env.server.url, label), body);
 
   it('shows the workspace and whether it needs a PIN before the form is filled', { timeout: 60_000 }, async (t) => {
     await scenario(t, async (open) => {
@@ -92,8 +81,8 @@ describe('the join page', { concurrency: false }, () => {
 
       const notices = [
         await h.openDeadInvite(bob, first, /not valid|replaced/i),
-        await h.openDeadInvite(bob, expiredLink(server.url, claimsOf(tokenOf(first)).wid), /expired/i),
-        await h.openDeadInvite(bob, `${server.url}/?invite=not-an-invite`, /not valid/i),
+        await h.openDeadInvite(bob, expiredLink(env.server.url, claimsOf(tokenOf(first)).wid), /expired/i),
+        await h.openDeadInvite(bob, `${env.server.url}/?invite=not-an-invite`, /not valid/i),
       ];
 
       await ada.locator('#destroy').click();

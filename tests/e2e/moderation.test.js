@@ -3,7 +3,7 @@
 // link, setting and removing the PIN. Skipped against a server that answers
 // `unknown_event` to `rotate-invite`. Run: `cd tests/e2e && node --test moderation.test.js`.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it, before } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./helpers');
 const { speaksProtocol11 } = require('./sdk-pages');
@@ -28,22 +28,14 @@ async function refusedJoin(page, link, { name, pin }, re) {
 }
 
 describe('moderation (needs server 1.1)', { concurrency: false }, () => {
-  let server;
-  let browser;
   let supported = false;
 
+  const env = h.serverAndBrowser();
   before(async () => {
-    server = await h.startServer();
-    browser = await h.launchBrowser();
-    supported = await speaksProtocol11(browser, server.url);
+    supported = await speaksProtocol11(env.browser, env.server.url);
   });
 
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
-  });
-
-  const scenario = (t, body) => h.withPages(t, (label) => h.openPage(browser, server.url, label), body);
+  const scenario = (t, body) => h.withPages(t, (label) => h.openPage(env.browser, env.server.url, label), body);
 
   /** Ada creates a workspace (no PIN) and Bob joins it through the invite link. */
   async function adaAndBob(open, workspace) {

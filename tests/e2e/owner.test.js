@@ -3,27 +3,16 @@
 // ending the workspace only once confirmed in the page, and no PIN left in any field after
 // the workspace ended. Run: `cd tests/e2e && node --test owner.test.js`.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./helpers');
 
 const PIN = '4711';
 
 describe("the owner's side", { concurrency: false }, () => {
-  let server;
-  let browser;
+  const env = h.serverAndBrowser();
 
-  before(async () => {
-    server = await h.startServer();
-    browser = await h.launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
-  });
-
-  const scenario = (t, body) => h.withPages(t, (label) => h.openPage(browser, server.url, label), body);
+  const scenario = (t, body) => h.withPages(t, (label) => h.openPage(env.browser, env.server.url, label), body);
 
   /** Ada creates a workspace with a PIN, and Bob joins it with the PIN. */
   async function adaAndBob(open, workspace) {

@@ -187,18 +187,25 @@ describe('switchboard-sdk as an npm package, in the Vite example app', { concurr
     browser = await h.launchBrowser();
   }
 
+  // Alice opens the app on the server and creates a call (with `pin`, if given); resolves
+  // to the invite link the page shows.
+  async function createCall(page, { pin } = {}) {
+    await page.goto(`/?server=${encodeURIComponent(server.url)}`);
+    await page.locator('#name').fill('Alice');
+    if (pin) await page.locator('#create-pin').fill(pin);
+    await page.locator('#create').click();
+    const linkEl = page.locator('#invite-link');
+    await linkEl.waitFor({ state: 'visible', timeout: h.UI_TIMEOUT });
+    return new URL(await linkEl.getAttribute('href'));
+  }
+
   const withAppPages = (t, body) => h.withPages(t, (label) => h.openPage(browser, pageServer.url, label), body);
 
   it('makes a two-person call with video and chat', { timeout: 5 * h.MEDIA_TIMEOUT }, async (t) => {
     await serveApp();
     await withAppPages(t, async (open) => {
       const alice = await open('alice');
-      await alice.goto(`/?server=${encodeURIComponent(server.url)}`);
-      await alice.locator('#name').fill('Alice');
-      await alice.locator('#create').click();
-      const linkEl = alice.locator('#invite-link');
-      await linkEl.waitFor({ state: 'visible', timeout: h.UI_TIMEOUT });
-      const link = new URL(await linkEl.getAttribute('href'));
+      const link = await createCall(alice);
       assert.equal(link.origin, new URL(pageServer.url).origin, 'the invite link opens the app');
       assert.equal(link.searchParams.get('server'), server.url, 'the invite link keeps the server');
       assert.ok(link.searchParams.get('invite'), 'the invite link carries the invite token');
@@ -234,16 +241,11 @@ describe('switchboard-sdk as an npm package, in the Vite example app', { concurr
     await serveApp();
     await withAppPages(t, async (open) => {
       const alice = await open('alice');
-      await alice.goto(`/?server=${encodeURIComponent(server.url)}`);
-      await alice.locator('#name').fill('Alice');
-      await alice.locator('#create-pin').fill('4711');
-      await alice.locator('#create').click();
-      const linkEl = alice.locator('#invite-link');
-      await linkEl.waitFor({ state: 'visible', timeout: h.UI_TIMEOUT });
+      const link = await createCall(alice, { pin: '4711' });
 
       const guest = await open('guest');
       const sockets = countWebSockets(guest);
-      await guest.goto(await linkEl.getAttribute('href'));
+      await guest.goto(link.href);
       await guest.locator('#join-pin').waitFor({ state: 'visible', timeout: h.UI_TIMEOUT });
       assert.equal(await guest.locator('#joining').textContent(), 'Joining “Video call”');
       assert.equal(sockets.opened, 0, 'nothing joined before the PIN');

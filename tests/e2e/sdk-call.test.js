@@ -5,7 +5,7 @@
 // another tab took over, and a call that ends with the member's own `leave()`.
 // Run: `cd tests/e2e && node --test sdk-call.test.js`.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./helpers');
 const { gather, withSdkPages } = require('./sdk-pages');
@@ -49,27 +49,16 @@ function sendWhenOpen(page, name, text) {
 }
 
 describe('the SDK call helper', { concurrency: false }, () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await h.startServer();
-    browser = await h.launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
-  });
+  const env = h.serverAndBrowser();
 
   it('takes the server by its http address, and carries data-channel messages both ways', { timeout: 90_000 }, async (t) => {
-    await withSdkPages(t, browser, server.url, async (open) => {
+    await withSdkPages(t, env.browser, env.server.url, async (open) => {
       const [ada, bob] = [await open('ada'), await open('bob')];
       const url = await ada.evaluate(() => {
         window.sb = new SB.Switchboard(location.origin);
         return window.sb.url;
       });
-      assert.equal(url, `${server.url.replace(/^http/, 'ws')}/ws`);
+      assert.equal(url, `${env.server.url.replace(/^http/, 'ws')}/ws`);
       const [adaId, bobId] = await gather([ada, bob]);
       await startCall(ada, 'call', { dataChannel: true });
       // Options an app may spread from its own settings, with holes: the defaults stand.
@@ -85,7 +74,7 @@ describe('the SDK call helper', { concurrency: false }, () => {
   });
 
   it('keeps the signals for a newer call when an earlier one closes', { timeout: 90_000 }, async (t) => {
-    await withSdkPages(t, browser, server.url, async (open) => {
+    await withSdkPages(t, env.browser, env.server.url, async (open) => {
       const [bob, ada] = [await open('bob'), await open('ada')];
       // Bob, alone in the workspace, replaces his call: nobody to offer to yet.
       await gather([bob]);
@@ -105,7 +94,7 @@ describe('the SDK call helper', { concurrency: false }, () => {
   // connection; the impolite side replaces it (after 5 s), and both connect.
   it('connects two members who start their calls at the same moment', { timeout: 240_000 }, async (t) => {
     const ROUNDS = 8;
-    await withSdkPages(t, browser, server.url, async (open) => {
+    await withSdkPages(t, env.browser, env.server.url, async (open) => {
       for (let round = 0; round < ROUNDS; round += 1) {
         const [ada, bob] = [await open(`ada${round}`), await open(`bob${round}`)];
         const [adaId, bobId] = await gather([ada, bob]);
@@ -120,7 +109,7 @@ describe('the SDK call helper', { concurrency: false }, () => {
   });
 
   it('lets go of a membership another tab took over: the call closes, nothing takes it back', { timeout: 90_000 }, async (t) => {
-    await withSdkPages(t, browser, server.url, async (open) => {
+    await withSdkPages(t, env.browser, env.server.url, async (open) => {
       const [ada, bob] = [await open('ada'), await open('bob')];
       const [adaId, bobId] = await gather([ada, bob]);
       await startCall(ada, 'call');
@@ -144,7 +133,7 @@ describe('the SDK call helper', { concurrency: false }, () => {
   });
 
   it('closes the call when the member leaves', { timeout: 90_000 }, async (t) => {
-    await withSdkPages(t, browser, server.url, async (open) => {
+    await withSdkPages(t, env.browser, env.server.url, async (open) => {
       const [ada, bob] = [await open('ada'), await open('bob')];
       const [adaId] = await gather([ada, bob]);
       await startCall(ada, 'call');

@@ -32,24 +32,16 @@ function silentListener() {
 }
 
 describe('the SDK connection', { concurrency: false }, () => {
-  let server;
-  let browser;
   let silent;
 
+  const env = h.serverAndBrowser();
   before(async () => {
-    server = await h.startServer();
-    browser = await h.launchBrowser();
     silent = await silentListener();
   });
-
-  after(async () => {
-    silent?.close();
-    if (browser) await browser.close();
-    if (server) await server.stop();
-  });
+  after(() => silent?.close());
 
   it('gives up on a handshake that is never answered after the request timeout', { timeout: 30_000 }, async (t) => {
-    await withSdkPages(t, browser, server.url, async (open) => {
+    await withSdkPages(t, env.browser, env.server.url, async (open) => {
       const page = await open('page');
       const outcome = await page.evaluate(async (url) => {
         const sb = new SB.Switchboard(url, { timeout: 1500 });

@@ -5,7 +5,7 @@
 // 1.1 server accepts for a grace period, and carries on.
 // Run: `cd tests/e2e && node --test session.test.js`.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it, before } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./helpers');
 const { gather, recordSignals, speaksProtocol11, withSdkPages } = require('./sdk-pages');
@@ -32,24 +32,16 @@ async function waitPastExpiry(page) {
 const NEEDS_11 = 'the server answers unknown_event to rotate-invite: it does not speak protocol 1.1 yet';
 
 describe('expired session token (needs server 1.1)', { concurrency: false }, () => {
-  let server;
-  let browser;
   let supported = false;
 
+  const env = h.serverAndBrowser({ config: { auth: { session_ttl_secs: SESSION_TTL_SECS } } });
   before(async () => {
-    server = await h.startServer({ config: { auth: { session_ttl_secs: SESSION_TTL_SECS } } });
-    browser = await h.launchBrowser();
-    supported = await speaksProtocol11(browser, server.url);
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
+    supported = await speaksProtocol11(env.browser, env.server.url);
   });
 
   it('re-attends when the token expired while the page slept, and keeps going', { timeout: 60_000 }, async (t) => {
     if (!supported) return t.skip(NEEDS_11);
-    await withSdkPages(t, browser, server.url, async (open) => {
+    await withSdkPages(t, env.browser, env.server.url, async (open) => {
       const [ada, bob] = [await open('ada'), await open('bob')];
       // Bob's timers stand still from now on: his token is never refreshed.
       await bob.clock.install();

@@ -4,7 +4,7 @@
 // burst is lower than that), no candidate may cross a description, and candidates must not
 // wait for one another's replies. Run: `cd tests/e2e && node --test signals.test.js`.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./helpers');
 const { countRefusals, gather, recordSignals, recordWire, withSdkPages } = require('./sdk-pages');
@@ -163,21 +163,10 @@ function assertDelivered(burst) {
 }
 
 describe('signals under a low request burst', { concurrency: false }, () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await h.startServer({ config: { limits: LOW_LIMITS } });
-    browser = await h.launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
-  });
+  const env = h.serverAndBrowser({ config: { limits: LOW_LIMITS } });
 
   async function refusedInPart(t, sequence) {
-    await withSdkPages(t, browser, server.url, async (open) => {
+    await withSdkPages(t, env.browser, env.server.url, async (open) => {
       const burst = await burstToFullWorkspace(open, sequence);
       t.diagnostic(`the server refused ${burst.refusals} signals; all were accepted within ${burst.ms} ms`);
       assert.ok(burst.refusals > 0, "the burst went over the server's request_burst (the test reproduces it)");
@@ -195,21 +184,10 @@ describe('signals under a low request burst', { concurrency: false }, () => {
 });
 
 describe('signals at the default limits', { concurrency: false }, () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await h.startServer({ config: { limits: DEFAULT_LIMITS } });
-    browser = await h.launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
-  });
+  const env = h.serverAndBrowser({ config: { limits: DEFAULT_LIMITS } });
 
   it('sends candidates without waiting for one another, never ahead of their offer', { timeout: 60_000 }, async (t) => {
-    await withSdkPages(t, browser, server.url, async (open) => {
+    await withSdkPages(t, env.browser, env.server.url, async (open) => {
       const burst = await burstToFullWorkspace(open, JOIN_AND_RESTART);
       t.diagnostic(`up to ${burst.maxInFlight} candidates to one member were in flight together; ${burst.ms} ms in all`);
       assert.equal(burst.refusals, 0, 'the server refused nothing (its default burst takes it all)');
