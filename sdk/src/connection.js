@@ -26,8 +26,12 @@ import { SwitchboardError } from './session.js';
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-// Close codes after which reconnecting would be wrong: replaced by a newer socket, kicked.
-const FINAL_CLOSE_CODES = new Set([4001, 4003]);
+// The protocol's close codes (docs/protocol.md) that the SDK acts on: the membership was
+// taken over by a newer socket, or the member was kicked. Reconnecting after either
+// would be wrong.
+export const CLOSE_REPLACED = 4001;
+export const CLOSE_KICKED = 4003;
+const FINAL_CLOSE_CODES = new Set([CLOSE_REPLACED, CLOSE_KICKED]);
 
 /**
  * The WebSocket URL of a server address: a ws(s) URL as it is; an http(s) address as the

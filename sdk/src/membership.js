@@ -2,7 +2,7 @@
 // it: stored for reloads, refreshed before it expires, and used to re-attend when the
 // socket comes back or when the server found the token expired anyway.
 
-import { Connection } from './connection.js';
+import { CLOSE_REPLACED, Connection } from './connection.js';
 import { decodeToken, sessions } from './session.js';
 
 /** @import { Attended, Attendee, Created, Refreshed, Reply, RequestOptions, SwitchboardOptions, TokenClaims, Workspace } from './index.js' */
@@ -14,8 +14,6 @@ const REFRESH_RETRY_MS = 30_000;
 
 // Errors saying that a session token will never work again.
 const SESSION_GONE = new Set(['invalid_token', 'expired_token', 'workspace_not_found']);
-// The close code of a socket whose membership a newer socket took over.
-const REPLACED = 4001;
 // Requests that bind a socket: an `expired_token` answer is about the token they carry.
 const BINDING_EVENTS = new Set(['create', 'attend', 're-attend']);
 
@@ -118,7 +116,7 @@ export class Membership extends Connection {
    * @param {{wasOpen: boolean}} state
    */
   _onSocketClosed(e, state) {
-    if (e.code === REPLACED && this.token) this._endSession({ forget: false });
+    if (e.code === CLOSE_REPLACED && this.token) this._endSession({ forget: false });
   }
 
   // Re-attends with the stored token on a fresh socket. Transient failures close the

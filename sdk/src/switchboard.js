@@ -3,6 +3,7 @@
 // moderation. The call signals are signals.js's.
 
 import { Call } from './call.js';
+import { CLOSE_KICKED } from './connection.js';
 import { Signaling } from './signals.js';
 import { SwitchboardError, compact, decodeToken, sessions } from './session.js';
 
@@ -62,7 +63,7 @@ export class Switchboard extends Signaling {
    */
   _onSocketClosed(e, state) {
     super._onSocketClosed(e, state);
-    if (e.code === 4003) this._onKicked(this.attendeeId);
+    if (e.code === CLOSE_KICKED) this._onKicked(this.attendeeId);
   }
 
   // ----- membership -------------------------------------------------------------------
